@@ -1,0 +1,49 @@
+import { createHash } from "node:crypto";
+import { RenderedPart } from "./types";
+
+/**
+ * Chooses a boundary that occurs in no part. It starts and ends with "==", characters that no
+ * cluster name holds, so a name substituted at plan time cannot complete one either. Derived from
+ * the content, so the same input gives the same bytes.
+ */
+export function chooseBoundary(parts: readonly RenderedPart[]): string {
+  const digest = createHash("sha256");
+  for (const part of parts) digest.update(part.contentType).update("\0").update(part.content).update("\0");
+  const seed = digest.digest("hex");
+  for (let attempt = 0; ; attempt++) {
+    const boundary = `==ECS-IMDS-GUARD-${createHash("sha256").update(`${seed}:${attempt}`).digest("hex").slice(0, 24)}==`;
+    if (parts.every((part) => !part.content.includes(boundary))) return boundary;
+  }
+}
+
+/** Whether every character is 7-bit ASCII. */
+function isAscii(text: string): boolean {
+  return /^[\x00-\x7f]*$/.test(text);
+}
+
+/**
+ * A multipart/mixed document as cloud-init reads it. The newline before each delimiter belongs to
+ * the delimiter (RFC 2046), so each part's body is exactly its content.
+ */
+export function renderMultipart(parts: readonly RenderedPart[], boundary: string): string {
+  const sections = parts.map((part) => {
+    const ascii = isAscii(part.content);
+    return [
+      `--${boundary}`,
+      `Content-Type: ${part.contentType}; charset="${ascii ? "us-ascii" : "utf-8"}"`,
+      "MIME-Version: 1.0",
+      `Content-Transfer-Encoding: ${ascii ? "7bit" : "8bit"}`,
+      `Content-Disposition: attachment; filename="${part.filename}"`,
+      "",
+      part.content,
+    ].join("\n");
+  });
+  return [
+    `Content-Type: multipart/mixed; boundary="${boundary}"`,
+    "MIME-Version: 1.0",
+    "",
+    ...sections,
+    `--${boundary}--`,
+    "",
+  ].join("\n");
+}
