@@ -27,15 +27,16 @@ function isAscii(text: string): boolean {
  */
 export function renderMultipart(parts: readonly RenderedPart[], boundary: string): string {
   const sections = parts.map((part) => {
+    // cloud-init re-encodes 8bit text parts as Latin-1, so non-ASCII parts travel as base64.
     const ascii = isAscii(part.content);
     return [
       `--${boundary}`,
       `Content-Type: ${part.contentType}; charset="${ascii ? "us-ascii" : "utf-8"}"`,
       "MIME-Version: 1.0",
-      `Content-Transfer-Encoding: ${ascii ? "7bit" : "8bit"}`,
+      `Content-Transfer-Encoding: ${ascii ? "7bit" : "base64"}`,
       `Content-Disposition: attachment; filename="${part.filename}"`,
       "",
-      part.content,
+      ascii ? part.content : wrapBase64(Buffer.from(part.content, "utf8").toString("base64")),
     ].join("\n");
   });
   return [
@@ -46,4 +47,9 @@ export function renderMultipart(parts: readonly RenderedPart[], boundary: string
     `--${boundary}--`,
     "",
   ].join("\n");
+}
+
+/** Base64 in lines of 76 characters, as MIME requires. */
+function wrapBase64(encoded: string): string {
+  return encoded.match(/.{1,76}/g)?.join("\n") ?? "";
 }

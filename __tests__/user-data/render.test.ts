@@ -1,0 +1,235 @@
+import { gunzipSync } from "node:zlib";
+import {
+  FAILURE_PREFIX,
+  readEcsConfig,
+  renderUserData,
+  USER_DATA_LIMIT_BYTES,
+  UserDataOptions,
+} from "../../lib/user-data";
+
+const partTypes = (options: UserDataOptions) => renderUserData(options).parts.map((p) => p.contentType);
+const boothookOf = (options: UserDataOptions) => {
+  const part = renderUserData(options).parts.find((p) => p.contentType === "text/cloud-boothook");
+  if (!part) throw new Error("no boothook part");
+  return part.content;
+};
+
+describe("Amazon Linux defaults", () => {
+  const rendered = renderUserData({ clusterName: "prod" });
+
+  it("guards bridge and awsvpc on AL2023: a boothook, then the ecs.config script", () => {
+    expect(rendered.format).toBe("mime");
+    expect(rendered.parts.map((p) => [p.contentType, p.filename])).toEqual([
+      ["text/cloud-boothook", "ecs-imds-guard-boothook.sh"],
+      ["text/x-shellscript", "ecs-imds-guard-ecs-config.sh"],
+    ]);
+    expect(rendered.warnings).toEqual([]);
+  });
+
+  it("drops IMDS in DOCKER-USER, never with a DROP rule in FORWARD, and leaves task roles alone", () => {
+    const boothook = rendered.parts[0].content;
+    expect(boothook).toContain('ensure_first_drop iptables 169.254.169.254/32');
+    expect(boothook).toContain('"$tool" -w 30 -I DOCKER-USER 1 -d "$destination" -j DROP');
+    expect(boothook).not.toMatch(/FORWARD[^\n]*-j DROP/);
+    expect(boothook).not.toContain("169.254.170.2");
+    expect(boothook).not.toContain("fd00:ec2::254");
+    expect(boothook).not.toMatch(/\b(yum|dnf)\b/);
+  });
+
+  it("fails closed: every failure path masks the ECS agent and reports on the console", () => {
+    const boothook = rendered.parts[0].content;
+    const failFunction = boothook.slice(boothook.indexOf("fail() {"), boothook.indexOf("\n}\n", boothook.indexOf("fail() {")));
+    expect(failFunction).toContain(FAILURE_PREFIX);
+    expect(failFunction).toContain("systemctl mask --runtime ecs.service");
+    expect(failFunction).toContain(">/dev/console");
+    expect(failFunction).toContain("exit 1");
+    // Every iptables call that changes or lists state is followed by `|| fail`.
+    const unchecked = boothook
+      .split("\n")
+      .filter((line) => /"\$tool" -w 30 -(N|I|D|S) /.test(line) && !/(\|\| fail|\\$|^\s*if |\$\(|\) \|\| fail)/.test(line));
+    expect(unchecked).toEqual([]);
+  });
+
+  it("writes the managed ecs.config keys in ecs-init's format", () => {
+    expect(rendered.ecsConfig).toEqual([
+      ["ECS_CLUSTER", "prod"],
+      ["ECS_ENABLE_TASK_IAM_ROLE", "true"],
+      ["ECS_AWSVPC_BLOCK_IMDS", "true"],
+    ]);
+    const script = rendered.parts[1].content;
+    expect(script).toContain("\nECS_CLUSTER=prod\nECS_ENABLE_TASK_IAM_ROLE=true\nECS_AWSVPC_BLOCK_IMDS=true\n");
+    // Written through a quoted heredoc: the shell expands nothing in the values.
+    expect(script).toMatch(/<<'ECS_IMDS_GUARD_SETTINGS'\n/);
+    const written = script.split("<<'ECS_IMDS_GUARD_SETTINGS'\n")[1].split("\nECS_IMDS_GUARD_SETTINGS\n")[0];
+    expect(written.split("\n").every((line) => /^ECS_[A-Z0-9_]+=[^"'\s]/.test(line))).toBe(true);
+  });
+
+  it("is pure: the same options give the same bytes", () => {
+    const options: UserDataOptions = { clusterName: "x", ipv6Imds: true, ecsSettings: { ECS_LOGLEVEL: "debug" } };
+    expect(renderUserData(options).text).toBe(renderUserData({ ...options }).text);
+    expect(renderUserData(options).base64).toBe(renderUserData({ ...options }).base64);
+  });
+
+  it("returns the payload EC2 receives in base64", () => {
+    expect(Buffer.from(rendered.base64!, "base64").toString("utf8")).toBe(rendered.text);
+    expect(rendered.byteLength).toBe(Buffer.byteLength(rendered.text));
+    expect(rendered.unresolved).toBe(false);
+  });
+});
+
+describe("network modes", () => {
+  it("IPv6 IMDS adds the fd00:ec2::254 drop for bridge containers", () => {
+    expect(boothookOf({ clusterName: "c", ipv6Imds: true })).toContain("ensure_first_drop ip6tables fd00:ec2::254/128");
+  });
+
+  it("awsvpc only: no boothook, ECS_AWSVPC_BLOCK_IMDS=true", () => {
+    const rendered = renderUserData({ clusterName: "c", networkModes: ["awsvpc"] });
+    expect(rendered.parts.map((p) => p.contentType)).toEqual(["text/x-shellscript"]);
+    expect(rendered.ecsConfig).toContainEqual(["ECS_AWSVPC_BLOCK_IMDS", "true"]);
+  });
+
+  it("bridge only: the boothook, and ECS_AWSVPC_BLOCK_IMDS is not managed", () => {
+    const rendered = renderUserData({ clusterName: "c", networkModes: ["bridge"], ecsSettings: { ECS_AWSVPC_BLOCK_IMDS: "false" } });
+    expect(partTypes({ clusterName: "c", networkModes: ["bridge"] })).toEqual(["text/cloud-boothook", "text/x-shellscript"]);
+    expect(rendered.ecsConfig.filter(([k]) => k === "ECS_AWSVPC_BLOCK_IMDS")).toEqual([["ECS_AWSVPC_BLOCK_IMDS", "false"]]);
+  });
+
+  it("host mode is a warning naming ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST, which is set", () => {
+    const rendered = renderUserData({ clusterName: "c", networkModes: ["bridge", "awsvpc", "host"] });
+    expect(rendered.warnings.map((w) => w.code)).toEqual(["host-network-mode"]);
+    expect(rendered.warnings[0].message).toContain("ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST");
+    expect(rendered.ecsConfig).toContainEqual(["ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST", "true"]);
+  });
+});
+
+describe("platforms", () => {
+  it("AL2 works and warns about its end of support", () => {
+    const rendered = renderUserData({ clusterName: "c", platform: "al2" });
+    expect(rendered.parts.map((p) => p.contentType)).toEqual(["text/cloud-boothook", "text/x-shellscript"]);
+    expect(rendered.warnings.map((w) => w.code)).toEqual(["al2-end-of-support"]);
+    expect(rendered.warnings[0].message).toContain("2026-06-30");
+  });
+
+  it("iptables-services persistence installs the package, writes the rules files and starts the services", () => {
+    const rendered = renderUserData({ clusterName: "c", platform: "al2", firewallPersistence: "iptables-services", ipv6Imds: true });
+    const boothook = rendered.parts[0].content;
+    expect(boothook).toContain("yum install -y iptables-services");
+    expect(boothook).toContain(`cat >/etc/sysconfig/iptables <<'ECS_IMDS_GUARD_RULES'`);
+    expect(boothook).toContain(`\n${rendered.iptablesRulesFiles!.ipv4}ECS_IMDS_GUARD_RULES\n`);
+    expect(boothook).toContain(`\n${rendered.iptablesRulesFiles!.ipv6}ECS_IMDS_GUARD_RULES\n`);
+    expect(boothook).toContain("systemctl enable iptables && systemctl start iptables;");
+    expect(boothook).toContain("systemctl enable ip6tables && systemctl start ip6tables;");
+    expect(boothook).toContain("verify_drop iptables 169.254.169.254/32");
+    expect(rendered.iptablesRulesFiles!.ipv6).toContain("-A DOCKER-USER -d fd00:ec2::254/128 -j DROP");
+  });
+
+  it("Bottlerocket gets TOML settings with the cluster and awsvpc-block-imds", () => {
+    const rendered = renderUserData({ clusterName: "c-1", platform: "bottlerocket", networkModes: ["awsvpc"] });
+    expect(rendered.format).toBe("toml");
+    expect(rendered.text).toBe('[settings.ecs]\ncluster = "c-1"\nawsvpc-block-imds = true\n');
+    expect(rendered.warnings).toEqual([]);
+  });
+
+  it("Bottlerocket bridge mode warns that the hop limit is the only lever", () => {
+    const rendered = renderUserData({ clusterName: "c", platform: "bottlerocket" });
+    expect(rendered.warnings.map((w) => w.code)).toEqual(["bottlerocket-bridge-mode"]);
+    expect(rendered.warnings[0].message).toContain("hop limit 1");
+  });
+});
+
+describe("extra settings and parts", () => {
+  it("appends user ECS settings after the managed ones, repeated managed values once", () => {
+    const rendered = renderUserData({
+      clusterName: "c",
+      ecsSettings: { ECS_LOGLEVEL: "debug", ECS_AWSVPC_BLOCK_IMDS: "true", ECS_AVAILABLE_LOGGING_DRIVERS: '["json-file","awslogs"]' },
+    });
+    expect(rendered.ecsConfig.map(([k]) => k)).toEqual([
+      "ECS_CLUSTER",
+      "ECS_ENABLE_TASK_IAM_ROLE",
+      "ECS_AWSVPC_BLOCK_IMDS",
+      "ECS_LOGLEVEL",
+      "ECS_AVAILABLE_LOGGING_DRIVERS",
+    ]);
+    const lines = rendered.parts[1].content;
+    expect(readEcsConfig(lines).get("ECS_AVAILABLE_LOGGING_DRIVERS")).toBe('["json-file","awslogs"]');
+  });
+
+  it("appends extra parts in order with default file names", () => {
+    const rendered = renderUserData({
+      clusterName: "c",
+      extraParts: [
+        { contentType: "text/cloud-config", content: "#cloud-config\npackages: [jq]\n" },
+        { contentType: "text/x-shellscript", content: "#!/bin/sh\necho one\n", filename: "one.sh" },
+      ],
+    });
+    expect(rendered.parts.slice(2).map((p) => [p.contentType, p.filename])).toEqual([
+      ["text/cloud-config", "user-part-1.yaml"],
+      ["text/x-shellscript", "one.sh"],
+    ]);
+  });
+});
+
+describe("MIME document", () => {
+  it("declares a quoted boundary that occurs in no part, and closes it", () => {
+    const rendered = renderUserData({ clusterName: "c" });
+    const boundary = rendered.boundary!;
+    expect(rendered.text.startsWith(`Content-Type: multipart/mixed; boundary="${boundary}"\nMIME-Version: 1.0\n\n`)).toBe(true);
+    expect(rendered.text.endsWith(`\n--${boundary}--\n`)).toBe(true);
+    for (const part of rendered.parts) expect(part.content).not.toContain(boundary);
+    expect(rendered.text.split(`--${boundary}\n`)).toHaveLength(rendered.parts.length + 1);
+  });
+
+  it("picks another boundary when a part contains the first choice", () => {
+    const first = renderUserData({ clusterName: "c", extraParts: [{ contentType: "text/x-shellscript", content: "#!/bin/sh\n" }] });
+    // A part that embeds the boundary the renderer would otherwise pick for it.
+    const poisoned = (boundary: string) => `#!/bin/sh\n# --${boundary}\n`;
+    let content = poisoned(first.boundary!);
+    let rendered = renderUserData({ clusterName: "c", extraParts: [{ contentType: "text/x-shellscript", content }] });
+    for (let i = 0; i < 3 && !content.includes(rendered.boundary!); i++) {
+      content = poisoned(rendered.boundary!);
+      rendered = renderUserData({ clusterName: "c", extraParts: [{ contentType: "text/x-shellscript", content }] });
+    }
+    for (const part of rendered.parts) expect(part.content).not.toContain(rendered.boundary!);
+  });
+
+  it("refuses raw user data over 16384 bytes, naming the size and the gzip option", () => {
+    const content = `#!/bin/sh\n${"echo padding-padding-padding\n".repeat(600)}`;
+    expect(() => renderUserData({ clusterName: "c", extraParts: [{ contentType: "text/x-shellscript", content }] })).toThrow(
+      /userData = "\d+ bytes \(raw\)" is invalid: EC2 accepts at most 16384 bytes .*set gzip: true/,
+    );
+  });
+
+  it("with gzip, compresses and applies the limit to the compressed size", () => {
+    const content = `#!/bin/sh\n${"echo padding-padding-padding\n".repeat(600)}`;
+    const rendered = renderUserData({ clusterName: "c", gzip: true, extraParts: [{ contentType: "text/x-shellscript", content }] });
+    expect(rendered.byteLength).toBeGreaterThan(USER_DATA_LIMIT_BYTES);
+    expect(rendered.payload!.length).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+    expect(gunzipSync(rendered.payload!).toString("utf8")).toBe(rendered.text);
+
+    // Incompressible content still fails, and the message gives the compressed size.
+    let noise = "";
+    for (let i = 0; noise.length < 30000; i++) noise += ((i * 2654435761) >>> 0).toString(36);
+    expect(() =>
+      renderUserData({ clusterName: "c", gzip: true, extraParts: [{ contentType: "text/x-shellscript", content: `#!/bin/sh\n# ${noise}\n` }] }),
+    ).toThrow(/bytes \(gzip-compressed, \d+ bytes raw\)/);
+  });
+});
+
+describe("Terraform tokens", () => {
+  const token = "${TfToken[TOKEN.7]}";
+  const isUnresolved = (s: string) => s.includes("${TfToken[");
+
+  it("lets a token cluster name flow through unchanged, without encoding", () => {
+    const rendered = renderUserData({ clusterName: token }, { isUnresolved });
+    expect(rendered.unresolved).toBe(true);
+    expect(rendered.base64).toBeUndefined();
+    expect(rendered.ecsConfig[0]).toEqual(["ECS_CLUSTER", token]);
+    expect(rendered.parts[1].content).toContain(`\nECS_CLUSTER=${token}\n`);
+  });
+
+  it("refuses tokens anywhere else", () => {
+    expect(() => renderUserData({ clusterName: "c", ecsSettings: { ECS_LOGLEVEL: token } }, { isUnresolved })).toThrow(
+      /ecsSettings.ECS_LOGLEVEL = .* only clusterName may be a Terraform token/,
+    );
+  });
+});
