@@ -75,13 +75,13 @@ describeWhen({ shellcheck: hasProgram("shellcheck") })("bash and shellcheck", ()
 describeWhen({ root: isRoot, "iptables-restore": hasProgram("iptables-restore"), unshare: hasProgram("unshare") })(
   "iptables-restore --test",
   () => {
-    const files = rendered.flatMap(([name, r]) =>
-      r.iptablesRulesFiles
-        ? [[`${name} ipv4`, "iptables-restore", r.iptablesRulesFiles.ipv4] as const].concat(
-            r.iptablesRulesFiles.ipv6 ? [[`${name} ipv6`, "ip6tables-restore", r.iptablesRulesFiles.ipv6] as const] : [],
-          )
-        : [],
-    );
+    const files: Array<[string, string, string]> = rendered.flatMap(([name, r]) => {
+      if (!r.iptablesRulesFiles) return [];
+      const { ipv4, ipv6 } = r.iptablesRulesFiles;
+      return [[`${name} ipv4`, "iptables-restore", ipv4] as [string, string, string]].concat(
+        ipv6 ? [[`${name} ipv6`, "ip6tables-restore", ipv6]] : [],
+      );
+    });
 
     it("has rules files to check", () => {
       expect(files.length).toBeGreaterThanOrEqual(8);
