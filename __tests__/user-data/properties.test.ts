@@ -1,0 +1,140 @@
+import fc from "fast-check";
+import {
+  CLUSTER_NAME_PATTERN,
+  ExtraUserDataPart,
+  readEcsConfig,
+  renderUserData,
+  UserDataOptions,
+  UserDataValidationError,
+} from "../../lib/user-data";
+import { parseWithCloudInit } from "../support/cloud-init";
+import { describeWhen, hasCloudInit } from "../support/tools";
+
+const MANAGED_KEYS = ["ECS_CLUSTER", "ECS_ENABLE_TASK_IAM_ROLE", "ECS_AWSVPC_BLOCK_IMDS", "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST"];
+
+const clusterName = fc.stringMatching(/^[A-Za-z0-9_-]{1,255}$/);
+const settingKey = fc.stringMatching(/^ECS_[A-Z0-9_]{1,24}$/).filter((k) => !MANAGED_KEYS.includes(k));
+const settingValue = fc
+  .string({ unit: "grapheme", maxLength: 40 })
+  .filter((v) => !/[\u0000-\u001f\u007f]/.test(v) && v === v.trim() && !/^["']/.test(v));
+
+// Content that tries to break the document: boundary look-alikes, heredoc terminators, Terraform
+// interpolation, CRLF, non-ASCII text.
+const nastyLine = fc.oneof(
+  fc.string({ unit: "grapheme", maxLength: 30 }),
+  fc.constantFrom(
+    "--==ECS-IMDS-GUARD-000000000000000000000000==",
+    "--==BOUNDARY==--",
+    "ECS_IMDS_GUARD_SETTINGS",
+    "ECS_IMDS_GUARD_RULES",
+    "Content-Type: text/cloud-boothook",
+    "${var.cluster_name} %{ if true }",
+    "MIME-Version: 1.0",
+    "line with CRLF\r",
+    "é ü 雪 🚀",
+    "",
+  ),
+);
+const nastyBody = fc.array(nastyLine, { maxLength: 8 }).map((lines) => lines.join("\n"));
+const extraPart: fc.Arbitrary<ExtraUserDataPart> = fc.oneof(
+  nastyBody.map((body) => ({ contentType: "text/x-shellscript" as const, content: `#!/bin/bash\n${body}` })),
+  nastyBody.map((body) => ({ contentType: "text/cloud-boothook" as const, content: `#!/bin/sh\n${body}` })),
+  nastyBody.map((body) => ({ contentType: "text/cloud-config" as const, content: `#cloud-config\n${body}` })),
+);
+
+const validOptions: fc.Arbitrary<UserDataOptions> = fc.record({
+  clusterName,
+  platform: fc.constantFrom("al2023" as const, "al2" as const),
+  networkModes: fc.subarray(["bridge", "awsvpc", "host"] as const, { minLength: 1 }),
+  ipv6Imds: fc.boolean(),
+  firewallPersistence: fc.constantFrom("boothook" as const, "iptables-services" as const),
+  ecsSettings: fc.dictionary(settingKey, settingValue, { maxKeys: 5 }),
+  extraParts: fc.array(extraPart, { maxLength: 3 }),
+  gzip: fc.boolean(),
+});
+
+describe("properties of valid input", () => {
+  it("the boundary occurs in no part, and ecs.config holds exactly the expected keys", () => {
+    fc.assert(
+      fc.property(validOptions, (options) => {
+        const r = renderUserData(options);
+        for (const part of r.parts) expect(part.content).not.toContain(r.boundary!);
+        const script = r.parts.find((p) => p.filename === "ecs-imds-guard-ecs-config.sh")!.content;
+        const written = script.split("<<'ECS_IMDS_GUARD_SETTINGS'\n")[1].split("\nECS_IMDS_GUARD_SETTINGS\n")[0];
+        const settings = readEcsConfig(written);
+        const expected = new Map<string, string>([
+          ["ECS_CLUSTER", options.clusterName],
+          ["ECS_ENABLE_TASK_IAM_ROLE", "true"],
+          ...(options.networkModes!.includes("awsvpc") ? [["ECS_AWSVPC_BLOCK_IMDS", "true"] as [string, string]] : []),
+          ...(options.networkModes!.includes("host") ? [["ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST", "true"] as [string, string]] : []),
+          ...Object.entries(options.ecsSettings!),
+        ]);
+        expect(settings).toEqual(expected);
+        expect(written.split("\n")).toHaveLength(expected.size);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describeWhen({ "cloud-init": hasCloudInit() })("properties checked by cloud-init", () => {
+  it("cloud-init finds exactly the expected parts for arbitrary valid input", () => {
+    const samples = fc.sample(validOptions, { numRuns: 150, seed: 20261128 });
+    const renders = samples.map((options) => renderUserData(options));
+    const parsed = parseWithCloudInit(renders.map((r) => r.payload!));
+    renders.forEach((r, i) => {
+      const expected = r.parts.map((p) => ({ contentType: p.contentType, filename: p.filename, payload: p.content }));
+      if (JSON.stringify(parsed[i]) !== JSON.stringify(expected)) {
+        throw new Error(`cloud-init disagrees for ${JSON.stringify(samples[i])}`);
+      }
+    });
+  });
+});
+
+describe("properties of invalid input", () => {
+  const expectRejected = (options: UserDataOptions, field: RegExp) => {
+    let result: unknown;
+    let error: unknown;
+    try {
+      result = renderUserData(options);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(result).toBeUndefined();
+    expect(error).toBeInstanceOf(UserDataValidationError);
+    expect((error as UserDataValidationError).field).toMatch(field);
+    expect((error as Error).message).toMatch(/is invalid: .+/);
+  };
+
+  it("any cluster name outside ECS's rule is refused", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: "binary", maxLength: 300 }).filter((s) => !CLUSTER_NAME_PATTERN.test(s)),
+        (name) => expectRejected({ clusterName: name }, /^clusterName$/),
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("any setting value with a control character is refused", () => {
+    const withControl = fc
+      .tuple(fc.string({ maxLength: 10 }), fc.integer({ min: 0, max: 31 }), fc.string({ maxLength: 10 }))
+      .map(([a, code, b]) => `x${a}${String.fromCharCode(code)}${b}x`);
+    fc.assert(
+      fc.property(settingKey, withControl, (key, value) =>
+        expectRejected({ clusterName: "c", ecsSettings: { [key]: value } }, /^ecsSettings\./),
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("any key outside ^ECS_[A-Z0-9_]+$ is refused", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 20 }).filter((k) => !/^ECS_[A-Z0-9_]+$/.test(k) && k !== "__proto__"),
+        (key) => expectRejected({ clusterName: "c", ecsSettings: { [key]: "1" } }, /^ecsSettings key$/),
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
