@@ -1,0 +1,129 @@
+import { getExpressionAst } from "@cdktf/hcl2json";
+
+/** A node of the syntax tree HCL's own parser (hashicorp/hcl, compiled to WebAssembly) returns. */
+export interface HclNode {
+  readonly type: string;
+  readonly meta: { readonly value?: string; readonly name?: string; readonly fullAccessor?: string; readonly type?: string };
+  readonly children: readonly HclNode[];
+}
+
+/** Parses a Terraform expression (without the surrounding `${ }`) with HCL's parser. */
+export async function parseHclExpression(expression: string): Promise<HclNode> {
+  return (await getExpressionAst("main.tf", expression)) as unknown as HclNode;
+}
+
+/** The expression inside a JSON-syntax value `"${...}"`. */
+export function unwrapInterpolation(value: string): string {
+  const match = /^\$\{([\s\S]*)\}$/.exec(value);
+  if (!match) throw new Error(`not a single interpolation: ${value.slice(0, 80)}`);
+  return match[1];
+}
+
+/**
+ * Decodes the source of an HCL quoted string literal (`"..."`) the way the HCL spec reads it:
+ * backslash escapes, and `$${` / `%%{` for literal `${` / `%{`.
+ */
+export function decodeHclQuotedLiteral(source: string): string {
+  if (!source.startsWith('"') || !source.endsWith('"') || source.length < 2) {
+    throw new Error(`not a quoted literal: ${source.slice(0, 80)}`);
+  }
+  const body = source.slice(1, -1);
+  let out = "";
+  for (let i = 0; i < body.length; i++) {
+    const char = body[i];
+    if (char === "\\") {
+      const next = body[i + 1];
+      const simple: Record<string, string> = { n: "\n", r: "\r", t: "\t", '"': '"', "\\": "\\" };
+      if (next in simple) {
+        out += simple[next];
+        i += 1;
+      } else if (next === "u" || next === "U") {
+        const width = next === "u" ? 4 : 8;
+        out += String.fromCodePoint(parseInt(body.slice(i + 2, i + 2 + width), 16));
+        i += 1 + width;
+      } else {
+        throw new Error(`invalid escape \\${next} in HCL literal`);
+      }
+    } else if ((char === "$" || char === "%") && body[i + 1] === char && body[i + 2] === "{") {
+      out += `${char}{`;
+      i += 2;
+    } else {
+      out += char;
+    }
+  }
+  return out;
+}
+
+/**
+ * The literal text of a `template` node whose only child is one literal (or which is empty);
+ * throws when the template interpolates or has directives, which literal text must never do.
+ */
+export function literalTemplateText(node: HclNode): string {
+  if (node.type !== "template") throw new Error(`expected a template, got ${node.type}`);
+  if (node.children.some((child) => child.type !== "literalValue")) {
+    throw new Error(`template is not purely literal: ${node.children.map((c) => c.type).join(", ")}`);
+  }
+  return decodeHclQuotedLiteral(node.meta.value as string);
+}
+
+/**
+ * Evaluates the small subset of Terraform expressions the plan-time checks use (arithmetic and
+ * comparisons, `length`, `regexall`, `can`, `regex`, references), with `references` giving the
+ * value of each reference. Throws on anything else, so an unexpected shape fails loudly.
+ */
+export function evaluateHcl(node: HclNode, references: Readonly<Record<string, unknown>>): unknown {
+  const meta = node.meta as Record<string, unknown>;
+  const children = node.children;
+  switch (node.type) {
+    case "":
+      // Parentheses.
+      if (children.length !== 1) throw new Error("unexpected empty node");
+      return evaluateHcl(children[0], references);
+    case "literalValue":
+      return meta.type === "number" ? Number(meta.value) : meta.value;
+    case "template":
+      return literalTemplateText(node);
+    case "scopeTraversal": {
+      const name = meta.fullAccessor as string;
+      if (!(name in references)) throw new Error(`unknown reference ${name}`);
+      return references[name];
+    }
+    case "binaryOp": {
+      const left = evaluateHcl(children[0], references) as number;
+      const right = evaluateHcl(children[1], references) as number;
+      const operations: Record<string, () => unknown> = {
+        multiply: () => left * right,
+        divide: () => left / right,
+        add: () => left + right,
+        subtract: () => left - right,
+        lessThanOrEqual: () => left <= right,
+        lessThan: () => left < right,
+      };
+      const operation = operations[meta.operator as string];
+      if (!operation) throw new Error(`unsupported operator ${String(meta.operator)}`);
+      return operation();
+    }
+    case "function": {
+      const name = meta.name as string;
+      if (name === "can") {
+        try {
+          evaluateHcl(children[0], references);
+          return true;
+        } catch {
+          return false;
+        }
+      }
+      const args = children.map((child) => evaluateHcl(child, references));
+      if (name === "length") return (args[0] as string | unknown[]).length;
+      if (name === "regexall") return (args[1] as string).match(new RegExp(args[0] as string, "g")) ?? [];
+      if (name === "regex") {
+        const match = new RegExp(args[0] as string).exec(args[1] as string);
+        if (!match) throw new Error("regex: no match");
+        return match[0];
+      }
+      throw new Error(`unsupported function ${name}`);
+    }
+    default:
+      throw new Error(`unsupported node type ${node.type}`);
+  }
+}
