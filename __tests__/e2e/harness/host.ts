@@ -1,0 +1,351 @@
+/**
+ * An emulated ECS container instance built from network namespaces, with no link into the
+ * machine's own network namespace:
+ *
+ *   container-N ns            instance ns                          metadata ns
+ *   eth0 172.17.0.N+1  ──veth── docker0 172.17.0.1 (bridge)
+ *        fd00:d0c::N+1          eth0 10.0.0.10, fd00:10::10  ──veth── uplink 10.0.0.1, fd00:10::1
+ *                               lo: task-credentials server          lo: 169.254.169.254, fd00:ec2::254
+ *                                   127.0.0.1:51679                      IMDS emulation on port 80
+ *
+ * The instance forwards (ip_forward) and masquerades the bridge subnet like Docker; the metadata
+ * namespace rewrites the TTL / hop limit of IMDSv2 token responses to the launch template's
+ * `http_put_response_hop_limit`.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { dockerStartScript, ECS_INIT_SCRIPT, freshKernelFirewallScript } from "./docker";
+import { CommandResult, mustRun, run } from "./run";
+
+/** Every namespace of the suite starts with this, followed by the pid of the run that made it. */
+export const NAMESPACE_PREFIX = "imdsguard-e2e-";
+const HARNESS_DIR = __dirname;
+const PROJECT_ROOT = resolve(HARNESS_DIR, "..", "..", "..");
+/** Upper bound of one namespace or firewall command. */
+const COMMAND_TIMEOUT_MS = 10_000;
+/** Upper bound of a server's start-up (node + tsx). */
+const SERVER_START_TIMEOUT_MS = 15_000;
+/** Upper bound of one user-data part run. */
+const PART_TIMEOUT_MS = 60_000;
+/** Address plan. */
+export const IMDS_V4 = "169.254.169.254";
+export const IMDS_V6 = "fd00:ec2::254";
+export const TASK_CREDENTIALS_ADDRESS = "169.254.170.2";
+const INSTANCE_UPLINK = { v4: "10.0.0.10/24", v6: "fd00:10::10/64" };
+/** The metadata namespace's end of the uplink: the instance's gateway, and a control endpoint. */
+export const NEIGHBOUR_V4 = "10.0.0.1";
+export const NEIGHBOUR_V6 = "fd00:10::1";
+const METADATA_UPLINK = { v4: `${NEIGHBOUR_V4}/24`, v6: `${NEIGHBOUR_V6}/64` };
+const BRIDGE = { v4: "172.17.0.1/16", v6: "fd00:d0c::1/64" };
+
+/** How the emulated host is built. */
+export interface InstanceOptions {
+  /** Short label in the namespace names (letters and digits). */
+  readonly label: string;
+  /** The launch template's `http_tokens`. */
+  readonly httpTokens: "required" | "optional";
+  /** The launch template's `http_put_response_hop_limit`. */
+  readonly hopLimit: number;
+  /** Whether the IMDS IPv6 endpoint exists (`http_protocol_ipv6`) and docker0 has IPv6. */
+  readonly ipv6: boolean;
+  /** How many bridge containers to attach. */
+  readonly containers: number;
+}
+
+/** An HTTP exchange seen from a client: `status` is null when no answer arrived. */
+export interface HttpOutcome {
+  readonly status: number | null;
+  readonly body: string;
+  readonly detail: string;
+}
+
+/** One HTTP request sent with curl from inside a namespace. */
+export interface HttpRequest {
+  readonly url: string;
+  readonly method?: "GET" | "PUT";
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** Result of running a user-data part on the instance. */
+export interface PartRun extends CommandResult {
+  /** Lines the recording stand-ins wrote (systemctl, yum, dnf, failing iptables). */
+  readonly calls: readonly string[];
+  /** What the part wrote to /dev/console. */
+  readonly console: string;
+}
+
+let sequence = 0;
+
+function uniqueRunId(): string {
+  return `${process.pid}-${randomBytes(3).toString("hex")}`;
+}
+
+async function ipNetnsList(): Promise<string[]> {
+  const { stdout } = await mustRun("ip", ["netns", "list"], { timeoutMs: COMMAND_TIMEOUT_MS });
+  return stdout
+    .split("\n")
+    .map((line) => line.split(" ")[0])
+    .filter((name) => name.length > 0);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Kills what still runs in a namespace of this suite and deletes it. */
+async function removeNamespace(name: string): Promise<void> {
+  const pids = await run("ip", ["netns", "pids", name], { timeoutMs: COMMAND_TIMEOUT_MS });
+  for (const pid of pids.stdout.split("\n").filter((line) => /^\d+$/.test(line))) {
+    try {
+      process.kill(Number(pid), "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  await run("ip", ["netns", "delete", name], { timeoutMs: COMMAND_TIMEOUT_MS });
+}
+
+/**
+ * Deletes namespaces left by earlier runs of this suite that crashed: their names carry the pid of
+ * a process that no longer exists. Live runs (other jest workers) are left alone.
+ */
+export async function sweepStaleNamespaces(): Promise<string[]> {
+  const stale = (await ipNetnsList()).filter((name) => {
+    const match = new RegExp(`^${NAMESPACE_PREFIX}(\\d+)-`).exec(name);
+    return match !== null && !processAlive(Number(match[1]));
+  });
+  for (const name of stale) await removeNamespace(name);
+  return stale;
+}
+
+/** Sends one HTTP request with curl from a namespace; bounded by curl's own limits and a kill timer. */
+export async function httpFrom(namespace: string, request: HttpRequest): Promise<HttpOutcome> {
+  const args = ["netns", "exec", namespace, "curl", "-sS", "-g", "--noproxy", "*", "--connect-timeout", "1", "--max-time", "2"];
+  args.push("-X", request.method ?? "GET", "-o", "-", "-w", "\n%{http_code}");
+  for (const [name, value] of Object.entries(request.headers ?? {})) args.push("-H", `${name}: ${value}`);
+  args.push(request.url);
+  const result = await run("ip", args, { timeoutMs: 5_000 });
+  const lines = result.stdout.split("\n");
+  const code = Number(lines.pop());
+  const status = Number.isInteger(code) && code > 0 ? code : null;
+  return { status, body: lines.join("\n"), detail: `curl exit ${result.code}: ${result.stderr.trim()}` };
+}
+
+/** An emulated ECS container instance. Create with `EmulatedInstance.create`, end with `teardown`. */
+export class EmulatedInstance {
+  readonly instance: string;
+  readonly metadata: string;
+  readonly containers: readonly string[];
+  /** The instance's disk (overlay upper layers), console file and stand-in call log. */
+  readonly stateDir: string;
+  private readonly servers: ChildProcess[] = [];
+  private readonly namespaces: string[] = [];
+
+  private constructor(readonly options: InstanceOptions) {
+    const base = `${NAMESPACE_PREFIX}${uniqueRunId()}-${options.label}${sequence++}`;
+    this.instance = `${base}-inst`;
+    this.metadata = `${base}-meta`;
+    this.containers = Array.from({ length: options.containers }, (_, index) => `${base}-c${index + 1}`);
+    this.stateDir = mkdtempSync(join(tmpdir(), `${NAMESPACE_PREFIX}${options.label}-`));
+  }
+
+  /** Builds the namespaces, links, addresses and servers. Tears down what it made if a step fails. */
+  static async create(options: InstanceOptions): Promise<EmulatedInstance> {
+    const host = new EmulatedInstance(options);
+    try {
+      await host.build();
+    } catch (error) {
+      await host.teardown();
+      throw error;
+    }
+    return host;
+  }
+
+  private ip(...args: string[]): Promise<CommandResult> {
+    return mustRun("ip", args, { timeoutMs: COMMAND_TIMEOUT_MS });
+  }
+
+  /** Runs a bash script in a namespace and throws if it fails. */
+  inNamespace(namespace: string, script: string): Promise<CommandResult> {
+    return mustRun("ip", ["netns", "exec", namespace, "bash", "-c", script], { timeoutMs: COMMAND_TIMEOUT_MS });
+  }
+
+  private async build(): Promise<void> {
+    const { ipv6 } = this.options;
+    for (const namespace of [this.metadata, this.instance, ...this.containers]) {
+      await this.ip("netns", "add", namespace);
+      this.namespaces.push(namespace);
+    }
+    // Links are created inside the namespaces directly: nothing ever appears in the initial one.
+    await this.ip("-n", this.instance, "link", "add", "eth0", "type", "veth", "peer", "name", "uplink", "netns", this.metadata);
+    await this.ip("-n", this.instance, "link", "add", "docker0", "type", "bridge");
+    for (const [index, container] of this.containers.entries()) {
+      await this.ip("-n", this.instance, "link", "add", `veth${index}`, "type", "veth", "peer", "name", "eth0", "netns", container);
+    }
+    const nodad = ipv6 ? "nodad" : "";
+    await this.inNamespace(
+      this.metadata,
+      `set -e
+sysctl -qw net.ipv6.conf.all.disable_ipv6=0 2>/dev/null || true
+ip link set lo up
+ip addr add ${IMDS_V4}/32 dev lo
+ip addr add ${METADATA_UPLINK.v4} dev uplink
+${ipv6 ? `ip -6 addr add ${IMDS_V6}/128 dev lo\nip -6 addr add ${METADATA_UPLINK.v6} dev uplink ${nodad}` : ""}
+ip link set uplink up
+# EC2 sends the IMDSv2 token response with TTL / hop limit = http_put_response_hop_limit.
+iptables -t mangle -A PREROUTING -p tcp --dport 80 -m string --algo bm --string "PUT /latest/api/token" -j CONNMARK --set-mark 0x1
+iptables -t mangle -A OUTPUT -p tcp --sport 80 -m connmark --mark 0x1 -j TTL --ttl-set ${this.options.hopLimit}
+${
+  ipv6
+    ? `ip6tables -t mangle -A PREROUTING -p tcp --dport 80 -m string --algo bm --string "PUT /latest/api/token" -j CONNMARK --set-mark 0x1
+ip6tables -t mangle -A OUTPUT -p tcp --sport 80 -m connmark --mark 0x1 -j HL --hl-set ${this.options.hopLimit}`
+    : ""
+}`,
+    );
+    await this.inNamespace(
+      this.instance,
+      `set -e
+ip link set lo up
+ip addr add ${INSTANCE_UPLINK.v4} dev eth0
+ip link set eth0 up
+ip route add default via ${METADATA_UPLINK.v4.split("/")[0]}
+ip addr add ${BRIDGE.v4} dev docker0
+${ipv6 ? `ip -6 addr add ${INSTANCE_UPLINK.v6} dev eth0 ${nodad}\nip -6 addr add ${BRIDGE.v6} dev docker0 ${nodad}\nip -6 route add default via ${METADATA_UPLINK.v6.split("/")[0]}` : ""}
+ip link set docker0 up
+${this.containers.map((_, index) => `ip link set veth${index} master docker0 up`).join("\n")}
+sysctl -qw net.ipv4.ip_forward=1
+${ipv6 ? "sysctl -qw net.ipv6.conf.all.forwarding=1" : ""}`,
+    );
+    for (const [index, container] of this.containers.entries()) {
+      await this.inNamespace(
+        container,
+        `set -e
+ip link set lo up
+ip addr add 172.17.0.${index + 2}/16 dev eth0
+${ipv6 ? `ip -6 addr add fd00:d0c::${index + 2}/64 dev eth0 nodad` : ""}
+ip link set eth0 up
+ip route add default via ${BRIDGE.v4.split("/")[0]}
+${ipv6 ? `ip -6 route add default via ${BRIDGE.v6.split("/")[0]}` : ""}`,
+      );
+    }
+    // The same server also answers on the metadata namespace's uplink address: a neighbour past the
+    // instance that containers must still reach, so that "no answer from IMDS" cannot come from a
+    // broken path.
+    const addresses = [IMDS_V4, NEIGHBOUR_V4, ...(ipv6 ? [IMDS_V6, NEIGHBOUR_V6] : [])];
+    const imdsArgs = ["imds", this.options.httpTokens, ...addresses];
+    await this.startServer(this.metadata, imdsArgs);
+    await this.startServer(this.instance, ["task-credentials"]);
+  }
+
+  private startServer(namespace: string, args: readonly string[]): Promise<void> {
+    const script = join(HARNESS_DIR, "metadata-servers.ts");
+    const child = spawn("ip", ["netns", "exec", namespace, process.execPath, "--import", "tsx", script, ...args], {
+      cwd: PROJECT_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.servers.push(child);
+    return new Promise((resolvePromise, reject) => {
+      let output = "";
+      const timer = setTimeout(() => reject(new Error(`server ${args.join(" ")} did not start within ${SERVER_START_TIMEOUT_MS} ms: ${output}`)), SERVER_START_TIMEOUT_MS);
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString("utf8");
+        if (/^ready$/m.test(output)) {
+          clearTimeout(timer);
+          resolvePromise();
+        }
+      };
+      child.stdout?.on("data", onData);
+      child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`server ${args.join(" ")} exited ${code}: ${output}`));
+      });
+    });
+  }
+
+  /** Replays dockerd's start (or restart) on the instance's firewall, then ecs-init's plumbing. */
+  async startDocker(): Promise<void> {
+    await this.inNamespace(this.instance, dockerStartScript(this.options.ipv6));
+    await this.inNamespace(this.instance, ECS_INIT_SCRIPT);
+  }
+
+  /** A reboot as the firewall sees it: the kernel starts with empty tables; the disk is kept. */
+  async rebootFirewall(): Promise<void> {
+    await this.inNamespace(this.instance, freshKernelFirewallScript(this.options.ipv6));
+  }
+
+  /** `iptables -S` (or ip6tables) of one chain, one rule per line. */
+  async rules(tool: "iptables" | "ip6tables", chain: string, table = "filter"): Promise<string[]> {
+    const { stdout } = await mustRun("ip", ["netns", "exec", this.instance, tool, "-t", table, "-S", chain], {
+      timeoutMs: COMMAND_TIMEOUT_MS,
+    });
+    return stdout.split("\n").filter((line) => line.length > 0);
+  }
+
+  /** The whole ruleset of one family, as iptables-save prints it. */
+  async save(tool: "iptables" | "ip6tables"): Promise<string> {
+    const { stdout } = await mustRun("ip", ["netns", "exec", this.instance, `${tool}-save`], { timeoutMs: COMMAND_TIMEOUT_MS });
+    return stdout;
+  }
+
+  /**
+   * Executes a user-data part file the way cloud-init does (directly, INSTANCE_ID set) inside the
+   * instance namespace and a private mount namespace over the instance's disk, with the recording
+   * stand-ins for Amazon Linux commands first on PATH. `failingIptables` puts stand-ins that fail
+   * in front of the real iptables and ip6tables.
+   */
+  async runPart(partPath: string, options: { readonly failingIptables?: boolean; readonly command?: readonly string[] } = {}): Promise<PartRun> {
+    const callsFile = join(this.stateDir, "calls.log");
+    const consoleFile = join(this.stateDir, "console.log");
+    const callsBefore = readLines(callsFile).length;
+    const consoleBefore = existsSync(consoleFile) ? readFileSync(consoleFile, "utf8").length : 0;
+    const path = [
+      ...(options.failingIptables ? [join(HARNESS_DIR, "failing-iptables")] : []),
+      join(HARNESS_DIR, "standins"),
+      "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ].join(":");
+    const result = await run(
+      "ip",
+      [
+        "netns", "exec", this.instance,
+        "unshare", "--mount", "--propagation", "private", "--",
+        "env", "-i", `PATH=${path}`, `IMDS_E2E_CALLS=${callsFile}`, "INSTANCE_ID=i-0123456789abcdef0", "HOME=/root", "LANG=C",
+        join(HARNESS_DIR, "instance-root.sh"), this.stateDir,
+        ...(options.command ?? [partPath]),
+      ],
+      { timeoutMs: PART_TIMEOUT_MS },
+    );
+    return {
+      ...result,
+      calls: readLines(callsFile).slice(callsBefore),
+      console: existsSync(consoleFile) ? readFileSync(consoleFile, "utf8").slice(consoleBefore) : "",
+    };
+  }
+
+  /** A file as the instance's disk holds it after the parts ran (the overlay's upper layer). */
+  diskFile(absolutePath: string): string | undefined {
+    const onDisk = join(this.stateDir, "disk", absolutePath);
+    return existsSync(onDisk) ? readFileSync(onDisk, "utf8") : undefined;
+  }
+
+  /** Removes servers, namespaces and the state directory. Safe to call twice. */
+  async teardown(): Promise<void> {
+    for (const server of this.servers.splice(0)) {
+      if (server.exitCode === null && server.signalCode === null) server.kill("SIGKILL");
+    }
+    for (const namespace of this.namespaces.splice(0).reverse()) await removeNamespace(namespace);
+    rmSync(this.stateDir, { recursive: true, force: true });
+  }
+}
+
+function readLines(file: string): string[] {
+  return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((line) => line.length > 0) : [];
+}
