@@ -1,0 +1,16 @@
+// The project's unit tests run the way the cdktf TypeScript template runs tests: every .ts file
+// compiled and type-checked by ts-jest with TypeScript 5.9. Same tests, same setup file, same jest.
+const path = require("node:path");
+
+const projectRoot = path.resolve(__dirname, "../..");
+
+module.exports = {
+  rootDir: projectRoot,
+  testEnvironment: "node",
+  transform: {
+    "^.+\\.ts$": [require.resolve("ts-jest"), { tsconfig: path.join(__dirname, "tsconfig.tests.json") }],
+  },
+  setupFilesAfterEnv: ["<rootDir>/__tests__/setup.ts"],
+  testMatch: ["<rootDir>/__tests__/**/*.test.ts"],
+  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/__tests__/e2e/"],
+};
