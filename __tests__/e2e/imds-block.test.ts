@@ -3,12 +3,14 @@
  * built from network namespaces with the real kernel firewall, keeps bridge containers from IMDS
  * and nothing else. See harness/host.ts for the emulated host and the README ("How we prove it").
  */
+import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { copiesOfKey, readAgentSettings } from "./harness/ecs-config";
 import {
   EmulatedInstance,
   HttpOutcome,
+  NAMESPACE_PREFIX,
   httpFrom,
   IMDS_V4,
   IMDS_V6,
@@ -19,6 +21,7 @@ import {
 } from "./harness/host";
 import { INSTANCE_ROLE_ACCESS_KEY, INSTANCE_ROLE_NAME, TASK_CREDENTIALS_PATH, TASK_ROLE_ACCESS_KEY } from "./harness/metadata-servers";
 import { missingPrerequisite, prerequisitesAreMandatory } from "./harness/preflight";
+import { mustRun } from "./harness/run";
 import {
   constructLaunchTemplate,
   defaultStackLaunchTemplate,
@@ -140,6 +143,23 @@ describeProof(`namespace proof${runnable ? "" : ` (skipped: ${missing})`}`, () =
       }
     }
     if (errors.length > 0) throw new AggregateError(errors, "teardown failed");
+  });
+
+  it("removes namespaces that a crashed earlier run left behind, and only those", async () => {
+    // A pid that existed and is gone, like the jest worker of a run that crashed.
+    const deadPid = spawnSync("true").pid;
+    const stale = `${NAMESPACE_PREFIX}${deadPid}-crashed-inst`;
+    const live = `${NAMESPACE_PREFIX}${process.pid}-alive-inst`;
+    await mustRun("ip", ["netns", "add", stale], { timeoutMs: 10_000 });
+    await mustRun("ip", ["netns", "add", live], { timeoutMs: 10_000 });
+    try {
+      const swept = await sweepStaleNamespaces();
+      expect(swept).toContain(stale);
+      expect(swept).not.toContain(live);
+    } finally {
+      await mustRun("ip", ["netns", "delete", live], { timeoutMs: 10_000 });
+      spawnSync("ip", ["netns", "delete", stale], { timeout: 10_000 });
+    }
   });
 
   describe("the default stack (AL2023, bridge + awsvpc, boothook persistence)", () => {
