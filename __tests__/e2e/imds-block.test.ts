@@ -352,7 +352,7 @@ describeProof(`namespace proof${runnable ? "" : ` (skipped: ${missing})`}`, () =
     });
 
     it("loses the block when iptables.service restarts while Docker runs, until Docker restarts", async () => {
-      const restart = await guarded.runPart("", { command: [STANDIN_SYSTEMCTL, "restart", "iptables"] });
+      const restart = await guarded.runOnInstance([STANDIN_SYSTEMCTL, "restart", "iptables"]);
       expect(restart.code).toBe(0);
       // The full restore flushed FORWARD: Docker's jump to DOCKER-USER is gone, the DROP rule unused.
       expect(await guarded.rules("iptables", "FORWARD")).not.toContain("-A FORWARD -j DOCKER-USER");

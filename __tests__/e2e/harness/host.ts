@@ -14,7 +14,8 @@
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { transformFileSync } from "@swc/core";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { dockerStartScript, ECS_INIT_SCRIPT, freshKernelFirewallScript } from "./docker";
@@ -26,7 +27,7 @@ const HARNESS_DIR = __dirname;
 const PROJECT_ROOT = resolve(HARNESS_DIR, "..", "..", "..");
 /** Upper bound of one namespace or firewall command. */
 const COMMAND_TIMEOUT_MS = 10_000;
-/** Upper bound of a server's start-up (node + tsx). */
+/** Upper bound of a server's start-up. */
 const SERVER_START_TIMEOUT_MS = 15_000;
 /** Upper bound of one user-data part run. */
 const PART_TIMEOUT_MS = 60_000;
@@ -245,9 +246,21 @@ ${ipv6 ? `ip -6 route add default via ${BRIDGE.v6.split("/")[0]}` : ""}`,
     await this.startServer(this.instance, ["task-credentials"]);
   }
 
+  /** metadata-servers.ts as plain JavaScript for node, made with swc (the project's jest transform). */
+  private serverScript(): string {
+    const compiled = join(this.stateDir, "metadata-servers.js");
+    if (!existsSync(compiled)) {
+      const { code } = transformFileSync(join(HARNESS_DIR, "metadata-servers.ts"), {
+        jsc: { target: "es2022", parser: { syntax: "typescript" } },
+        module: { type: "commonjs" },
+      });
+      writeFileSync(compiled, code);
+    }
+    return compiled;
+  }
+
   private startServer(namespace: string, args: readonly string[]): Promise<void> {
-    const script = join(HARNESS_DIR, "metadata-servers.ts");
-    const child = spawn("ip", ["netns", "exec", namespace, process.execPath, "--import", "tsx", script, ...args], {
+    const child = spawn("ip", ["netns", "exec", namespace, process.execPath, this.serverScript(), ...args], {
       cwd: PROJECT_ROOT,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -302,7 +315,12 @@ ${ipv6 ? `ip -6 route add default via ${BRIDGE.v6.split("/")[0]}` : ""}`,
    * stand-ins for Amazon Linux commands first on PATH. `failingIptables` puts stand-ins that fail
    * in front of the real iptables and ip6tables.
    */
-  async runPart(partPath: string, options: { readonly failingIptables?: boolean; readonly command?: readonly string[] } = {}): Promise<PartRun> {
+  runPart(partPath: string, options: { readonly failingIptables?: boolean } = {}): Promise<PartRun> {
+    return this.runOnInstance([partPath], options);
+  }
+
+  /** Runs any command the way `runPart` runs a part (same namespaces, disk, PATH and records). */
+  async runOnInstance(command: readonly string[], options: { readonly failingIptables?: boolean } = {}): Promise<PartRun> {
     const callsFile = join(this.stateDir, "calls.log");
     const consoleFile = join(this.stateDir, "console.log");
     const callsBefore = readLines(callsFile).length;
@@ -319,7 +337,7 @@ ${ipv6 ? `ip -6 route add default via ${BRIDGE.v6.split("/")[0]}` : ""}`,
         "unshare", "--mount", "--propagation", "private", "--",
         "env", "-i", `PATH=${path}`, `IMDS_E2E_CALLS=${callsFile}`, "INSTANCE_ID=i-0123456789abcdef0", "HOME=/root", "LANG=C",
         join(HARNESS_DIR, "instance-root.sh"), this.stateDir,
-        ...(options.command ?? [partPath]),
+        ...command,
       ],
       { timeoutMs: PART_TIMEOUT_MS },
     );

@@ -1,8 +1,8 @@
 /**
  * The two HTTP endpoints a container on an ECS instance can aim at, emulated for the namespace
- * suite. Run as a program inside a network namespace:
- *   node --import tsx metadata-servers.ts imds <http_tokens: required|optional> <address>...
- *   node --import tsx metadata-servers.ts task-credentials
+ * suite. Run as a program inside a network namespace (host.ts compiles it to JavaScript first):
+ *   node metadata-servers.js imds <http_tokens: required|optional> <address>...
+ *   node metadata-servers.js task-credentials
  * It prints one line, "listening <address> <port>", once every socket is bound.
  *
  * The IMDS answers like EC2's: IMDSv1 GETs (refused with 401 when tokens are required), IMDSv2
