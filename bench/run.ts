@@ -174,13 +174,6 @@ function benchTests(rounds: number): Measurement[] {
         timeoutMs: 300_000,
       },
       {
-        id: "typecheck-and-unit-swc",
-        label: "tsc --noEmit (TS 7) && unit tests, swc",
-        command: "node_modules/.bin/tsc --noEmit && node_modules/.bin/jest --selectProjects unit --ci --no-cache",
-        cwd: ROOT,
-        timeoutMs: 300_000,
-      },
-      {
         id: "unit-ts-jest",
         label: "unit tests, jest + ts-jest (TS 5.9)",
         command: `${relative(ROOT, join(REFERENCE, "node_modules/.bin/jest"))} --config bench/reference/jest.config.js --ci --no-cache`,
@@ -329,10 +322,14 @@ function main(): void {
     const byId = new Map(tests.map((t) => [t.id, t]));
     const tsJest = byId.get("unit-ts-jest")!;
     const swcOnly = byId.get("unit-swc")!;
-    const withTypecheck = byId.get("typecheck-and-unit-swc")!;
+    // The README's test command type-checks first; ts-jest type-checks as it compiles. The fair
+    // comparison adds the type-check to the swc run (medians of the two, run separately).
+    const typecheck = byId.get("typecheck-ts7")!;
+    const withTypecheck = { wallMs: typecheck.wallMs + swcOnly.wallMs };
     const targets = { atLeast3xFasterWithTypecheck: tsJest.wallMs / withTypecheck.wallMs >= 3 };
     results.tests = {
       measurements: tests,
+      typecheckAndUnitSwcMs: withTypecheck.wallMs,
       ratios: {
         tsJestOverSwc: ratio(tsJest.wallMs, swcOnly.wallMs),
         tsJestOverTypecheckAndSwc: ratio(tsJest.wallMs, withTypecheck.wallMs),
@@ -345,6 +342,7 @@ function main(): void {
         table([
           ["command", "wall", "peak RSS", "ts-jest is"],
           ...tests.map((t) => row(t, t.id.startsWith("typecheck-ts") ? "" : `${ratio(tsJest.wallMs, t.wallMs)}x`)),
+          ["tsc --noEmit (TS 7) + unit tests, swc", formatMs(withTypecheck.wallMs), "", `${ratio(tsJest.wallMs, withTypecheck.wallMs)}x`],
         ]) +
         `\ntarget: >=3x faster than ts-jest with the type-check included ${mark(targets.atLeast3xFasterWithTypecheck)}`,
     );

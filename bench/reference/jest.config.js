@@ -8,7 +8,11 @@ module.exports = {
   rootDir: projectRoot,
   testEnvironment: "node",
   transform: {
-    "^.+\\.ts$": [require.resolve("ts-jest"), { tsconfig: path.join(__dirname, "tsconfig.tests.json") }],
+    "^.+\\.ts$": [
+      require.resolve("ts-jest"),
+      // Resolved from here: from the project root ts-jest would find the project's TypeScript 7.
+      { tsconfig: path.join(__dirname, "tsconfig.tests.json"), compiler: require.resolve("typescript") },
+    ],
   },
   setupFilesAfterEnv: ["<rootDir>/__tests__/setup.ts"],
   testMatch: ["<rootDir>/__tests__/**/*.test.ts"],

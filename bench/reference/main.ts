@@ -10,16 +10,18 @@ import { renderUserData } from "../../lib/user-data";
 class ReferenceStack extends TerraformStack {
   constructor(scope: Construct, id: string) {
     super(scope, id);
-    new LocalBackend(this, { path: "terraform.ecs-imds-guard.tfstate" });
+    new LocalBackend(this, { path: "../../../terraform.ecs-imds-guard.tfstate" });
     new aws.provider.AwsProvider(this, "aws", { region: "us-east-1" });
 
-    const ami = new aws.dataAwsSsmParameter.DataAwsSsmParameter(this, "ecs-ami", {
+    const ami = new aws.dataAwsSsmParameter.DataAwsSsmParameter(this, "ami", {
       name: "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
     });
     const userData = renderUserData({ clusterName: "default", networkModes: ["bridge", "awsvpc"] });
 
-    new aws.launchTemplate.LaunchTemplate(this, "guarded-launch-template", {
+    const tags = { "ecs-imds-guard:network-modes": "bridge+awsvpc" };
+    new aws.launchTemplate.LaunchTemplate(this, "guarded_launch_template", {
       namePrefix: "ecs-imds-guard-",
+      description: "ECS container instances (al2023) with containers kept away from the instance metadata service",
       imageId: ami.insecureValue,
       instanceType: "t3.medium",
       userData: userData.base64,
@@ -29,11 +31,13 @@ class ReferenceStack extends TerraformStack {
         httpTokens: "required",
         httpPutResponseHopLimit: 1,
         httpProtocolIpv6: "disabled",
+        instanceMetadataTags: "disabled",
       },
       tagSpecifications: [
-        { resourceType: "instance", tags: { Name: "ecs-imds-guard" } },
-        { resourceType: "volume", tags: { Name: "ecs-imds-guard" } },
+        { resourceType: "instance", tags },
+        { resourceType: "volume", tags },
       ],
+      tags,
     });
   }
 }
