@@ -103,7 +103,9 @@ describe("configFromEnvironment", () => {
       ECS_IMDS_GUARD_IPV6_IMDS: "true",
       ECS_IMDS_GUARD_FIREWALL_PERSISTENCE: "iptables-services",
       ECS_IMDS_GUARD_INSTANCE_PROFILE: "ecs-instance",
-      ECS_IMDS_GUARD_STATE_PATH: "state/ecs.tfstate",
+      ECS_IMDS_GUARD_STATE_DIR: "../state",
+      ECS_IMDS_GUARD_CREATE_CLUSTER: "false",
+      ECS_IMDS_GUARD_SSM_MANAGED_INSTANCE_CORE: "true",
     });
     expect(config).toEqual({
       region: "eu-central-1",
@@ -115,7 +117,9 @@ describe("configFromEnvironment", () => {
       firewallPersistence: "iptables-services",
       instanceType: "t4g.medium",
       iamInstanceProfile: "ecs-instance",
-      backend: { kind: "local", path: "state/ecs.tfstate" },
+      backend: { kind: "local", directory: "../state" },
+      createCluster: false,
+      ssmManagedInstanceCore: true,
     });
     const { synthesized, json } = synthDefaultStack(config);
     expect(synthesized).toHaveDataSourceWithProperties(DataAwsSsmParameter, {
@@ -135,8 +139,10 @@ describe("configFromEnvironment", () => {
     [{ ECS_IMDS_GUARD_IPV6_IMDS: "yes" }, 'ECS_IMDS_GUARD_IPV6_IMDS = "yes" is invalid: must be true or false'],
     [{ ECS_IMDS_GUARD_FIREWALL_PERSISTENCE: "nftables" }, 'ECS_IMDS_GUARD_FIREWALL_PERSISTENCE = "nftables" is invalid'],
     [{ ECS_IMDS_GUARD_S3_BUCKET: "Team_State" }, 'ECS_IMDS_GUARD_S3_BUCKET = "Team_State" is invalid: must be an S3 bucket name'],
-    [{ ECS_IMDS_GUARD_S3_KEY: "k" }, 'ECS_IMDS_GUARD_S3_KEY = "k" is invalid: is only used with ECS_IMDS_GUARD_S3_BUCKET'],
-    [{ ECS_IMDS_GUARD_STATE_PATH: "/var/state.tfstate" }, 'ECS_IMDS_GUARD_STATE_PATH = "/var/state.tfstate" is invalid: must be relative'],
+    [{ ECS_IMDS_GUARD_S3_KEY_PREFIX: "k/" }, 'ECS_IMDS_GUARD_S3_KEY_PREFIX = "k/" is invalid: is only used with ECS_IMDS_GUARD_S3_BUCKET'],
+    [{ ECS_IMDS_GUARD_S3_BUCKET: "b-b", ECS_IMDS_GUARD_S3_KEY_PREFIX: "/k" }, 'ECS_IMDS_GUARD_S3_KEY_PREFIX = "/k" is invalid: must be an object key prefix'],
+    [{ ECS_IMDS_GUARD_STATE_DIR: "/var/state" }, 'ECS_IMDS_GUARD_STATE_DIR = "/var/state" is invalid: must be relative'],
+    [{ ECS_IMDS_GUARD_CREATE_CLUSTER: "no" }, 'ECS_IMDS_GUARD_CREATE_CLUSTER = "no" is invalid: must be true or false'],
   ])("refuses %j", (env, message) => {
     expect(() => configFromEnvironment(env)).toThrow(`ecs-imds-guard: ${message}`);
   });

@@ -1,4 +1,4 @@
-import { Token } from "cdktf";
+import { Op, Token } from "cdktf";
 import { Construct } from "constructs";
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { EcsCapacityProvider } from "@cdktf/provider-aws/lib/ecs-capacity-provider";
@@ -107,7 +107,18 @@ export class EcsCapacity extends Construct {
         { key: "AmazonECSManaged", value: "true", propagateAtLaunch: true },
         ...Object.entries(props.tags ?? {}).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
       ],
-      lifecycle: { ignoreChanges: ["desired_capacity"] },
+      lifecycle: {
+        ignoreChanges: ["desired_capacity"],
+        // Sizes from Terraform variables are ordered at plan time, as literal ones are now.
+        precondition: [minSize, maxSize, desiredCapacity].some((size) => Token.isUnresolved(size))
+          ? [
+              {
+                condition: Op.and(Op.lte(minSize, desiredCapacity), Op.lte(desiredCapacity, maxSize)),
+                errorMessage: "ecs-imds-guard: the sizes must satisfy min_size <= desired_capacity <= max_size.",
+              },
+            ]
+          : undefined,
+      },
     });
 
     this.capacityProvider = new EcsCapacityProvider(this, "capacity_provider", {

@@ -7,6 +7,7 @@ import {
   LaunchTemplateIamInstanceProfile,
 } from "@cdktf/provider-aws/lib/launch-template";
 import {
+  CLUSTER_NAME_PATTERN,
   renderUserData,
   RenderedUserData,
   USER_DATA_LIMIT_BYTES,
@@ -110,10 +111,11 @@ export const NETWORK_MODES_TAG = "ecs-imds-guard:network-modes";
 const MAX_HOP_LIMIT = 64;
 /** Terraform appends 26 characters to name_prefix; launch template names stop at 128. */
 const MAX_NAME_PREFIX_LENGTH = 102;
-/** The ECS cluster name rule, in Terraform's (RE2) regex syntax, for the plan-time check. */
-const CLUSTER_NAME_REGEX = "^[A-Za-z0-9_-]{1,255}$";
+/** The ECS cluster name rule; its source is valid RE2, so Terraform checks the same rule at plan time. */
+const CLUSTER_NAME_REGEX = CLUSTER_NAME_PATTERN.source;
 
-const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
+/** EC2 instance type names (family.size); valid RE2 too. */
+export const INSTANCE_TYPE_PATTERN = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
 const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8,17}$/;
 const AMI_ID = /^(ami-[0-9a-f]{8,17}|resolve:ssm:[A-Za-z0-9_./:-]+)$/;
 const NAME_PREFIX = /^[A-Za-z0-9().\/_-]+$/;
@@ -265,7 +267,7 @@ function validateHopLimit(props: ImdsGuardedLaunchTemplateProps): number {
 /** Checks the literal launch template fields; Terraform references are left to the AWS API. */
 function validateLaunchTemplateFields(props: ImdsGuardedLaunchTemplateProps): void {
   const literal = (value: string | undefined): value is string => value !== undefined && !Token.isUnresolved(value);
-  if (literal(props.instanceType) && !INSTANCE_TYPE.test(props.instanceType)) {
+  if (literal(props.instanceType) && !INSTANCE_TYPE_PATTERN.test(props.instanceType)) {
     throw new UserDataValidationError("instanceType", props.instanceType, "must be an EC2 instance type such as t3.medium (family.size, lower case)");
   }
   if (

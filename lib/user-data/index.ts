@@ -11,7 +11,14 @@ export * from "./types";
 export { UserDataValidationError } from "./errors";
 export { readEcsConfig, ECS_CONFIG_PATH } from "./ecs-config";
 export { IMDS_IPV4, IMDS_IPV6, FAILURE_PREFIX } from "./boothook";
-export { CLUSTER_NAME_PATTERN, ECS_SETTING_KEY_PATTERN, DEFAULT_NETWORK_MODES } from "./validate";
+export {
+  CLUSTER_NAME_PATTERN,
+  DEFAULT_NETWORK_MODES,
+  ECS_SETTING_KEY_PATTERN,
+  FIREWALL_PERSISTENCES,
+  NETWORK_MODES,
+  PLATFORMS,
+} from "./validate";
 
 /** EC2's limit on user data, in bytes before base64. */
 export const USER_DATA_LIMIT_BYTES = 16384;
