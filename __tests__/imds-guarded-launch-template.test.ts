@@ -16,7 +16,7 @@ import {
   UserDataValidationError,
 } from "../lib";
 import { parseWithCloudInit } from "./support/cloud-init";
-import { evaluateHcl, HclNode, literalTemplateText, parseHclExpression, unwrapInterpolation } from "./support/hcl";
+import { evaluateHcl, parseHclExpression, substituteJoin, unwrapInterpolation } from "./support/hcl";
 
 interface SynthesizedTemplate {
   readonly guard: ImdsGuardedLaunchTemplate;
@@ -293,24 +293,6 @@ function withoutBoundary(text: string, boundary: string | undefined): string {
   return text.split(boundary as string).join("<boundary>");
 }
 
-/** Joins the literal pieces of `join("", [...])` with `value` wherever the reference `reference` stands. */
-function substitute(join: HclNode, reference: string, value: string): string {
-  expect(join.type).toBe("function");
-  expect(join.meta.name).toBe("join");
-  const [separator, list] = join.children;
-  expect(literalTemplateText(separator)).toBe("");
-  expect(list.type).toBe("tuple");
-  return list.children
-    .map((item) => {
-      if (item.type === "scopeTraversal" || item.type === "relativeTraversal") {
-        expect(item.meta.fullAccessor).toBe(reference);
-        return value;
-      }
-      return literalTemplateText(item);
-    })
-    .join("");
-}
-
 describe("a cluster name known only at plan time", () => {
   it("takes the name of an aws_ecs_cluster in the same stack as a Terraform expression", async () => {
     const nasty = "#!/bin/bash\necho \"${HOME}\" '%{x}' \\ $${y}\ttab\r\n";
@@ -324,7 +306,7 @@ describe("a cluster name known only at plan time", () => {
     expect(expression.meta.name).toBe("base64encode");
     const clusterReference = `aws_ecs_cluster.${Object.keys(json.resource.aws_ecs_cluster)[0]}.name`;
     // What Terraform will encode, with the name filled in, is what the renderer gives for that name.
-    const planned = substitute(expression.children[0], clusterReference, "prod");
+    const planned = substituteJoin(expression.children[0], clusterReference, "prod");
     const literal = renderUserData({ clusterName: "prod", extraParts: [{ contentType: "text/x-shellscript", content: nasty }] });
     // The boundary is chosen from the parts' text, which holds the reference instead of the name.
     expect(withoutBoundary(planned, guard.userData.boundary)).toBe(withoutBoundary(literal.text, literal.boundary));
@@ -371,7 +353,7 @@ describe("a cluster name known only at plan time", () => {
     expect(guard.userData.gzip).toBe(true);
     expect(expression.meta.name).toBe("base64gzip");
     const literal = renderUserData({ clusterName: "c" });
-    const planned = substitute(expression.children[0], "var.cluster_name", "c");
+    const planned = substituteJoin(expression.children[0], "var.cluster_name", "c");
     expect(withoutBoundary(planned, guard.userData.boundary)).toBe(withoutBoundary(literal.text, literal.boundary));
   });
 
@@ -381,7 +363,7 @@ describe("a cluster name known only at plan time", () => {
       platform: "bottlerocket",
       networkModes: ["awsvpc"],
     }));
-    const planned = substitute(expression.children[0], "var.cluster_name", "c");
+    const planned = substituteJoin(expression.children[0], "var.cluster_name", "c");
     expect(planned).toBe(renderUserData({ clusterName: "c", platform: "bottlerocket", networkModes: ["awsvpc"] }).text);
   });
 

@@ -23,6 +23,7 @@ import { INSTANCE_ROLE_ACCESS_KEY, INSTANCE_ROLE_NAME, TASK_CREDENTIALS_PATH, TA
 import { missingPrerequisite, prerequisitesAreMandatory } from "./harness/preflight";
 import { mustRun } from "./harness/run";
 import {
+  capacityStackLaunchTemplate,
   constructLaunchTemplate,
   defaultStackLaunchTemplate,
   LaunchTemplateUnderTest,
@@ -359,6 +360,29 @@ describeProof(`namespace proof${runnable ? "" : ` (skipped: ${missing})`}`, () =
       expect((await imdsAnswer(guarded.containers[0], "v4")).status).not.toBeNull();
       await guarded.startDocker();
       expect((await imdsAnswer(guarded.containers[0], "v4")).status).toBeNull();
+    });
+  });
+  describe("the capacity stack: cluster name from a Terraform variable, filled in as at apply", () => {
+    const planned = "prod-cluster_2";
+    let guarded: EmulatedInstance;
+
+    beforeAll(async () => {
+      const template = await capacityStackLaunchTemplate(planned);
+      const userData = await trackedSplit(template);
+      guarded = await track(instanceFor(template, "capa"));
+      await boot(guarded, userData);
+    });
+
+    it("blocks the bridge container from IMDS and keeps its task role", async () => {
+      const get = await imdsAndNeighbour(guarded.containers[0], "v4");
+      expect({ imds: get.imds, neighbourAnswered: get.neighbour !== null }).toEqual({ imds: null, neighbourAnswered: true });
+      expect((await taskRoleCredentials(guarded.containers[0])).status).toBe(200);
+    });
+
+    it("joins the cluster named at plan time, with the awsvpc block on", () => {
+      const settings = readAgentSettings([guarded.diskFile("/var/lib/ecs/ecs.config"), guarded.diskFile("/etc/ecs/ecs.config")]);
+      expect(settings.get("ECS_CLUSTER")).toBe(planned);
+      expect(settings.get("ECS_AWSVPC_BLOCK_IMDS")).toBe("true");
     });
   });
 });

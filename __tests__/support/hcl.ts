@@ -1,4 +1,5 @@
 import { getExpressionAst } from "@cdktf/hcl2json";
+import { gzipSync } from "node:zlib";
 
 /** A node of the syntax tree HCL's own parser (hashicorp/hcl, compiled to WebAssembly) returns. */
 export interface HclNode {
@@ -126,4 +127,36 @@ export function evaluateHcl(node: HclNode, references: Readonly<Record<string, u
     default:
       throw new Error(`unsupported node type ${node.type}`);
   }
+}
+
+/**
+ * What Terraform makes of `join("", [...])` when the reference `reference` holds `value`: the
+ * literal pieces joined with the value. Throws on any other shape.
+ */
+export function substituteJoin(join: HclNode, reference: string, value: string): string {
+  if (join.type !== "function" || join.meta.name !== "join") throw new Error(`expected join(), got ${join.type} ${join.meta.name}`);
+  const [separator, list] = join.children;
+  if (literalTemplateText(separator) !== "" || list.type !== "tuple") throw new Error('expected join("", [...])');
+  return list.children
+    .map((item) => {
+      if (item.type === "scopeTraversal" || item.type === "relativeTraversal") {
+        if (item.meta.fullAccessor !== reference) throw new Error(`unexpected reference ${item.meta.fullAccessor}`);
+        return value;
+      }
+      return literalTemplateText(item);
+    })
+    .join("");
+}
+
+/**
+ * The bytes EC2 receives from a `base64encode(join(...))` or `base64gzip(join(...))` user data
+ * expression once Terraform has filled `reference` with `value`: the interpolated text, gzip-compressed
+ * for base64gzip as Terraform does.
+ */
+export function plannedUserData(expression: HclNode, reference: string, value: string): Buffer {
+  if (expression.type !== "function") throw new Error(`expected a function call, got ${expression.type}`);
+  const text = Buffer.from(substituteJoin(expression.children[0], reference, value), "utf8");
+  if (expression.meta.name === "base64encode") return text;
+  if (expression.meta.name === "base64gzip") return gzipSync(text);
+  throw new Error(`unexpected encoding function ${expression.meta.name}`);
 }

@@ -7,7 +7,8 @@ import { Testing, TerraformStack } from "cdktf";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_CONFIG, DefaultStackConfig, ImdsGuardStack, STACK_NAME } from "../../../main";
+import { CAPACITY_STACK_NAME, DEFAULT_CONFIG, DefaultStackConfig, ImdsGuardCapacityStack, ImdsGuardStack, STACK_NAME } from "../../../main";
+import { parseHclExpression, plannedUserData, unwrapInterpolation } from "../../support/hcl";
 import { ImdsGuardedLaunchTemplate, ImdsGuardedLaunchTemplateProps } from "../../../lib/imds-guarded-launch-template";
 import { mustRun } from "./run";
 
@@ -63,6 +64,23 @@ export function launchTemplateFromJson(terraformJson: string): LaunchTemplateUnd
 export function defaultStackLaunchTemplate(changes: Partial<DefaultStackConfig> = {}): LaunchTemplateUnderTest {
   const stack = new ImdsGuardStack(Testing.app(), STACK_NAME, { ...DEFAULT_CONFIG, ...changes });
   return launchTemplateFromJson(Testing.synth(stack));
+}
+
+/**
+ * The capacity stack, whose user data is a Terraform expression over the cluster's name, with the
+ * name filled in and encoded as Terraform's base64encode would at apply.
+ */
+export async function capacityStackLaunchTemplate(clusterName: string): Promise<LaunchTemplateUnderTest> {
+  const stack = new ImdsGuardCapacityStack(Testing.app(), CAPACITY_STACK_NAME, DEFAULT_CONFIG);
+  const json = JSON.parse(Testing.synth(stack));
+  const [template] = Object.values(json.resource.aws_launch_template) as SynthesizedLaunchTemplate[];
+  const localName = /^\$\{local\.([A-Za-z0-9_]+)\}$/.exec(template.user_data)?.[1];
+  if (!localName) throw new Error(`expected user_data to be a local, got ${template.user_data.slice(0, 80)}`);
+  const expression = await parseHclExpression(unwrapInterpolation(json.locals[localName]));
+  const literal = launchTemplateFromJson(
+    JSON.stringify({ resource: { aws_launch_template: { t: { ...template, user_data: "AA==" } } } }),
+  );
+  return { ...literal, userData: plannedUserData(expression, "aws_ecs_cluster.cluster.name", clusterName) };
 }
 
 /** A stack holding one `ImdsGuardedLaunchTemplate` with the given props, synthesized in-process. */
