@@ -7,3 +7,9 @@ export {
   NETWORK_MODES_TAG,
 } from "./imds-guarded-launch-template";
 export { hclStringLiteral } from "./terraform-user-data";
+export type { EcsCapacityProps } from "./ecs-capacity";
+export { EcsCapacity } from "./ecs-capacity";
+export type { EcsInstanceRoleProps } from "./ecs-instance-role";
+export { EcsInstanceRole, ECS_INSTANCE_POLICY, SSM_INSTANCE_POLICY } from "./ecs-instance-role";
+export type { EcsInstanceSecurityGroupProps } from "./ecs-instance-security-group";
+export { EcsInstanceSecurityGroup } from "./ecs-instance-security-group";
