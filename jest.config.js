@@ -2,6 +2,7 @@
 const transform = { "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2022" }, module: { type: "commonjs" } }] };
 
 module.exports = {
+  reporters: ["default", "<rootDir>/tools/summary-reporter.cjs"],
   projects: [
     {
       displayName: "unit",
