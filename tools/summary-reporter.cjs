@@ -1,9 +1,13 @@
-// Ends a jest run (after the default reporter, on the same stream) with one plain line, "N passed, N failed, N skipped", that any CI log reader understands.
+// Ends a jest run with one plain line "N passed, N failed, N skipped" that any CI log reader
+// understands. It is written at exit, after everything jest prints, straight to the descriptor.
+const { writeSync } = require("node:fs");
+
 class SummaryReporter {
   onRunComplete(_contexts, results) {
     const skipped = results.numPendingTests + results.numTodoTests;
     const failed = results.numFailedTests + results.numRuntimeErrorTestSuites;
-    process.stderr.write(`\n${results.numPassedTests} passed, ${failed} failed, ${skipped} skipped\n`);
+    const line = `\n${results.numPassedTests} passed, ${failed} failed, ${skipped} skipped\n`;
+    process.once("exit", () => writeSync(2, line));
   }
 }
 
