@@ -14,6 +14,8 @@ export interface DirectDependencyCost {
   /** Disk use of the dependency and of every package reachable only through it. */
   readonly exclusiveMiB: number;
   readonly exclusivePackages: number;
+  /** Disk use of everything it pulls in, shared or not. */
+  readonly closureMiB: number;
 }
 
 /** The cost of installing the project. */
@@ -58,7 +60,13 @@ export function installCost(root: string, log: (line: string) => void): InstallC
       .map((dep, index) => {
         const only = [...closures[index]!].filter((path) => reachedBy.get(path) === 1);
         const bytes = only.reduce((sum, path) => sum + (sizeOf.get(path) ?? 0), 0);
-        return { ...dep, exclusiveMiB: Number((bytes / 2 ** 20).toFixed(1)), exclusivePackages: only.length };
+        const closureBytes = [...closures[index]!].reduce((sum, path) => sum + (sizeOf.get(path) ?? 0), 0);
+        return {
+          ...dep,
+          exclusiveMiB: Number((bytes / 2 ** 20).toFixed(1)),
+          exclusivePackages: only.length,
+          closureMiB: Number((closureBytes / 2 ** 20).toFixed(1)),
+        };
       })
       .sort((a, b) => b.exclusiveMiB - a.exclusiveMiB);
     return {

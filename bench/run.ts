@@ -388,8 +388,13 @@ function main(): void {
     sections.push(
       `Install: npm ci ${formatMs(install.npmCiMs)}, node_modules ${install.nodeModulesMiB.toFixed(0)} MiB in ${install.packages} packages\n` +
         table([
-          ["direct dependency", "own + only-via-it", "packages"],
-          ...install.byDirectDependency.map((d) => [`${d.name}${d.dev ? " (dev)" : ""}`, `${d.exclusiveMiB.toFixed(1)} MiB`, String(d.exclusivePackages)]),
+          ["direct dependency", "only through it", "packages", "all it pulls in"],
+          ...install.byDirectDependency.map((d) => [
+            `${d.name}${d.dev ? " (dev)" : ""}`,
+            `${d.exclusiveMiB.toFixed(1)} MiB`,
+            String(d.exclusivePackages),
+            `${d.closureMiB.toFixed(1)} MiB`,
+          ]),
         ]),
     );
   }
