@@ -159,7 +159,8 @@ describe("configFromEnvironment", () => {
 
 describe("main.ts as a program", () => {
   const run = (env: Record<string, string>, outdir: string) =>
-    spawnSync(process.execPath, [join(PROJECT_ROOT, "node_modules", "tsx", "dist", "cli.mjs"), "main.ts"], {
+    // The runner cdktf.json's app uses.
+    spawnSync(process.execPath, ["--require", "./tools/swc-register.cjs", "main.ts"], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, ...env, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" },
       encoding: "utf8",
