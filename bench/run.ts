@@ -11,6 +11,7 @@ import { formatMs, Measurement, measureInterleaved, memorySource, runOnce } from
 
 const ROOT = resolve(__dirname, "..");
 const REFERENCE = join(ROOT, "bench", "reference");
+const TSX = join(REFERENCE, "node_modules", "tsx");
 const SECTIONS = ["synth", "choices", "tests", "fleet", "install"] as const;
 type Section = (typeof SECTIONS)[number];
 const FLEET_SIZES = [1, 10, 100, 1000] as const;
@@ -53,7 +54,7 @@ const log = (line: string): void => console.error(line);
 
 /** bench/reference has its own lock file (TypeScript 5.9 for ts-node and ts-jest); install it once. */
 function ensureReferenceInstalled(): void {
-  if (existsSync(join(REFERENCE, "node_modules", ".bin", "ts-node"))) return;
+  if (existsSync(join(REFERENCE, "node_modules", ".bin", "ts-node")) && existsSync(TSX)) return;
   log("installing bench/reference dependencies (npm ci)...");
   const install = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: REFERENCE, stdio: ["ignore", "inherit", "inherit"] });
   if (install.status !== 0) throw new Error("npm ci in bench/reference failed");
@@ -161,9 +162,10 @@ function benchChoices(rounds: number): Measurement[] {
   const measured = measureInterleaved(
     [
       synth("runner-swc-register", "main.ts, node -r tools/swc-register.cjs", "node --require ./tools/swc-register.cjs main.ts"),
-      synth("runner-tsx-require", "main.ts, node -r tsx/cjs", "node --require tsx/cjs main.ts"),
-      synth("runner-tsx-import", "main.ts, node --import tsx", "node --import tsx main.ts"),
-      synth("runner-npx-tsx", "main.ts, npx tsx", "npx tsx main.ts"),
+      // tsx is a yardstick only: it lives in bench/reference's own dependencies.
+      synth("runner-tsx-require", "main.ts, node -r tsx/cjs", `node --require ${TSX}/dist/cjs/index.cjs main.ts`),
+      synth("runner-tsx-import", "main.ts, node --import tsx", `node --import ${TSX}/dist/loader.mjs main.ts`),
+      synth("runner-npx-tsx", "main.ts, tsx CLI", `${join(REFERENCE, "node_modules", ".bin", "tsx")} main.ts`),
       synth("runner-compiled", "dist/main.js, node (prebuilt)", "node dist/main.js"),
       synth("reference-swc-register", "reference main.ts (package index), swc", `node --require ${join(ROOT, "tools/swc-register.cjs")} main.ts`, REFERENCE),
       synth("reference-ts-node-transpile", "reference main.ts, ts-node --transpile-only", "npx ts-node --transpile-only main.ts", REFERENCE),
