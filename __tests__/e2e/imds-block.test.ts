@@ -20,7 +20,8 @@ import {
   TASK_CREDENTIALS_ADDRESS,
 } from "./harness/host";
 import { INSTANCE_ROLE_ACCESS_KEY, INSTANCE_ROLE_NAME, TASK_CREDENTIALS_PATH, TASK_ROLE_ACCESS_KEY } from "./harness/metadata-servers";
-import { missingPrerequisite, prerequisitesAreMandatory } from "./harness/preflight";
+import { missingPrerequisite } from "./harness/preflight";
+import { describeWhen } from "../support/tools";
 import { mustRun } from "./harness/run";
 import {
   capacityStackLaunchTemplate,
@@ -122,13 +123,10 @@ async function trackedSplit(template: LaunchTemplateUnderTest): Promise<SplitUse
 }
 
 const missing = missingPrerequisite();
-const runnable = missing === null || prerequisitesAreMandatory();
-if (!runnable) {
-  console.warn(`namespace proof skipped: ${missing}`);
-}
-const describeProof = runnable ? describe : describe.skip;
+// Outside CI a missing prerequisite skips the suite with the reason; in CI it fails the run.
+const describeProof = describeWhen({ [missing ?? "root and the namespace tools"]: missing === null });
 
-describeProof(`namespace proof${runnable ? "" : ` (skipped: ${missing})`}`, () => {
+describeProof("namespace proof", () => {
   beforeAll(async () => {
     if (missing !== null) throw new Error(`the namespace proof cannot run in CI: ${missing}`);
     await sweepStaleNamespaces();

@@ -20,7 +20,7 @@ export function describeWhen(requirements: Record<string, boolean>): (title: str
     .filter(([, met]) => !met)
     .map(([what]) => what);
   if (missing.length === 0) return describe;
-  const reason = `needs ${missing.join(", ")} (bash .ci/run installs the Debian packages; run as root)`;
+  const reason = `missing ${missing.join(", ")} (bash .ci/run installs the Debian packages; run as root)`;
   if (process.env.CI === "true") {
     return (title) =>
       describe(title, () => {
@@ -29,7 +29,10 @@ export function describeWhen(requirements: Record<string, boolean>): (title: str
         });
       });
   }
-  return (title, body) => describe.skip(`${title} [skipped: ${reason}]`, body);
+  return (title, body) => {
+    console.warn(`${title}: skipped, ${reason}`);
+    describe.skip(`${title} [skipped: ${reason}]`, body);
+  };
 }
 
 /** Whether this process runs as root. */

@@ -1,7 +1,7 @@
 /**
  * What the namespace suite needs from the machine: root (namespaces, iptables, mounts) and the
  * tools it drives. When something is missing the suite is skipped with the reason, except in CI
- * (CI=true), where a missing tool must fail the run instead of hiding the proof.
+ * (CI=true), where a missing tool must fail the run instead of hiding the proof (describeWhen).
  */
 import { spawnSync } from "node:child_process";
 
@@ -19,26 +19,21 @@ const REQUIRED_COMMANDS: ReadonlyArray<readonly [string, string]> = [
   ["bash", "bash"],
 ];
 
-/** Why the suite cannot run here, or null when it can. */
+/** What the suite lacks here, or null when it can run. */
 export function missingPrerequisite(): string | null {
-  if (process.platform !== "linux") return `needs Linux network namespaces, this is ${process.platform}`;
+  if (process.platform !== "linux") return `Linux network namespaces (this is ${process.platform})`;
   if (typeof process.getuid === "function" && process.getuid() !== 0) {
-    return `needs root for network namespaces, iptables and mounts (running as uid ${process.getuid()})`;
+    return `root, for network namespaces, iptables and mounts (running as uid ${process.getuid()})`;
   }
   const missing = REQUIRED_COMMANDS.filter(
     ([command]) => spawnSync("bash", ["-c", `command -v ${command}`], { env: { PATH: `${process.env.PATH}:/usr/sbin:/sbin` }, timeout: 5_000 }).status !== 0,
   );
   if (missing.length > 0) {
-    return `missing commands: ${missing.map(([command, pkg]) => `${command} (Debian package ${pkg})`).join(", ")}`;
+    return `commands ${missing.map(([command, pkg]) => `${command} (Debian package ${pkg})`).join(", ")}`;
   }
   const cloudInit = spawnSync("/usr/bin/python3", ["-c", "from cloudinit import user_data"], { timeout: 15_000 });
-  if (cloudInit.status !== 0) return "missing cloud-init's parser: /usr/bin/python3 cannot import cloudinit (Debian package cloud-init)";
+  if (cloudInit.status !== 0) return "cloud-init's parser for /usr/bin/python3 (Debian package cloud-init)";
   const netns = spawnSync("ip", ["netns", "list"], { timeout: 5_000 });
-  if (netns.status !== 0) return `ip netns does not work here: ${netns.stderr?.toString().trim()}`;
+  if (netns.status !== 0) return `a working ip netns (${netns.stderr?.toString().trim()})`;
   return null;
-}
-
-/** True when a missing prerequisite must fail the run rather than skip it. */
-export function prerequisitesAreMandatory(): boolean {
-  return process.env.CI === "true";
 }
