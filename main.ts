@@ -39,7 +39,7 @@ export type StateBackendConfig =
       readonly region: string;
     };
 
-/** Everything the default stack is built from. */
+/** Everything the two stacks of main.ts are built from. */
 export interface DefaultStackConfig {
   /** AWS region of the provider. */
   readonly region: string;
@@ -95,7 +95,7 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 // S3 bucket naming rule (general purpose buckets).
 const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-/** Reads the default stack's configuration from `ECS_IMDS_GUARD_*` variables; unset ones keep their default. */
+/** Reads the stacks' configuration from `ECS_IMDS_GUARD_*` variables; unset ones keep their default. */
 export function configFromEnvironment(env: Readonly<Record<string, string | undefined>>): DefaultStackConfig {
   const get = (name: string): string | undefined => {
     const value = env[name];
