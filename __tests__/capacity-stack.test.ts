@@ -12,7 +12,7 @@ import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
-import { buildApp, CAPACITY_STACK_NAME, DEFAULT_CONFIG, DefaultStackConfig, ImdsGuardCapacityStack } from "../main";
+import { buildApp, CAPACITY_STACK_NAME, DEFAULT_CONFIG, DefaultStackConfig, ImdsGuardCapacityStack } from "../app";
 import { renderUserData } from "../lib";
 import { parseWithCloudInit } from "./support/cloud-init";
 import { evaluateHcl, parseHclExpression, plannedUserData, unwrapInterpolation } from "./support/hcl";

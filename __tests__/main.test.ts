@@ -6,7 +6,7 @@ import { delimiter, isAbsolute, join } from "node:path";
 import { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { configFromEnvironment, DEFAULT_CONFIG, DefaultStackConfig, ImdsGuardStack, STACK_NAME } from "../main";
+import { configFromEnvironment, DEFAULT_CONFIG, DefaultStackConfig, ImdsGuardStack, STACK_NAME } from "../app";
 import { renderUserData } from "../lib";
 
 const PROJECT_ROOT = join(__dirname, "..");

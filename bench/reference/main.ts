@@ -5,7 +5,7 @@
 // write the same JSON (the benchmark checks it) however the default app grows.
 import * as aws from "@cdktf/provider-aws";
 import { TerraformDataSource, TerraformProvider, TerraformResource } from "cdktf";
-import { buildApp, configFromEnvironment } from "../../main";
+import { buildApp, configFromEnvironment } from "../../app";
 
 const app = buildApp(configFromEnvironment(process.env));
 

@@ -7,7 +7,7 @@ import { Testing, TerraformStack } from "cdktf";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CAPACITY_STACK_NAME, DEFAULT_CONFIG, DefaultStackConfig, ImdsGuardCapacityStack, ImdsGuardStack, STACK_NAME } from "../../../main";
+import { CAPACITY_STACK_NAME, DEFAULT_CONFIG, DefaultStackConfig, ImdsGuardCapacityStack, ImdsGuardStack, STACK_NAME } from "../../../app";
 import { parseHclExpression, plannedUserData, unwrapInterpolation } from "../../support/hcl";
 import { ImdsGuardedLaunchTemplate, ImdsGuardedLaunchTemplateProps } from "../../../lib/imds-guarded-launch-template";
 import { mustRun } from "./run";
