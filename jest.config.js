@@ -10,7 +10,7 @@ module.exports = {
       transform,
       setupFilesAfterEnv: ["<rootDir>/__tests__/setup.ts"],
       testMatch: ["<rootDir>/__tests__/**/*.test.ts"],
-      testPathIgnorePatterns: ["/node_modules/", "<rootDir>/__tests__/e2e/"],
+      testPathIgnorePatterns: ["/node_modules/", "<rootDir>/__tests__/e2e/", "<rootDir>/__tests__/consumers/"],
     },
     {
       displayName: "e2e",
@@ -18,6 +18,15 @@ module.exports = {
       transform,
       setupFilesAfterEnv: ["<rootDir>/__tests__/setup.ts"],
       testMatch: ["<rootDir>/__tests__/e2e/**/*.test.ts"],
+    },
+    {
+      // Apps of users: the packed tarball installed into cdktf apps with their own lock files.
+      displayName: "consumers",
+      testEnvironment: "node",
+      transform,
+      globalSetup: "<rootDir>/__tests__/consumers/pack.cjs",
+      setupFilesAfterEnv: ["<rootDir>/__tests__/setup.ts"],
+      testMatch: ["<rootDir>/__tests__/consumers/**/*.test.ts"],
     },
   ],
 };

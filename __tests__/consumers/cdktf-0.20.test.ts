@@ -1,0 +1,3 @@
+import { describeConsumer } from "./consumer-suite";
+
+describeConsumer("cdktf-0.20");

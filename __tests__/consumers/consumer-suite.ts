@@ -1,0 +1,159 @@
+import { TerraformStack, Testing } from "cdktf";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EcsCluster } from "@cdktf/provider-aws/lib/ecs-cluster";
+import { ImdsGuardedLaunchTemplate, ImdsGuardedLaunchTemplateProps, renderUserData } from "../../lib";
+import {
+  CONSUMERS,
+  installConsumerApp,
+  installedCopies,
+  readmeExamples,
+  runAppFile,
+  runIn,
+  synthesizedStacks,
+} from "../support/consumer-app";
+
+interface Case {
+  readonly name: string;
+  readonly props: ImdsGuardedLaunchTemplateProps;
+  readonly referencedCluster?: boolean;
+}
+
+const CASES: Case[] = JSON.parse(readFileSync(join(CONSUMERS, "app-src/cases.json"), "utf8"));
+
+/** Terraform of a stack without cdktf's `//` comments and without the `terraform` block. */
+function comparable(stack: any): any {
+  const strip = (value: any): any => {
+    if (Array.isArray(value)) return value.map(strip);
+    if (value === null || typeof value !== "object") return value;
+    return Object.fromEntries(Object.entries(value).filter(([key]) => key !== "//").map(([key, inner]) => [key, strip(inner)]));
+  };
+  const { terraform: _terraform, ...rest } = strip(stack);
+  return rest;
+}
+
+/** The same case synthesized in this repository with `Testing.synth`, as the construct tests do. */
+function synthesizedHere({ name, props, referencedCluster }: Case): any {
+  const stack = new TerraformStack(Testing.app(), name);
+  const clusterName = referencedCluster ? new EcsCluster(stack, "cluster", { name: props.clusterName }).name : props.clusterName;
+  new ImdsGuardedLaunchTemplate(stack, "guard", { ...props, clusterName });
+  return JSON.parse(Testing.synth(stack));
+}
+
+/**
+ * The consumer app `name` (a folder of __tests__/consumers made the way `cdktf init
+ * --template=typescript` makes one, with its own lock file) installs the packed tarball and uses it
+ * as a user's app would.
+ */
+export function describeConsumer(name: string): void {
+  const declared = JSON.parse(readFileSync(join(CONSUMERS, name, "package.json"), "utf8")).dependencies;
+  const title = `a cdktf app (cdktf ${declared.cdktf}, constructs ${declared.constructs}, @cdktf/provider-aws ${declared["@cdktf/provider-aws"]})`;
+
+  describe(title, () => {
+    let workDir: string;
+    let appDir: string;
+
+    beforeAll(() => {
+      const tarball = process.env.ECS_IMDS_GUARD_TARBALL;
+      if (!tarball) throw new Error("ECS_IMDS_GUARD_TARBALL is not set: run the consumer tests through jest (its global setup packs)");
+      workDir = mkdtempSync(join(tmpdir(), `ecs-imds-guard-${name}-`));
+      appDir = installConsumerApp(name, tarball, workDir);
+    }, 600_000);
+
+    afterAll(() => {
+      if (workDir) rmSync(workDir, { recursive: true, force: true });
+    });
+
+    it("installs with the app's own copy of cdktf, constructs and the AWS provider, and no second one", () => {
+      for (const pkg of ["cdktf", "constructs", "@cdktf/provider-aws"]) {
+        expect({ pkg, copies: installedCopies(appDir, pkg) }).toEqual({ pkg, copies: [join(appDir, "node_modules", pkg)] });
+        const probe = `const p=require("path");const pkg=${JSON.stringify(pkg)};` +
+          'const fromLib=require.resolve(pkg,{paths:[p.dirname(require.resolve("ecs-imds-guard"))]});' +
+          "process.stdout.write(JSON.stringify([require.resolve(pkg),fromLib]))";
+        const [fromApp, fromLibrary] = JSON.parse(runIn(appDir, process.execPath, ["-e", probe]).stdout);
+        expect(fromLibrary).toBe(fromApp);
+      }
+      const installed = JSON.parse(readFileSync(join(appDir, "node_modules/cdktf/package.json"), "utf8")).version;
+      expect(installed).toBe(declared.cdktf);
+    });
+
+    it("type-checks every README example, exactly as written, under cdktf init's tsconfig", () => {
+      expect(readmeExamples().length).toBeGreaterThanOrEqual(3);
+      const result = runIn(appDir, "npx", ["tsc", "--noEmit", "-p", "tsconfig.json"], { check: false });
+      expect(result.stdout + result.stderr).toBe("");
+      expect(result.status).toBe(0);
+    });
+
+    it.each([
+      ["node16", { module: "node16", moduleResolution: "node16" }],
+      ["bundler", { module: "esnext", moduleResolution: "bundler" }],
+    ])("resolves both entry points with TypeScript's %s resolution", (label, options) => {
+      writeFileSync(
+        join(appDir, `tsconfig.${label}.json`),
+        JSON.stringify({ extends: "./tsconfig.json", compilerOptions: { ...options, incremental: false } }),
+      );
+      const result = runIn(appDir, "npx", ["tsc", "--noEmit", "-p", `tsconfig.${label}.json`], { check: false });
+      expect(result.stdout + result.stderr).toBe("");
+    });
+
+    it("runs every README example with the app command of cdktf.json; the app examples synthesize a guarded launch template", () => {
+      for (const example of readmeExamples()) {
+        const outdir = join(workDir, `out-${example.file}`);
+        const result = runAppFile(appDir, example.file, outdir, false);
+        expect({ example: example.file, status: result.status, stderr: result.stderr }).toEqual({
+          example: example.file,
+          status: 0,
+          stderr: "",
+        });
+        if (!example.synthesizes) continue;
+        const templates = Object.values(synthesizedStacks(outdir)).flatMap((stack) => Object.values(stack.resource?.aws_launch_template ?? {}));
+        expect({ example: example.file, hasTemplate: templates.length > 0 }).toEqual({ example: example.file, hasTemplate: true });
+        for (const template of templates as any[]) {
+          expect(template.metadata_options).toMatchObject({ http_tokens: "required", http_put_response_hop_limit: 1 });
+        }
+      }
+    });
+
+    it("synthesizes the same Terraform as the repository's own Testing.synth for the same props", () => {
+      const outdir = join(workDir, "out-same-props");
+      runAppFile(appDir, "same-props.ts", outdir);
+      const stacks = synthesizedStacks(outdir);
+      expect(Object.keys(stacks).sort()).toEqual(CASES.map((c) => c.name).sort());
+      for (const testCase of CASES) {
+        expect({ case: testCase.name, terraform: comparable(stacks[testCase.name]) }).toEqual({
+          case: testCase.name,
+          terraform: comparable(synthesizedHere(testCase)),
+        });
+      }
+      // Sanity: the literal cases carry the renderer's bytes.
+      const defaults = Object.values(stacks.defaults.resource.aws_launch_template)[0] as any;
+      expect(defaults.user_data).toBe(renderUserData({ clusterName: "prod" }).base64);
+    });
+
+    it("hands the guard's warnings to cdktf, which prints them at synth", () => {
+      const outdir = join(workDir, "out-warnings");
+      runAppFile(appDir, "same-props.ts", outdir);
+      const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8"));
+      const warnings = manifest.stacks["every-option"].annotations
+        .filter((annotation: any) => annotation.level === "@cdktf/warn")
+        .map((annotation: any) => annotation.message.match(/^ecs-imds-guard \(([a-z0-9-]+)\)/)?.[1]);
+      expect(warnings.sort()).toEqual(["al2-end-of-support", "host-network-mode", "raised-hop-limit"]);
+    });
+
+    it("stops synth on bad input with the field, the value and the rule, and writes no stack", () => {
+      const outdir = join(workDir, "out-bad");
+      const result = runAppFile(appDir, "bad-input.ts", outdir, false);
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain('ecs-imds-guard: clusterName = "bad name" is invalid: must be 1-255 characters');
+      expect(synthesizedStacks(outdir)).toEqual({});
+    });
+
+    it("renders user data from ecs-imds-guard/user-data without loading cdktf", () => {
+      const result = runAppFile(appDir, "user-data-only.ts", join(workDir, "out-user-data"));
+      const { base64, frameworkLoaded } = JSON.parse(result.stdout);
+      expect(frameworkLoaded).toBe(false);
+      expect(base64).toBe(renderUserData({ clusterName: "prod" }).base64);
+    });
+  });
+}

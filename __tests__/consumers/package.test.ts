@@ -1,0 +1,18 @@
+/** The tarball `npm pack` makes, as the consumer tests' global setup packed it. */
+const files: string[] = JSON.parse(process.env.ECS_IMDS_GUARD_TARBALL_FILES ?? "null");
+const size = Number(process.env.ECS_IMDS_GUARD_TARBALL_SIZE);
+
+describe("the npm package", () => {
+  it("holds only the built library, its README, licence and package.json", () => {
+    expect(files).not.toBeNull();
+    const outside = files.filter((file) => !/^dist\/.+\.(js|d\.ts)$/.test(file) && !["README.md", "LICENSE", "package.json"].includes(file));
+    expect(outside).toEqual([]);
+    expect(files).toEqual(expect.arrayContaining(["dist/index.js", "dist/index.d.ts", "dist/user-data/index.js", "dist/user-data/index.d.ts"]));
+    expect(files.filter((file) => /__tests__|bench|\.ci|app\/|main\.(js|ts)$/.test(file))).toEqual([]);
+  });
+
+  it("is under 100 kB", () => {
+    expect(size).toBeGreaterThan(0);
+    expect(size).toBeLessThan(100_000);
+  });
+});

@@ -1,0 +1,110 @@
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+/** The repository root. */
+export const ROOT = resolve(__dirname, "../..");
+/** Folder of the consumer apps, each made the way `cdktf init --template=typescript` makes one. */
+export const CONSUMERS = join(ROOT, "__tests__/consumers");
+/** Programs every consumer app gets beside the README's examples. */
+const APP_SOURCES = join(CONSUMERS, "app-src");
+
+/** What a finished command left behind. */
+export interface CommandOutput {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command with a hard time limit; throws with its output when it fails and `check` is set. */
+export function runIn(
+  cwd: string,
+  command: string,
+  args: readonly string[],
+  options: { timeoutMs?: number; env?: Record<string, string>; check?: boolean } = {},
+): CommandOutput {
+  const result = spawnSync(command, args, {
+    cwd,
+    encoding: "utf8",
+    timeout: options.timeoutMs ?? 180_000,
+    killSignal: "SIGKILL",
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, CHECKPOINT_DISABLE: "1", npm_config_fund: "false", npm_config_audit: "false", ...options.env },
+  });
+  const output = { status: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
+  if ((options.check ?? true) && result.status !== 0) {
+    throw new Error(
+      `${command} ${args.join(" ")} in ${cwd} ended with ${result.status ?? result.signal}` +
+        `${result.error ? ` (${result.error.message})` : ""}\n${output.stdout.slice(-4000)}\n${output.stderr.slice(-4000)}`,
+    );
+  }
+  return output;
+}
+
+/** One fenced ```ts block of README.md, in document order. */
+export interface ReadmeExample {
+  /** File name the block is saved under in a consumer app. */
+  readonly file: string;
+  readonly code: string;
+  /** Whether the block is an app: it calls `app.synth()`. */
+  readonly synthesizes: boolean;
+}
+
+/** Every ```ts block of README.md, exactly as written. */
+export function readmeExamples(readme = readFileSync(join(ROOT, "README.md"), "utf8")): ReadmeExample[] {
+  return [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match, index) => ({
+    file: `readme-example-${index + 1}.ts`,
+    code: match[1],
+    synthesizes: /\bapp\.synth\(\)/.test(match[1]),
+  }));
+}
+
+/**
+ * Copies a consumer app into `workDir`, installs its locked dependencies with `npm ci`, then the
+ * package tarball with `npm install`, as a user adds a library to an app; then adds the README's
+ * examples and the programs of app-src/.
+ */
+export function installConsumerApp(name: string, tarball: string, workDir: string): string {
+  const appDir = join(workDir, name);
+  mkdirSync(appDir, { recursive: true });
+  for (const file of ["package.json", "package-lock.json", "tsconfig.json", "cdktf.json"]) {
+    cpSync(join(CONSUMERS, name, file), join(appDir, file));
+  }
+  runIn(appDir, "npm", ["ci", "--prefer-offline"], { timeoutMs: 300_000 });
+  runIn(appDir, "npm", ["install", "--prefer-offline", tarball], { timeoutMs: 300_000 });
+  for (const example of readmeExamples()) writeFileSync(join(appDir, example.file), example.code);
+  for (const file of readdirSync(APP_SOURCES)) cpSync(join(APP_SOURCES, file), join(appDir, file));
+  return appDir;
+}
+
+/** The `cdktf.json` app command of a consumer, split into program and arguments. */
+export function appCommand(appDir: string): { command: string; args: string[] } {
+  const [command, ...args] = JSON.parse(readFileSync(join(appDir, "cdktf.json"), "utf8")).app.split(" ");
+  return { command, args };
+}
+
+/**
+ * Runs `file` the way the app's cdktf.json runs main.ts (`npx ts-node main.ts`, which type-checks),
+ * writing into `outdir` as `cdktf synth` would through CDKTF_OUTDIR.
+ */
+export function runAppFile(appDir: string, file: string, outdir: string, check = true): CommandOutput {
+  const { command, args } = appCommand(appDir);
+  const fileArgs = args.map((arg) => (arg === "main.ts" ? file : arg));
+  if (!fileArgs.includes(file)) throw new Error(`cdktf.json of ${appDir} does not run main.ts: ${args.join(" ")}`);
+  return runIn(appDir, command, fileArgs, { env: { CDKTF_OUTDIR: outdir }, check });
+}
+
+/** Parsed cdk.tf.json of each stack under a cdktf outdir, by stack name. */
+export function synthesizedStacks(outdir: string): Record<string, any> {
+  const stacksDir = join(outdir, "stacks");
+  if (!existsSync(stacksDir)) return {};
+  return Object.fromEntries(
+    readdirSync(stacksDir).map((stack) => [stack, JSON.parse(readFileSync(join(stacksDir, stack, "cdk.tf.json"), "utf8"))]),
+  );
+}
+
+/** Paths of every installed copy of `pkg` in an app's node_modules tree. */
+export function installedCopies(appDir: string, pkg: string): string[] {
+  const listing = runIn(appDir, "npm", ["ls", pkg, "--all", "--parseable"], { check: false }).stdout;
+  return [...new Set(listing.split("\n").filter((line) => line.endsWith(`/node_modules/${pkg}`)))];
+}
