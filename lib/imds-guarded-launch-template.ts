@@ -1,4 +1,4 @@
-import { Annotations, Fn, TerraformLocal, Token } from "cdktf";
+import { Annotations, DefaultTokenResolver, Fn, StringConcat, TerraformLocal, Token, Tokenization } from "cdktf";
 import { Construct } from "constructs";
 import { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
 import {
@@ -145,7 +145,7 @@ export class ImdsGuardedLaunchTemplate extends Construct {
 
   constructor(scope: Construct, id: string, props: ImdsGuardedLaunchTemplateProps) {
     super(scope, id);
-    const hopLimit = validateHopLimit(props);
+    const hopLimit = validateHopLimit(this, props);
     validateLaunchTemplateFields(props);
 
     this.userData = renderUserData(
@@ -245,8 +245,16 @@ export class ImdsGuardedLaunchTemplate extends Construct {
 }
 
 /** Checks the hop limit and its opt-out; returns the limit to set. */
-function validateHopLimit(props: ImdsGuardedLaunchTemplateProps): number {
+function validateHopLimit(scope: Construct, props: ImdsGuardedLaunchTemplateProps): number {
   const hopLimit = props.httpPutResponseHopLimit ?? 1;
+  if (Token.isUnresolved(hopLimit)) {
+    // A number token reads as a huge negative number; show the reference Terraform would see.
+    throw new UserDataValidationError(
+      "httpPutResponseHopLimit",
+      referenceText(scope, hopLimit),
+      "must be known at synth time: a Terraform reference is not allowed here, because the hop limit is part of the guard and is checked at synth time",
+    );
+  }
   if (!Number.isInteger(hopLimit) || hopLimit < 1 || hopLimit > MAX_HOP_LIMIT) {
     throw new UserDataValidationError(
       "httpPutResponseHopLimit",
@@ -262,6 +270,15 @@ function validateHopLimit(props: ImdsGuardedLaunchTemplateProps): number {
     );
   }
   return hopLimit;
+}
+
+/** The Terraform expression a token stands for, such as `${var.hop_limit}`, for an error message. */
+function referenceText(scope: Construct, token: unknown): string {
+  try {
+    return String(Tokenization.resolve(token, { scope, resolver: new DefaultTokenResolver(new StringConcat()) }));
+  } catch {
+    return "a Terraform reference";
+  }
 }
 
 /** Checks the literal launch template fields; Terraform references are left to the AWS API. */

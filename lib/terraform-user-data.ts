@@ -43,6 +43,10 @@ class HclStringLiteral implements IResolvable {
  */
 export function interpolatedText(text: string, token: string): string {
   const pieces = text.split(token);
+  if (pieces.length < 2) {
+    // The reference would reach the instance as the token's placeholder text instead of the value.
+    throw new UserDataValidationError("userData", text, "does not hold the Terraform reference it should carry; only plain text parts can carry it");
+  }
   const joined: string[] = [];
   pieces.forEach((piece, index) => {
     if (Token.isUnresolved(piece)) {

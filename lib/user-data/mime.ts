@@ -27,16 +27,16 @@ function isAscii(text: string): boolean {
  */
 export function renderMultipart(parts: readonly RenderedPart[], boundary: string): string {
   const sections = parts.map((part) => {
-    // cloud-init re-encodes 8bit text parts as Latin-1, so non-ASCII parts travel as base64.
     const ascii = isAscii(part.content);
+    const base64 = travelsAsBase64(part.content);
     return [
       `--${boundary}`,
       `Content-Type: ${part.contentType}; charset="${ascii ? "us-ascii" : "utf-8"}"`,
       "MIME-Version: 1.0",
-      `Content-Transfer-Encoding: ${ascii ? "7bit" : "base64"}`,
+      `Content-Transfer-Encoding: ${base64 ? "base64" : "7bit"}`,
       `Content-Disposition: attachment; filename="${part.filename}"`,
       "",
-      ascii ? part.content : wrapBase64(Buffer.from(part.content, "utf8").toString("base64")),
+      base64 ? wrapBase64(Buffer.from(part.content, "utf8").toString("base64")) : part.content,
     ].join("\n");
   });
   return [
@@ -47,6 +47,16 @@ export function renderMultipart(parts: readonly RenderedPart[], boundary: string
     `--${boundary}--`,
     "",
   ].join("\n");
+}
+
+/**
+ * Whether a part must travel as base64 to arrive byte for byte. cloud-init re-encodes 8bit text
+ * parts as Latin-1, so non-ASCII parts do. So does a part ending with a carriage return: the parser
+ * takes the CR and the LF before the delimiter together as the line break the delimiter owns, and
+ * the CR would be lost.
+ */
+export function travelsAsBase64(content: string): boolean {
+  return !isAscii(content) || content.endsWith("\r");
 }
 
 /** Base64 in lines of 76 characters, as MIME requires. */

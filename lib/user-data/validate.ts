@@ -1,3 +1,4 @@
+import { parseAllDocuments } from "yaml";
 import { UserDataValidationError } from "./errors";
 import {
   EXTRA_PART_CONTENT_TYPES,
@@ -18,9 +19,18 @@ export const DEFAULT_NETWORK_MODES: readonly NetworkMode[] = ["bridge", "awsvpc"
 export const CLUSTER_NAME_PATTERN = /^[A-Za-z0-9_-]{1,255}$/;
 /** The rule for ECS agent setting keys. */
 export const ECS_SETTING_KEY_PATTERN = /^ECS_[A-Z0-9_]+$/;
+// Characters cloud-init's clean_filename keeps as they are, so the name given is the file written.
 const FILENAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+// The names cloud-init gives parts that have none (part-%03d): a part of yours could take the file
+// of an unnamed archive entry.
+const CLOUD_INIT_DEFAULT_NAME = /^part-\d{3,}$/;
 // C0 controls and DEL: a newline would start a new ecs.config line, NUL truncates C strings.
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+// Go's unicode.IsSpace, which strings.TrimSpace uses in ecs-init and the agent: Unicode White_Space.
+const GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const OUTER_GO_SPACE = new RegExp(`^[${GO_SPACE}]|[${GO_SPACE}]$`);
+// A UTF-16 surrogate without its pair has no UTF-8 form; Buffer.from writes U+FFFD instead.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Options with every default filled in, checked against every rule. */
 export interface ResolvedOptions {
@@ -113,7 +123,7 @@ export function resolveOptions(options: UserDataOptions, context: RenderContext 
     firewallPersistence = options.firewallPersistence;
   }
 
-  const ecsSettings = resolveEcsSettings(options.ecsSettings, platform, networkModes, literal);
+  const ecsSettings = resolveEcsSettings(options.ecsSettings, platform, networkModes, clusterNameIsToken, literal);
   const extraParts = resolveExtraParts(options.extraParts, platform, literal);
 
   if (platform === "bottlerocket" && gzip) {
@@ -194,6 +204,7 @@ function resolveEcsSettings(
   value: unknown,
   platform: Platform,
   networkModes: readonly NetworkMode[],
+  clusterNameIsToken: boolean,
   literal: LiteralCheck,
 ): Array<[string, string]> {
   if (value === undefined) return [];
@@ -213,6 +224,7 @@ function resolveEcsSettings(
   for (const [key, setting] of entries) {
     const field = `ecsSettings.${key}`;
     literal(`ecsSettings key`, key);
+    refuseLoneSurrogate("ecsSettings key", key);
     if (!ECS_SETTING_KEY_PATTERN.test(key)) {
       throw new UserDataValidationError("ecsSettings key", key, "must match ^ECS_[A-Z0-9_]+$");
     }
@@ -220,6 +232,7 @@ function resolveEcsSettings(
       throw new UserDataValidationError(field, setting, "must be a string (ecs.config values are text)");
     }
     literal(field, setting);
+    refuseLoneSurrogate(field, setting);
     if (CONTROL_CHARACTER.test(setting)) {
       throw new UserDataValidationError(
         field,
@@ -227,8 +240,22 @@ function resolveEcsSettings(
         "must not contain newlines, NUL or other control characters (each ecs.config setting is one line)",
       );
     }
-    if (setting !== setting.trim()) {
-      throw new UserDataValidationError(field, setting, "must not start or end with whitespace (ecs-init trims lines)");
+    if (OUTER_GO_SPACE.test(setting)) {
+      throw new UserDataValidationError(
+        field,
+        setting,
+        "must not start or end with whitespace: ecs-init and the agent trim values with Go's strings.TrimSpace " +
+          "(Unicode White_Space, also U+0085, U+00A0, U+2000-U+200A, U+3000 and others), so the agent would read another value",
+      );
+    }
+    if (clusterNameIsToken && !/^[\x00-\x7f]*$/.test(setting)) {
+      // The ecs.config script then travels as base64 (see mime.ts), where Terraform cannot fill in the name.
+      throw new UserDataValidationError(
+        field,
+        setting,
+        "must be ASCII while clusterName is a Terraform reference: the script that writes ecs.config holds the name, " +
+          "which Terraform fills in at plan time, and a non-ASCII script has to travel base64-encoded",
+      );
     }
     if (/^["']/.test(setting)) {
       throw new UserDataValidationError(
@@ -296,6 +323,7 @@ function resolveExtraParts(
       throw new UserDataValidationError(`${at}.content`, content, "must be a string");
     }
     literal(`${at}.content`, content);
+    refuseLoneSurrogate(`${at}.content`, content);
     if (content.includes("\u0000")) {
       throw new UserDataValidationError(`${at}.content`, content, "must not contain NUL bytes");
     }
@@ -309,19 +337,124 @@ function resolveExtraParts(
     const ext = EXTENSION_BY_TYPE[contentType as string] ?? "txt";
     const name = filename ?? `user-part-${index + 1}.${ext}`;
     literal(`${at}.filename`, name);
-    if (typeof name !== "string" || !FILENAME_PATTERN.test(name)) {
+    claimFilename(`${at}.filename`, name, filenames);
+    if (contentType === "text/cloud-config-archive") checkArchive(`${at}.content`, content, filenames);
+    return { contentType: contentType as ExtraUserDataPart["contentType"], content, filename: name as string };
+  });
+}
+
+/**
+ * Checks a file name the way cloud-init's handlers will use it and records it in `taken`: the
+ * shell-script and boothook handlers write each part to scripts/<name> or boothooks/<name>, and a
+ * later part of the same name overwrites the earlier one.
+ */
+function claimFilename(field: string, name: unknown, taken: Set<string>): void {
+  if (typeof name === "string") refuseLoneSurrogate(field, name);
+  if (typeof name !== "string" || !FILENAME_PATTERN.test(name)) {
+    throw new UserDataValidationError(field, name, "must be 1-64 characters of letters, digits, '.', '_' and '-'");
+  }
+  if (name === "." || name === "..") {
+    throw new UserDataValidationError(
+      field,
+      name,
+      "must name a file: cloud-init writes each part to scripts/ or boothooks/ under this name, and . and .. are directories",
+    );
+  }
+  if (CLOUD_INIT_DEFAULT_NAME.test(name)) {
+    throw new UserDataValidationError(
+      field,
+      name,
+      "must not have the form part-<digits>: cloud-init gives parts without a name such names, and one of them would overwrite the other",
+    );
+  }
+  if (taken.has(name)) {
+    throw new UserDataValidationError(
+      field,
+      name,
+      "is already used by another part or archive entry; names must be unique, since cloud-init writes the later one over the earlier",
+    );
+  }
+  taken.add(name);
+}
+
+/** Keys of a cloud-config-archive entry that cloud-init reads without turning them into headers. */
+const ARCHIVE_ENTRY_KEYS = ["content", "type", "filename"];
+/** Types cloud-init handles inside an archive (it does not explode nested archives nor fetch includes there). */
+const ARCHIVE_ENTRY_TYPES = ["text/x-shellscript", "text/cloud-config", "text/cloud-boothook", "text/part-handler"];
+
+/**
+ * Checks a text/cloud-config-archive part as cloud-init's _explode_archive will read it: each entry
+ * becomes a part of its own, so entry file names join the part names and must be unique too. Shapes
+ * cloud-init cannot take (a non-string content, a type without '/', a non-string header) make its
+ * whole user data processing fail, the guard's parts included, so they are refused as well.
+ */
+function checkArchive(field: string, content: string, taken: Set<string>): void {
+  // YAML 1.1, as PyYAML reads it: `yes` is a boolean there, `0755` a number.
+  const documents = parseAllDocuments(content, { version: "1.1", uniqueKeys: true, prettyErrors: false });
+  const documentList = [...documents];
+  const problem = documentList.flatMap((document) => [...document.errors, ...document.warnings])[0];
+  if (documentList.length !== 1 || problem !== undefined) {
+    throw new UserDataValidationError(
+      field,
+      content,
+      `must be one YAML document (a cloud-config-archive list)${problem ? `: ${problem.message.split("\n")[0]}` : ""}`,
+    );
+  }
+  let entries: unknown;
+  try {
+    // No aliases: what an alias or merge key expands to is one more place for the two parsers to differ.
+    entries = documentList[0].toJS({ maxAliasCount: 0 });
+  } catch (error) {
+    throw new UserDataValidationError(field, content, `must not use YAML aliases or merge keys: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(entries) || entries.length === 0) {
+    throw new UserDataValidationError(field, entries, "must be a non-empty YAML list of entries, each a string or a map with content, type, filename");
+  }
+  entries.forEach((entry, index) => {
+    const at = `${field}[${index}]`;
+    if (typeof entry === "string") return; // cloud-init names it part-<n>, unique by construction
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+      throw new UserDataValidationError(at, entry, "must be a string or a map with content, type and filename");
+    }
+    const record = entry as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (!ARCHIVE_ENTRY_KEYS.includes(key)) {
+        throw new UserDataValidationError(
+          `${at}.${key}`,
+          record[key],
+          `is not accepted: an archive entry may have only ${ARCHIVE_ENTRY_KEYS.join(", ")} (cloud-init turns other keys into headers and fails on non-string ones)`,
+        );
+      }
+    }
+    if (typeof record.content !== "string") {
+      throw new UserDataValidationError(`${at}.content`, record.content, "must be a string (cloud-init fails on anything else, and then runs no part at all)");
+    }
+    if (record.type !== undefined && !ARCHIVE_ENTRY_TYPES.includes(record.type as string)) {
       throw new UserDataValidationError(
-        `${at}.filename`,
-        name,
-        "must be 1-64 characters of letters, digits, '.', '_' and '-'",
+        `${at}.type`,
+        record.type,
+        `must be one of ${ARCHIVE_ENTRY_TYPES.join(", ")} (cloud-init fails on a type without '/', and does not process archives or includes inside an archive)`,
       );
     }
-    if (filenames.has(name)) {
-      throw new UserDataValidationError(`${at}.filename`, name, "is already used by another part; names must be unique");
+    if ((record.type === "text/x-shellscript" || record.type === "text/cloud-boothook") && !record.content.startsWith("#!")) {
+      throw new UserDataValidationError(
+        `${at}.content`,
+        record.content,
+        `must start with an interpreter line such as #!/bin/bash: cloud-init executes ${record.type} parts directly`,
+      );
     }
-    filenames.add(name);
-    return { contentType: contentType as ExtraUserDataPart["contentType"], content, filename: name };
+    if ("filename" in record) claimFilename(`${at}.filename`, record.filename, taken);
   });
+}
+
+function refuseLoneSurrogate(field: string, value: string): void {
+  if (LONE_SURROGATE.test(value)) {
+    throw new UserDataValidationError(
+      field,
+      value,
+      "must be valid Unicode: it holds a lone UTF-16 surrogate, which has no UTF-8 form and would arrive as U+FFFD",
+    );
+  }
 }
 
 /** File names of the parts the guard itself writes. */
