@@ -1,4 +1,4 @@
-import { Testing } from "cdktf";
+import { TerraformStack, Testing } from "cdktf";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
@@ -13,9 +13,10 @@ import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { buildApp, CAPACITY_STACK_NAME, DEFAULT_CONFIG, DefaultStackConfig, ImdsGuardCapacityStack } from "../app";
-import { renderUserData } from "../lib";
+import { EcsCapacity, ImdsGuardedLaunchTemplate, renderUserData } from "../lib";
 import { parseWithCloudInit } from "./support/cloud-init";
-import { evaluateHcl, parseHclExpression, plannedUserData, unwrapInterpolation } from "./support/hcl";
+import { offlineConfiguration, TERRAFORM, TerraformPlan, TerraformWorkspace } from "./support/terraform";
+import { describeWhen, hasCloudInit, hasProgram } from "./support/tools";
 
 const PROJECT_ROOT = join(__dirname, "..");
 
@@ -81,13 +82,6 @@ describe("the capacity stack", () => {
     expect(json.variable.cluster_name.default).toBe("default");
   });
 
-  it("validates the cluster name at plan time by the synth-time rule", async () => {
-    const condition = await parseHclExpression(unwrapInterpolation(json.variable.cluster_name.validation[0].condition));
-    for (const [name, valid] of [["prod_1-a", true], ["a".repeat(255), true], ["", false], ["a b", false], ["a".repeat(256), false], ["x\ny", false]] as const) {
-      expect([name, evaluateHcl(condition, { "var.cluster_name": name })]).toEqual([name, valid]);
-    }
-  });
-
   it("orders the sizes at plan time with a precondition on the Auto Scaling group", () => {
     const [group] = Object.values(json.resource.aws_autoscaling_group) as any[];
     expect(group.lifecycle.precondition).toEqual([
@@ -107,18 +101,6 @@ describe("the capacity stack", () => {
     expect(json.output.launch_template_id.value).toBe(refOf(json, "aws_launch_template", "id"));
   });
 
-  it("carries the cluster name into the user data as a Terraform expression that renders like the literal", async () => {
-    const [template] = Object.values(json.resource.aws_launch_template) as any[];
-    const localName = /^\$\{local\.(\w+)\}$/.exec(template.user_data)![1];
-    const expression = await parseHclExpression(unwrapInterpolation(json.locals[localName]));
-    expect(expression.meta.name).toBe("base64encode");
-    const planned = plannedUserData(expression, "aws_ecs_cluster.cluster.name", "team-a");
-    const [parts] = parseWithCloudInit([planned]);
-    const literal = renderUserData({ clusterName: "team-a" });
-    expect(parts.map((p) => p.contentType)).toEqual(literal.parts.map((p) => p.contentType));
-    expect(parts[1].payload).toBe(literal.parts[1].content);
-  });
-
   it("uses an existing cluster and instance profile when configured", () => {
     const { json: existing } = synthCapacityStack({ ...DEFAULT_CONFIG, createCluster: false, iamInstanceProfile: "ecs-instances" });
     expect(existing.resource.aws_ecs_cluster).toBeUndefined();
@@ -131,6 +113,114 @@ describe("the capacity stack", () => {
     expect(attachment.cluster_name).toBe("${var.cluster_name}");
   });
 });
+
+/** The user data with its MIME boundary replaced: chosen from the parts' text, it differs between a reference and its value. */
+function withoutBoundary(bytes: Buffer, boundary: string | undefined): string {
+  expect(boundary).toMatch(/^==ECS-IMDS-GUARD-[0-9a-f]{24}==$/);
+  return bytes.toString("utf8").split(boundary as string).join("<boundary>");
+}
+
+describeWhen({ terraform: hasProgram(TERRAFORM), "cloud-init": hasCloudInit() })("the capacity stack planned by Terraform", () => {
+  // The stack's own variables, locals and preconditions, planned for real; provider resources are
+  // replaced by terraform_data (offline: no provider can be downloaded here).
+  const { stack, json } = synthCapacityStack();
+  const localName = /^\$\{local\.(\w+)\}$/.exec((Object.values(json.resource.aws_launch_template)[0] as any).user_data)![1];
+  const required = { vpc_id: "vpc-0123456789abcdef0", subnet_ids: ["subnet-0123456789abcdef0"] };
+  let workspace: TerraformWorkspace;
+  beforeAll(() => {
+    workspace = new TerraformWorkspace(offlineConfiguration(json));
+  });
+  afterAll(() => workspace?.dispose());
+
+  /** The variables and messages a failed plan names. */
+  const refusal = (plan: TerraformPlan) =>
+    plan.diagnostics.map((d) => ({ summary: d.summary, variables: d.values.map((v) => v.traversal), message: d.detail.split("\n")[0] }));
+
+  it("fills in the cluster name and encodes user data byte for byte as the renderer does for that name", () => {
+    const names = ["team-a", "default", "A_9-z".repeat(51)];
+    const planned = names.map((name) => workspace.plan({ ...required, cluster_name: name }));
+    const documents = planned.map((plan, index) => {
+      expect([names[index], plan.diagnostics]).toEqual([names[index], []]);
+      return Buffer.from(plan.outputs[localName] as string, "base64");
+    });
+    const parsed = parseWithCloudInit(documents);
+    names.forEach((name, index) => {
+      const literal = renderUserData({ clusterName: name, networkModes: DEFAULT_CONFIG.networkModes, platform: DEFAULT_CONFIG.platform });
+      expect(withoutBoundary(documents[index], stack.guardedLaunchTemplate.userData.boundary)).toBe(
+        withoutBoundary(literal.payload!, literal.boundary),
+      );
+      expect(parsed[index]).toEqual(literal.parts.map((p) => ({ contentType: p.contentType, filename: p.filename, payload: p.content })));
+    });
+  });
+
+  it("refuses at plan time the cluster names synth refuses, with the stack's message", () => {
+    const candidates = ["prod_1-a", "a".repeat(255), "", "a b", "x\ny", "$(reboot)", "a".repeat(256), "ü", "a.b", "a;reboot"];
+    for (const name of candidates) {
+      let synthAccepts = true;
+      try {
+        new ImdsGuardedLaunchTemplate(new TerraformStack(Testing.app(), "literal"), "guard", { clusterName: name });
+      } catch {
+        synthAccepts = false;
+      }
+      const plan = workspace.plan({ ...required, cluster_name: name });
+      expect([name, plan.ok]).toEqual([name, synthAccepts]);
+      if (!synthAccepts) {
+        expect([name, refusal(plan)]).toEqual([
+          name,
+          [{ summary: "Invalid value for variable", variables: ["var.cluster_name"], message: expect.stringMatching(/^ecs-imds-guard: cluster_name must be 1-255/) }],
+        ]);
+      }
+    }
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ["a VPC id", { vpc_id: "vpc-123" }, "var.vpc_id"],
+    ["a VPC id with a newline", { vpc_id: "vpc-0123456789abcdef0\n" }, "var.vpc_id"],
+    ["no subnet", { subnet_ids: [] }, "var.subnet_ids"],
+    ["a subnet id", { subnet_ids: ["subnet-0123456789abcdef0", "subnet-$(reboot)"] }, "var.subnet_ids"],
+    ["an instance type", { instance_type: "t3 medium" }, "var.instance_type"],
+    ["an instance type in capitals", { instance_type: "T3.medium" }, "var.instance_type"],
+    ["an empty instance type", { instance_type: "" }, "var.instance_type"],
+    ["a fractional minimum", { min_size: 1.5 }, "var.min_size"],
+    ["a negative minimum", { min_size: -1 }, "var.min_size"],
+    ["a maximum of 0", { max_size: 0 }, "var.max_size"],
+    ["a fractional desired capacity", { desired_capacity: 0.5 }, "var.desired_capacity"],
+  ])("refuses %s at plan time, as synth would", (_what, values, variable) => {
+    const plan = workspace.plan({ ...required, ...values });
+    expect(plan.ok).toBe(false);
+    expect(refusal(plan)).toEqual([
+      { summary: "Invalid value for variable", variables: [variable], message: expect.stringMatching(/^ecs-imds-guard: /) },
+    ]);
+    // The construct refuses the same value when it is a literal.
+    const [name, value] = Object.entries(values)[0];
+    const scope = new TerraformStack(Testing.app(), "literal");
+    const literalProps: Record<string, () => unknown> = {
+      instance_type: () => new ImdsGuardedLaunchTemplate(scope, "guard", { clusterName: "c", instanceType: value as string }),
+      min_size: () => new EcsCapacity(scope, "capacity", { ...capacityProps, minSize: value as number }),
+      max_size: () => new EcsCapacity(scope, "capacity", { ...capacityProps, minSize: 0, maxSize: value as number }),
+      desired_capacity: () => new EcsCapacity(scope, "capacity", { ...capacityProps, desiredCapacity: value as number }),
+    };
+    if (literalProps[name]) expect(literalProps[name]).toThrow(/ecs-imds-guard: /);
+  });
+
+  it("accepts good sizes and refuses a desired capacity outside min..max with the Auto Scaling group's precondition", () => {
+    expect(workspace.plan({ ...required, min_size: 2, desired_capacity: 2, max_size: 2 }).diagnostics).toEqual([]);
+    const plan = workspace.plan({ ...required, min_size: 2, desired_capacity: 1, max_size: 3 });
+    expect(refusal(plan)).toEqual([
+      { summary: "Resource precondition failed", variables: expect.arrayContaining(["var.min_size", "var.desired_capacity"]), message: expect.stringMatching(/^ecs-imds-guard: /) },
+    ]);
+  });
+});
+
+/** Literal inputs of EcsCapacity, to compare its synth-time checks with the stack's plan-time ones. */
+const capacityProps = {
+  clusterName: "c",
+  launchTemplateId: "lt-0123456789abcdef0",
+  launchTemplateVersion: 1,
+  subnetIds: ["subnet-0123456789abcdef0"],
+  minSize: 0,
+  maxSize: 3,
+};
 
 describe("both stacks as files", () => {
   it("hold no absolute path of the machine that synthesized them", () => {
