@@ -5,9 +5,9 @@
  */
 import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { copiesOfKey, readAgentSettings } from "./harness/ecs-config";
 import {
+  AgentStart,
   EmulatedInstance,
   HttpOutcome,
   NAMESPACE_PREFIX,
@@ -16,6 +16,7 @@ import {
   IMDS_V6,
   NEIGHBOUR_V4,
   NEIGHBOUR_V6,
+  STANDIN_SYSTEMCTL,
   sweepStaleNamespaces,
   TASK_CREDENTIALS_ADDRESS,
 } from "./harness/host";
@@ -31,6 +32,7 @@ import {
   onlyPart,
   SplitUserData,
   splitUserData,
+  UserDataPart,
 } from "./harness/user-data";
 
 jest.setTimeout(60_000);
@@ -39,7 +41,6 @@ const CLUSTER_NAME = "default";
 const IMDS_URL = { v4: `http://${IMDS_V4}`, v6: `http://[${IMDS_V6}]` } as const;
 const DROP_V4 = `-A DOCKER-USER -d ${IMDS_V4}/32 -j DROP`;
 const DROP_V6 = `-A DOCKER-USER -d ${IMDS_V6}/128 -j DROP`;
-const STANDIN_SYSTEMCTL = join(__dirname, "harness", "standins", "systemctl");
 
 const NEIGHBOUR_URL = { v4: `http://${NEIGHBOUR_V4}`, v6: `http://[${NEIGHBOUR_V6}]` } as const;
 
@@ -96,15 +97,68 @@ function instanceFor(template: LaunchTemplateUnderTest, label: string, container
 }
 
 /**
- * A first boot in the order an ECS-optimized AMI runs it: cloud-init's boothook (before Docker),
- * then dockerd and ecs-init, then the once-per-instance shell scripts (cloud-final).
+ * A first boot in the order an ECS-optimized AMI runs it: cloud-init's boothooks (before Docker),
+ * then dockerd and ecs-init, then the once-per-instance shell scripts in cloud-init's order
+ * (scripts_user runs them sorted by file name), then ecs.service, which starts after cloud-final.
  */
 async function boot(host: EmulatedInstance, userData: SplitUserData): Promise<void> {
-  const boothook = await host.runPart(onlyPart(userData.parts, "text/cloud-boothook").path);
-  if (boothook.code !== 0) throw new Error(`boothook failed (${boothook.code}): ${boothook.stderr}`);
+  for (const part of userData.parts.filter((p) => p.contentType === "text/cloud-boothook")) {
+    const run = await host.runPart(part.path!);
+    if (run.code !== 0) throw new Error(`boothook ${part.filename} failed (${run.code}): ${run.stderr}`);
+  }
   await host.startDocker();
-  const script = await host.runPart(onlyPart(userData.parts, "text/x-shellscript").path);
-  if (script.code !== 0) throw new Error(`shell part failed (${script.code}): ${script.stderr}`);
+  for (const part of shellScriptsInRunOrder(userData)) {
+    const run = await host.runPart(part.path!);
+    if (run.code !== 0) throw new Error(`shell part ${part.filename} failed (${run.code}): ${run.stderr}`);
+  }
+  const agent = await host.runOnInstance([STANDIN_SYSTEMCTL, "start", "ecs"]);
+  if (agent.code !== 0) throw new Error(`ecs.service did not start (${agent.code}): ${agent.stderr}`);
+}
+
+/** The shell parts in the order cloud-init's scripts_user runs them: sorted by file name. */
+function shellScriptsInRunOrder(userData: SplitUserData): UserDataPart[] {
+  return userData.parts
+    .filter((p) => p.contentType === "text/x-shellscript")
+    .sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
+}
+
+/** `systemctl <args>` on the instance, as systemd would carry it out (see harness/standins/systemctl). */
+function systemctl(host: EmulatedInstance, ...args: string[]) {
+  return host.runOnInstance([STANDIN_SYSTEMCTL, ...args]);
+}
+
+/** A shell command as root on the instance (its network, disk and /run); throws unless it succeeds. */
+async function onInstance(host: EmulatedInstance, script: string): Promise<void> {
+  const run = await host.runOnInstance(["bash", "-c", script]);
+  if (run.code !== 0) throw new Error(`${script} exited ${run.code}: ${run.stderr}`);
+}
+
+/** What ecs-init hands the agent at one start: /var/lib/ecs/ecs.config, then /etc/ecs/ecs.config. */
+function settingsAt(start: AgentStart): Map<string, string> {
+  return readAgentSettings([start.varLibEcsConfig, start.etcEcsConfig]);
+}
+
+/** The rules of one chain in an iptables-save dump, in order. */
+function chainRules(save: string, chain: string): string[] {
+  return save.split("\n").filter((line) => line.startsWith(`-A ${chain} `));
+}
+
+/** Whether the guard's block held in the firewall the agent started with. */
+function blockHeldAt(start: AgentStart): { forwardFirst?: string; dockerUserFirst?: string } {
+  return {
+    forwardFirst: chainRules(start.iptablesSave, "FORWARD")[0],
+    dockerUserFirst: chainRules(start.iptablesSave, "DOCKER-USER")[0],
+  };
+}
+
+const BLOCK_HELD = { forwardFirst: "-A FORWARD -j DOCKER-USER", dockerUserFirst: `-A DOCKER-USER -d ${IMDS_V4}/32 -j DROP` };
+
+/** The service a timer unit on the instance's disk starts (its Unit=, or the timer's own name). */
+function serviceOfTimer(host: EmulatedInstance, timerPath: string): string {
+  const timer = host.diskFile(timerPath);
+  if (timer === undefined) throw new Error(`no ${timerPath} on the instance`);
+  const unit = /^Unit=(.+)$/m.exec(timer)?.[1];
+  return unit ?? timerPath.split("/").pop()!.replace(/\.timer$/, ".service");
 }
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -225,8 +279,7 @@ describeProof("namespace proof", () => {
     it("leaves exactly one copy of each rule and each setting when the user data runs again", async () => {
       const again = await guarded.runPart(onlyPart(userData.parts, "text/cloud-boothook").path);
       expect(again.code).toBe(0);
-      const script = await guarded.runPart(onlyPart(userData.parts, "text/x-shellscript").path);
-      expect(script.code).toBe(0);
+      for (const part of shellScriptsInRunOrder(userData)) expect((await guarded.runPart(part.path!)).code).toBe(0);
       const saved = (await guarded.save("iptables")).split("\n");
       expect(saved.filter((line) => line === DROP_V4)).toHaveLength(1);
       expect(saved.filter((line) => line === "-A FORWARD -j DOCKER-USER")).toHaveLength(1);
@@ -247,7 +300,7 @@ describeProof("namespace proof", () => {
     });
 
     it("blocks again after a reboot (empty kernel tables, same disk, boothook before Docker)", async () => {
-      await guarded.rebootFirewall();
+      await guarded.reboot();
       expect(await guarded.save("iptables")).not.toContain("DOCKER-USER");
       const boothook = await guarded.runPart(onlyPart(userData.parts, "text/cloud-boothook").path);
       expect(boothook.code).toBe(0);
@@ -265,6 +318,153 @@ describeProof("namespace proof", () => {
       expect(run.calls).toEqual(expect.arrayContaining(["systemctl mask --runtime ecs.service", "systemctl stop --no-block ecs.service"]));
       expect(run.console).toMatch(/^ecs-imds-guard: .*iptables/m);
       expect(run.stderr).toMatch(/^ecs-imds-guard: .*iptables/m);
+    });
+  });
+
+  describe("the agent never starts unguarded (default stack, ecs.service's ExecStartPre)", () => {
+    let template: LaunchTemplateUnderTest;
+    let userData: SplitUserData;
+    let host: EmulatedInstance;
+
+    beforeAll(async () => {
+      template = defaultStackLaunchTemplate();
+      userData = await trackedSplit(template);
+      host = await track(instanceFor(template, "start"));
+      await boot(host, userData);
+    });
+
+    it("starts the agent at boot with the cluster, ECS_AWSVPC_BLOCK_IMDS=true and the DROP rule in place", () => {
+      const starts = host.agentStarts();
+      expect(starts).toHaveLength(1);
+      expect(settingsAt(starts[0]).get("ECS_CLUSTER")).toBe(CLUSTER_NAME);
+      expect(settingsAt(starts[0]).get("ECS_AWSVPC_BLOCK_IMDS")).toBe("true");
+      expect(blockHeldAt(starts[0])).toEqual(BLOCK_HELD);
+    });
+
+    it("re-applies a flushed DOCKER-USER before the agent restarts, so the container gets no IMDS answer", async () => {
+      await onInstance(host, "iptables -F DOCKER-USER");
+      // The flush opened the path (the harness can see it).
+      expect((await imdsAnswer(host.containers[0], "v4")).status).not.toBeNull();
+      const restart = await systemctl(host, "restart", "ecs");
+      expect(restart.code).toBe(0);
+      const starts = host.agentStarts();
+      expect(starts).toHaveLength(2);
+      expect(blockHeldAt(starts[1])).toEqual(BLOCK_HELD);
+      expect(await imdsAndNeighbour(host.containers[0], "v4")).toEqual({ imds: null, neighbour: 401 });
+    });
+
+    it("keeps the agent down when the guard cannot be re-applied at a restart: masked, reason on the console", async () => {
+      await onInstance(host, "iptables -F DOCKER-USER");
+      const before = host.agentStarts().length;
+      const restart = await host.runOnInstance([STANDIN_SYSTEMCTL, "restart", "ecs"], { failingIptables: true });
+      expect(restart.code).not.toBe(0);
+      expect(host.agentStarts()).toHaveLength(before);
+      expect(restart.calls).toEqual(expect.arrayContaining(["systemctl mask --runtime ecs.service"]));
+      expect(restart.console).toMatch(/^ecs-imds-guard: FAILED: .*iptables/m);
+      // Masked until the next boot: a later start is refused even with a working iptables.
+      const later = await systemctl(host, "start", "ecs");
+      expect(later.code).not.toBe(0);
+      expect(host.agentStarts()).toHaveLength(before);
+      // The next boot decides again.
+      await host.reboot();
+      await boot(host, userData);
+      expect(host.agentStarts()).toHaveLength(before + 1);
+      expect(blockHeldAt(host.agentStarts()[before])).toEqual(BLOCK_HELD);
+    });
+  });
+
+  describe("user parts that start the agent or rewrite ecs.config", () => {
+    it("a user part 00-start-ecs.sh, run before the guard's shell part, starts the agent only with the guard in place", async () => {
+      const template = constructLaunchTemplate({
+        clusterName: CLUSTER_NAME,
+        extraParts: [{ contentType: "text/x-shellscript", filename: "00-start-ecs.sh", content: "#!/bin/bash\nsystemctl start ecs\n" }],
+      });
+      const userData = await trackedSplit(template);
+      // cloud-init runs the user's part first: the order is not the guard's to choose.
+      expect(shellScriptsInRunOrder(userData).map((p) => p.filename)[0]).toBe("00-start-ecs.sh");
+      const host = await track(instanceFor(template, "first"));
+      await boot(host, userData);
+      const [first] = host.agentStarts();
+      expect(first).toBeDefined();
+      const settings = settingsAt(first);
+      expect({ cluster: settings.get("ECS_CLUSTER"), block: settings.get("ECS_AWSVPC_BLOCK_IMDS") }).toEqual({
+        cluster: CLUSTER_NAME,
+        block: "true",
+      });
+      expect(blockHeldAt(first)).toEqual(BLOCK_HELD);
+      expect((await imdsAndNeighbour(host.containers[0], "v4")).imds).toBeNull();
+    });
+
+    it("a user part that rewrites ecs.config without the setting and restarts the agent: the agent gets the setting again", async () => {
+      const rewrite = "#!/bin/bash\nprintf 'ECS_CLUSTER=elsewhere\\nECS_LOGLEVEL=debug\\n' >/etc/ecs/ecs.config\nsystemctl restart ecs\n";
+      const template = constructLaunchTemplate({
+        clusterName: CLUSTER_NAME,
+        extraParts: [{ contentType: "text/x-shellscript", filename: "zz-rewrite.sh", content: rewrite }],
+      });
+      const userData = await trackedSplit(template);
+      const host = await track(instanceFor(template, "rewr"));
+      await boot(host, userData);
+      const starts = host.agentStarts();
+      expect(starts.length).toBeGreaterThan(0);
+      for (const start of starts) {
+        const settings = settingsAt(start);
+        expect({ cluster: settings.get("ECS_CLUSTER"), block: settings.get("ECS_AWSVPC_BLOCK_IMDS") }).toEqual({
+          cluster: CLUSTER_NAME,
+          block: "true",
+        });
+        // The user's other line is kept.
+        expect(settings.get("ECS_LOGLEVEL")).toBe("debug");
+      }
+      // Once more after boot, by hand: the next restart puts the setting back.
+      await onInstance(host, `printf 'ECS_CLUSTER=${CLUSTER_NAME}\\nECS_AWSVPC_BLOCK_IMDS=false\\n' >/etc/ecs/ecs.config`);
+      expect((await systemctl(host, "restart", "ecs")).code).toBe(0);
+      expect(settingsAt(host.agentStarts().at(-1)!).get("ECS_AWSVPC_BLOCK_IMDS")).toBe("true");
+    });
+  });
+
+  describe("healing (ecs-imds-guard-heal.timer's service, run as systemd runs it)", () => {
+    let userData: SplitUserData;
+    let host: EmulatedInstance;
+    let heal: string;
+
+    beforeAll(async () => {
+      const template = defaultStackLaunchTemplate();
+      userData = await trackedSplit(template);
+      host = await track(instanceFor(template, "heal"));
+      await boot(host, userData);
+      heal = serviceOfTimer(host, "/etc/systemd/system/ecs-imds-guard-heal.timer");
+    });
+
+    it.each([
+      ["a flush of DOCKER-USER", "iptables -F DOCKER-USER"],
+      ["a flush of the whole filter table (Docker's FORWARD rules too)", "iptables -F"],
+      ["DOCKER-USER deleted and FORWARD flushed", "iptables -F FORWARD && iptables -F DOCKER-USER && iptables -X DOCKER-USER"],
+    ])("closes the path again after %s, and leaves the agent running", async (_event, flush) => {
+      await onInstance(host, flush);
+      expect((await imdsAnswer(host.containers[0], "v4")).status).not.toBeNull();
+      const run = await systemctl(host, "start", heal);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^ecs-imds-guard: re-applied /m);
+      expect(await imdsAndNeighbour(host.containers[0], "v4")).toEqual({ imds: null, neighbour: 401 });
+      expect(run.calls.filter((call) => call.includes("ecs.service"))).toEqual([]);
+    });
+
+    it("changes nothing and says nothing when the guard holds", async () => {
+      const before = await host.save("iptables");
+      const config = host.diskFile("/etc/ecs/ecs.config");
+      const run = await systemctl(host, "start", heal);
+      expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 0, stdout: "" });
+      expect(await host.save("iptables")).toBe(before);
+      expect(host.diskFile("/etc/ecs/ecs.config")).toBe(config);
+    });
+
+    it("stops and masks the running agent when it cannot re-apply the block, and says why", async () => {
+      await onInstance(host, "iptables -F DOCKER-USER");
+      const run = await host.runOnInstance([STANDIN_SYSTEMCTL, "start", heal], { failingIptables: true });
+      expect(run.code).not.toBe(0);
+      expect(run.calls).toEqual(expect.arrayContaining(["systemctl mask --runtime ecs.service", "systemctl stop --no-block ecs.service"]));
+      expect(run.console).toMatch(/^ecs-imds-guard: FAILED: .*iptables/m);
+      expect((await systemctl(host, "is-active", "ecs")).stdout.trim()).toBe("inactive");
     });
   });
 
@@ -350,15 +550,26 @@ describeProof("namespace proof", () => {
       expect((await taskRoleCredentials(guarded.containers[0])).status).toBe(200);
     });
 
-    it("loses the block when iptables.service restarts while Docker runs, until Docker restarts", async () => {
-      const restart = await guarded.runOnInstance([STANDIN_SYSTEMCTL, "restart", "iptables"]);
-      expect(restart.code).toBe(0);
-      // The full restore flushed FORWARD: Docker's jump to DOCKER-USER is gone, the DROP rule unused.
+    it("the saved rules' full restore alone removes Docker's jump to DOCKER-USER and opens the path", async () => {
+      // What iptables.service's own ExecStart does (iptables.init): a full iptables-restore.
+      await onInstance(guarded, "iptables-restore </etc/sysconfig/iptables");
       expect(await guarded.rules("iptables", "FORWARD")).not.toContain("-A FORWARD -j DOCKER-USER");
       expect((await imdsAnswer(guarded.containers[0], "v4")).status).not.toBeNull();
       await guarded.startDocker();
       expect((await imdsAnswer(guarded.containers[0], "v4")).status).toBeNull();
     });
+
+    it.each([["restart"], ["reload"], ["stop"]])(
+      "keeps the block when iptables.service is %s-ed while Docker runs (the guard's drop-in runs after it)",
+      async (verb) => {
+        const run = await systemctl(guarded, verb, "iptables");
+        expect(run.code).toBe(0);
+        expect((await guarded.rules("iptables", "FORWARD"))[1]).toBe("-A FORWARD -j DOCKER-USER");
+        expect((await guarded.rules("iptables", "DOCKER-USER"))[1]).toBe(DROP_V4);
+        expect(await imdsAndNeighbour(guarded.containers[0], "v4")).toEqual({ imds: null, neighbour: 401 });
+        if (verb === "stop") expect((await systemctl(guarded, "start", "iptables")).code).toBe(0);
+      },
+    );
   });
   describe("the capacity stack: cluster name from a Terraform variable, filled in as at apply", () => {
     const planned = "prod-cluster_2";

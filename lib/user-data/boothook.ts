@@ -1,33 +1,26 @@
+import { FAIL_CLOSED_FUNCTION } from "./fail-closed";
+import { GUARD_SCRIPT_PATH, HEAL_PERIOD_SECONDS, HEAL_UNIT } from "./guard-paths";
+import { IMDS_IPV4, IMDS_IPV6, renderGuardScript } from "./guard-script";
+import { InstalledFile, renderGuardUnits } from "./systemd-units";
 import { FirewallPersistence } from "./types";
 
-/** Instance metadata service addresses a container must not reach. */
-export const IMDS_IPV4 = "169.254.169.254/32";
-export const IMDS_IPV6 = "fd00:ec2::254/128";
+export { FAILURE_PREFIX, FAIL_CLOSED_FUNCTION } from "./fail-closed";
+export { IMDS_IPV4, IMDS_IPV6 } from "./guard-script";
 
-/** What the bridge-mode firewall needs to know. */
-export interface FirewallOptions {
+/** What the boothook installs and applies. */
+export interface BoothookOptions {
+  /** Bridge mode is guarded: drop container traffic to IMDS in DOCKER-USER. */
+  readonly bridge: boolean;
   /** Also drop traffic to the IPv6 endpoint. */
   readonly ipv6Imds: boolean;
   /** How the rule is kept across reboots. */
   readonly firewallPersistence: FirewallPersistence;
+  /** The ecs.config lines the guard owns, in file order. */
+  readonly settings: ReadonlyArray<readonly [string, string]>;
 }
 
-/** The line a console or log reader greps for; also the prefix of every failure message. */
-export const FAILURE_PREFIX = "ecs-imds-guard: FAILED:";
-
-/**
- * Shell function shared by the guard's scripts: report the reason on stderr (cloud-init's log) and
- * the console, then keep the ECS agent from starting so that no task runs with IMDS open.
- * `--runtime` lasts until the next boot, when the boothook decides again.
- */
-export const FAIL_CLOSED_FUNCTION = `fail() {
-  local message="${FAILURE_PREFIX} $1; the ECS agent is kept from starting so that no task runs with IMDS open"
-  echo "$message" >&2
-  { echo "$message" >/dev/console; } 2>/dev/null || true
-  systemctl mask --runtime ecs.service >&2 || true
-  systemctl stop --no-block ecs.service >&2 || true
-  exit 1
-}`;
+/** Ends every file the boothook writes; no line of a file is this (settings lines hold "="). */
+const FILE_END = "ECS_IMDS_GUARD_FILE";
 
 /**
  * The iptables-restore file of the article's recipe: the DOCKER-USER chain with one DROP rule.
@@ -37,100 +30,74 @@ export function renderRulesFile(destination: string): string {
   return ["*filter", ":DOCKER-USER - [0:0]", `-A DOCKER-USER -d ${destination} -j DROP`, "COMMIT", ""].join("\n");
 }
 
-/** The `text/cloud-boothook` part that closes bridge mode. Runs on every boot, before Docker. */
-export function renderBoothook(options: FirewallOptions): string {
-  const body =
-    options.firewallPersistence === "iptables-services"
-      ? iptablesServicesBody(options.ipv6Imds)
-      : reapplyBody(options.ipv6Imds);
+/** The files the boothook writes: the guard script, its systemd units and, for iptables-services, the rules. */
+export function guardFiles(options: BoothookOptions): InstalledFile[] {
+  const iptablesServices = options.bridge && options.firewallPersistence === "iptables-services";
+  const files: InstalledFile[] = [
+    {
+      path: GUARD_SCRIPT_PATH,
+      mode: "0755",
+      content: renderGuardScript({ ...options, iptablesServices }),
+    },
+    ...renderGuardUnits({ ...options, iptablesServices }),
+  ];
+  if (iptablesServices) {
+    files.push({ path: "/etc/sysconfig/iptables", mode: "0600", content: renderRulesFile(IMDS_IPV4) });
+    if (options.ipv6Imds) files.push({ path: "/etc/sysconfig/ip6tables", mode: "0600", content: renderRulesFile(IMDS_IPV6) });
+  }
+  return files;
+}
+
+/**
+ * The `text/cloud-boothook` part, present on every Amazon Linux instance. cloud-init runs it on
+ * every boot, before Docker and before cloud-final (so before ecs.service). It installs the guard
+ * script and the units that run it, then runs it; every step is idempotent.
+ */
+export function renderBoothook(options: BoothookOptions): string {
+  const files = guardFiles(options);
+  const iptablesServices = options.bridge && options.firewallPersistence === "iptables-services";
+  const services = !iptablesServices ? [] : options.ipv6Imds ? ["iptables", "ip6tables"] : ["iptables"];
+  const steps = [
+    files.map(installStep).join("\n"),
+    ...(iptablesServices
+      ? ['yum install -y iptables-services || fail "could not install iptables-services (does the subnet reach the package repositories?)"']
+      : []),
+    'systemctl daemon-reload || fail "systemctl daemon-reload failed, so ecs.service would start without checking the guard"',
+    ...services.map(
+      (service) =>
+        `{ systemctl enable ${service} && systemctl start ${service}; } || fail "could not enable and start ${service}.service"`,
+    ),
+    `${GUARD_SCRIPT_PATH} || exit 1`,
+    ...(options.bridge
+      ? [
+          `systemctl start --no-block ${HEAL_UNIT}.timer || fail "could not start ${HEAL_UNIT}.timer, which re-applies the block every ${HEAL_PERIOD_SECONDS} s"`,
+        ]
+      : []),
+    `echo "ecs-imds-guard: the guard holds${options.bridge ? `; container traffic to IMDS is dropped in DOCKER-USER${iptablesServices ? " (iptables-services)" : ""}` : ""}"`,
+  ];
   return `#!/bin/bash
-# ecs-imds-guard: drop bridge-mode container traffic to the instance metadata service (IMDS).
-# cloud-init runs boothooks on every boot, before Docker starts, so every step is idempotent.
-# The rule lives in DOCKER-USER: Docker jumps there first from FORWARD and never flushes it.
+# ecs-imds-guard: install the guard (${GUARD_SCRIPT_PATH} and the systemd units that run it) and
+# apply it. cloud-init runs boothooks on every boot, before Docker starts, so every step is
+# idempotent. The rule lives in DOCKER-USER: Docker jumps there first from FORWARD and never flushes it.
 set -u
 
 ${FAIL_CLOSED_FUNCTION}
 
-${body}
+# install_file <path> <mode>: standard input becomes the file, replaced whole.
+install_file() {
+  local staged
+  mkdir -p "\${1%/*}" && staged=$(mktemp "$1.XXXXXX") && cat >"$staged" && chmod "$2" "$staged" && mv -f "$staged" "$1"
+}
+
+${steps.join("\n")}
 `;
 }
 
-/** Default persistence: re-apply the rule in place on every boot with the AMI's own iptables. */
-function reapplyBody(ipv6Imds: boolean): string {
-  const calls = [`ensure_first_drop iptables ${IMDS_IPV4}`];
-  if (ipv6Imds) calls.push(`ensure_first_drop ip6tables ${IMDS_IPV6}`);
-  return `# ensure_first_drop <iptables|ip6tables> <destination>: leave exactly one DROP rule for the
-# destination, first in DOCKER-USER, and FORWARD jumping to DOCKER-USER (Docker re-creates that
-# jump on start, replacing ours).
-ensure_first_drop() {
-  local tool=$1 destination=$2 rules
-  local rule="-A DOCKER-USER -d $destination -j DROP"
-  command -v "$tool" >/dev/null 2>&1 || fail "$tool not found"
-  if ! "$tool" -w 30 -S DOCKER-USER >/dev/null 2>&1; then
-    "$tool" -w 30 -N DOCKER-USER || fail "$tool could not create the DOCKER-USER chain"
-  fi
-  "$tool" -w 30 -C FORWARD -j DOCKER-USER 2>/dev/null \\
-    || "$tool" -w 30 -I FORWARD 1 -j DOCKER-USER \\
-    || fail "$tool could not jump from FORWARD to DOCKER-USER"
-  rules=$("$tool" -w 30 -S DOCKER-USER) || fail "$tool could not list DOCKER-USER"
-  if [ "$(printf '%s\\n' "$rules" | sed -n 2p)" != "$rule" ] \\
-    || [ "$(printf '%s\\n' "$rules" | grep -cxF -- "$rule")" -ne 1 ]; then
-    local copies
-    copies=$(printf '%s\\n' "$rules" | grep -cxF -- "$rule")
-    while [ "$copies" -gt 0 ]; do
-      "$tool" -w 30 -D DOCKER-USER -d "$destination" -j DROP || fail "$tool could not remove a misplaced DROP rule for $destination"
-      copies=$((copies - 1))
-    done
-    "$tool" -w 30 -I DOCKER-USER 1 -d "$destination" -j DROP \\
-      || fail "$tool could not insert the DROP rule for $destination into DOCKER-USER"
-  fi
-  verify_drop "$tool" "$destination"
-}
-
-${VERIFY_FUNCTION}
-
-${calls.join("\n")}
-echo "ecs-imds-guard: container traffic to IMDS is dropped in DOCKER-USER"`;
-}
-
-/** Verification shared by both persistence modes: exactly one DROP rule, first in DOCKER-USER. */
-const VERIFY_FUNCTION = `# verify_drop <iptables|ip6tables> <destination>: the rule is loaded, once, and first.
-verify_drop() {
-  local tool=$1 destination=$2 rules
-  local rule="-A DOCKER-USER -d $destination -j DROP"
-  rules=$("$tool" -w 30 -S DOCKER-USER) || fail "$tool could not list DOCKER-USER to verify the rule"
-  [ "$(printf '%s\\n' "$rules" | sed -n 2p)" = "$rule" ] \\
-    || fail "$tool: the DROP rule for $destination is not the first rule of DOCKER-USER"
-  [ "$(printf '%s\\n' "$rules" | grep -cxF -- "$rule")" -eq 1 ] \\
-    || fail "$tool: DOCKER-USER does not hold exactly one DROP rule for $destination"
-}`;
-
-/**
- * The article's recipe (AWS knowledge center, for Amazon Linux 2): install iptables-services,
- * write /etc/sysconfig/iptables, enable and start the service; then verify like the default mode.
- */
-function iptablesServicesBody(ipv6Imds: boolean): string {
-  const families = [{ tool: "iptables", service: "iptables", destination: IMDS_IPV4 }];
-  if (ipv6Imds) families.push({ tool: "ip6tables", service: "ip6tables", destination: IMDS_IPV6 });
-  const writes = families
-    .map(
-      ({ service, destination }) => `cat >/etc/sysconfig/${service} <<'ECS_IMDS_GUARD_RULES' || fail "could not write /etc/sysconfig/${service}"
-${renderRulesFile(destination)}ECS_IMDS_GUARD_RULES`,
-    )
-    .join("\n");
-  const services = families
-    .map(
-      ({ service }) =>
-        `{ systemctl enable ${service} && systemctl start ${service}; } || fail "could not enable and start ${service}.service"`,
-    )
-    .join("\n");
-  const verifies = families.map(({ tool, destination }) => `verify_drop ${tool} ${destination}`).join("\n");
-  return `${VERIFY_FUNCTION}
-
-yum install -y iptables-services || fail "could not install iptables-services (does the subnet reach the package repositories?)"
-mkdir -p /etc/sysconfig || fail "could not create /etc/sysconfig"
-${writes}
-${services}
-${verifies}
-echo "ecs-imds-guard: container traffic to IMDS is dropped in DOCKER-USER (iptables-services)"`;
+/** Writes one file through a quoted heredoc: the shell expands nothing in it. */
+function installStep(file: InstalledFile): string {
+  if (file.content.split("\n").includes(FILE_END) || !file.content.endsWith("\n")) {
+    throw new Error(`${file.path}: content must end with a newline and hold no line "${FILE_END}"`);
+  }
+  return `install_file ${file.path} ${file.mode} <<'${FILE_END}' || fail "could not write ${file.path}"
+${file.content}${FILE_END}`;
 }

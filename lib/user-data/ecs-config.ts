@@ -1,43 +1,67 @@
-import { FAIL_CLOSED_FUNCTION } from "./boothook";
+import { FAIL_CLOSED_FUNCTION } from "./fail-closed";
+import { GUARD_SCRIPT_PATH } from "./guard-paths";
 
 /** Where ecs-init reads the agent's settings (after /var/lib/ecs/ecs.config, which it overrides). */
 export const ECS_CONFIG_PATH = "/etc/ecs/ecs.config";
 const HEREDOC_END = "ECS_IMDS_GUARD_SETTINGS";
 
 /**
- * The `text/x-shellscript` part that writes the ECS agent settings. ecs-init keeps the last copy of
- * a key, so the keys written here are first removed from the file: running the script twice leaves
- * one copy of each. Values are written unquoted (ecs-init does not unquote) through a quoted
- * heredoc, so the shell never expands them; validation guarantees they hold no newline.
+ * Shell function `write_settings` of the guard script: leaves the settings as the last lines of
+ * ecs.config, where ecs-init (which keeps the last copy of a key) reads them, and removes earlier
+ * copies of their keys so that each appears once. The file is replaced, whole, only when it
+ * changes. Values are unquoted (ecs-init does not unquote) and come through a quoted heredoc, so
+ * the shell never expands them; validation guarantees they hold no newline.
  */
-export function renderEcsConfigScript(settings: ReadonlyArray<readonly [string, string]>): string {
+export function renderEcsConfigFunction(settings: ReadonlyArray<readonly [string, string]>): string {
   const keys = settings.map(([key]) => key).join("|");
   const lines = settings.map(([key, value]) => `${key}=${value}`).join("\n");
-  return `#!/bin/bash
-# ecs-imds-guard: ECS agent settings. Runs once per instance, before ecs.service starts.
-set -Eeuo pipefail
-
-${FAIL_CLOSED_FUNCTION}
-trap 'fail "could not write ${ECS_CONFIG_PATH} (line $LINENO)"' ERR
-
-config=${ECS_CONFIG_PATH}
-mkdir -p "$(dirname "$config")"
-touch "$config"
-staged=$(mktemp "$config.XXXXXX")
-# Drop earlier copies of the keys written below (ecs-init trims each line, then splits at the first =).
-grep -vE '^[[:space:]]*(${keys})=' "$config" >"$staged" || [ $? -eq 1 ]
-cat >>"$staged" <<'${HEREDOC_END}'
+  return `# write_settings: the guard's settings last in ${ECS_CONFIG_PATH}, one copy of each key.
+write_settings() {
+  local config=${ECS_CONFIG_PATH} settings staged status
+  IFS= read -r -d '' settings <<'${HEREDOC_END}'
 ${lines}
 ${HEREDOC_END}
-chmod 0644 "$staged"
-mv -f "$staged" "$config"
-echo "ecs-imds-guard: wrote ${settings.length} settings to $config"
+  mkdir -p "\${config%/*}" || fail "could not create \${config%/*}"
+  [ -f "$config" ] || : >>"$config" || fail "could not create $config"
+  staged=$(mktemp "$config.XXXXXX") || fail "could not stage $config"
+  # Drop earlier copies of the keys (ecs-init trims each line, then splits at the first =).
+  grep -vE '^[[:space:]]*(${keys})=' "$config" >"$staged"
+  status=$?
+  [ "$status" -le 1 ] || { rm -f "$staged"; fail "could not read $config"; }
+  printf '%s' "$settings" >>"$staged" || { rm -f "$staged"; fail "could not stage $config"; }
+  if [ "$(cat "$staged")" = "$(cat "$config")" ]; then
+    rm -f "$staged"
+  else
+    { chmod 0644 "$staged" && mv -f "$staged" "$config"; } || { rm -f "$staged"; fail "could not write $config"; }
+    repaired+=("$config")
+  fi
+  [ "$(tail -n ${settings.length} "$config")" = "$(printf '%s' "$settings")" ] \\
+    || fail "$config does not end with the guard's settings"
+}`;
+}
+
+/**
+ * The `text/x-shellscript` part. The guard script that the boothook installed writes the settings
+ * (and ecs.service runs it before every start); this part applies it once more in cloud-final, so
+ * ecs.config is complete even if nothing starts the agent, whatever order the shell parts run in.
+ */
+export function renderEcsConfigScript(): string {
+  return `#!/bin/bash
+# ecs-imds-guard: apply the guard once more in cloud-final. The guard script that the boothook
+# installed writes the ECS agent settings to ${ECS_CONFIG_PATH}; ecs.service runs it before every
+# start too, so a shell part that starts the agent before this one cannot skip the guard.
+set -u
+
+${FAIL_CLOSED_FUNCTION}
+
+[ -x ${GUARD_SCRIPT_PATH} ] || fail "${GUARD_SCRIPT_PATH} is missing (the boothook did not run)"
+exec ${GUARD_SCRIPT_PATH}
 `;
 }
 
 /**
  * Reads ecs.config the way ecs-init does: split on newlines, trim each line, split at the first
- * `=`, skip lines without one; later keys override earlier ones; values are taken verbatim.
+ * \`=\`, skip lines without one; later keys override earlier ones; values are taken verbatim.
  */
 export function readEcsConfig(text: string): Map<string, string> {
   const settings = new Map<string, string>();

@@ -40,11 +40,18 @@ export function renderUserData(options: UserDataOptions, context: RenderContext 
 
 function renderAmazonLinux(options: ResolvedOptions, warnings: GuardWarning[]): RenderedUserData {
   const ecsConfig = [...managedEcsSettings(options.clusterName, options.networkModes), ...options.ecsSettings];
-  const parts: RenderedPart[] = [];
-  if (options.networkModes.includes("bridge")) {
-    parts.push({ contentType: "text/cloud-boothook", filename: BOOTHOOK_FILENAME, content: renderBoothook(options) });
-  }
-  parts.push({ contentType: "text/x-shellscript", filename: ECS_CONFIG_FILENAME, content: renderEcsConfigScript(ecsConfig) });
+  const boothook = renderBoothook({
+    bridge: options.networkModes.includes("bridge"),
+    ipv6Imds: options.ipv6Imds,
+    firewallPersistence: options.firewallPersistence,
+    settings: ecsConfig,
+  });
+  // The boothook installs the guard, which ecs.service runs before every start: the order of the
+  // shell parts below, the guard's and the user's, does not decide whether the agent is guarded.
+  const parts: RenderedPart[] = [
+    { contentType: "text/cloud-boothook", filename: BOOTHOOK_FILENAME, content: boothook },
+    { contentType: "text/x-shellscript", filename: ECS_CONFIG_FILENAME, content: renderEcsConfigScript() },
+  ];
   parts.push(...options.extraParts);
 
   const boundary = chooseBoundary(parts);

@@ -15,7 +15,7 @@
 import { ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { transformFileSync } from "@swc/core";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { dockerStartScript, ECS_INIT_SCRIPT, freshKernelFirewallScript } from "./docker";
@@ -25,6 +25,8 @@ import { CommandResult, mustRun, run } from "./run";
 export const NAMESPACE_PREFIX = "imdsguard-e2e-";
 const HARNESS_DIR = __dirname;
 const PROJECT_ROOT = resolve(HARNESS_DIR, "..", "..", "..");
+/** The recording systemctl; run it through `runOnInstance` to act as systemd would. */
+export const STANDIN_SYSTEMCTL = join(HARNESS_DIR, "standins", "systemctl");
 /** Upper bound of one namespace or firewall command. */
 const COMMAND_TIMEOUT_MS = 10_000;
 /** Upper bound of a server's start-up. */
@@ -68,6 +70,17 @@ export interface HttpRequest {
   readonly url: string;
   readonly method?: "GET" | "PUT";
   readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** One start of the ECS agent, with what it would read at that moment. */
+export interface AgentStart {
+  /** /etc/ecs/ecs.config, if present. */
+  readonly etcEcsConfig: string | undefined;
+  /** /var/lib/ecs/ecs.config, if present (ecs-init reads it first). */
+  readonly varLibEcsConfig: string | undefined;
+  /** iptables-save and ip6tables-save output. */
+  readonly iptablesSave: string;
+  readonly ip6tablesSave: string;
 }
 
 /** Result of running a user-data part on the instance. */
@@ -163,6 +176,7 @@ export class EmulatedInstance {
     const host = new EmulatedInstance(options);
     try {
       await host.build();
+      await host.bootSystemd();
     } catch (error) {
       await host.teardown();
       throw error;
@@ -290,9 +304,38 @@ ${ipv6 ? `ip -6 route add default via ${BRIDGE.v6.split("/")[0]}` : ""}`,
     await this.inNamespace(this.instance, ECS_INIT_SCRIPT);
   }
 
-  /** A reboot as the firewall sees it: the kernel starts with empty tables; the disk is kept. */
-  async rebootFirewall(): Promise<void> {
+  /**
+   * A reboot: the kernel starts with empty tables, /run starts empty (runtime masks are gone), the
+   * disk is kept, and systemd loads the unit files found on it.
+   */
+  async reboot(): Promise<void> {
     await this.inNamespace(this.instance, freshKernelFirewallScript(this.options.ipv6));
+    rmSync(join(this.stateDir, "run"), { recursive: true, force: true });
+    await this.bootSystemd();
+  }
+
+  /** systemd's start-up as the stand-in knows it: the unit files on disk are loaded. */
+  private async bootSystemd(): Promise<void> {
+    const boot = await this.runOnInstance([STANDIN_SYSTEMCTL, "daemon-reload"]);
+    if (boot.code !== 0) throw new Error(`systemd stand-in did not boot: ${boot.stderr}`);
+  }
+
+  /**
+   * Every start of the ECS agent so far (ecs.service's ExecStart, reached only when its
+   * ExecStartPre commands succeeded), oldest first, with what the agent would read at that moment.
+   */
+  agentStarts(): AgentStart[] {
+    const dir = join(this.stateDir, "agent-starts");
+    if (!existsSync(dir)) return [];
+    const read = (file: string) => (existsSync(file) ? readFileSync(file, "utf8") : undefined);
+    return readdirSync(dir)
+      .sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
+      .map((name) => ({
+        etcEcsConfig: read(join(dir, name, "etc-ecs.config")),
+        varLibEcsConfig: read(join(dir, name, "var-lib-ecs.config")),
+        iptablesSave: read(join(dir, name, "iptables")) ?? "",
+        ip6tablesSave: read(join(dir, name, "ip6tables")) ?? "",
+      }));
   }
 
   /** `iptables -S` (or ip6tables) of one chain, one rule per line. */
@@ -335,7 +378,7 @@ ${ipv6 ? `ip -6 route add default via ${BRIDGE.v6.split("/")[0]}` : ""}`,
       [
         "netns", "exec", this.instance,
         "unshare", "--mount", "--propagation", "private", "--",
-        "env", "-i", `PATH=${path}`, `IMDS_E2E_CALLS=${callsFile}`, "INSTANCE_ID=i-0123456789abcdef0", "HOME=/root", "LANG=C",
+        "env", "-i", `PATH=${path}`, `IMDS_E2E_CALLS=${callsFile}`, `IMDS_E2E_AGENT_STARTS=${join(this.stateDir, "agent-starts")}`, "INSTANCE_ID=i-0123456789abcdef0", "HOME=/root", "LANG=C",
         join(HARNESS_DIR, "instance-root.sh"), this.stateDir,
         ...command,
       ],

@@ -1,18 +1,20 @@
 #!/bin/bash
 # Runs a command as the emulated instance's boot would, inside a private mount namespace (the
 # caller wraps this in `ip netns exec <instance> unshare --mount --propagation private`):
-# /etc and /var are overlays whose upper layers live in the instance's state directory (its
-# "disk", kept across runs like a reboot keeps it), /run is a fresh tmpfs (as at every boot), and
-# /dev/console is a file the test reads. The machine's own files are never written.
+# /etc, /var and /usr/local are overlays whose upper layers live in the instance's state directory
+# (its "disk", kept across runs like a reboot keeps it), /run is the state directory's run/ (kept
+# across runs of one boot; EmulatedInstance empties it on reboot), and /dev/console is a file the
+# test reads. The machine's own files are never written.
 # Usage: instance-root.sh <state dir> <command> [args...]
 set -euo pipefail
 state=$1
 shift
-for dir in etc var; do
+for dir in etc var usr/local; do
   mkdir -p "$state/disk/$dir" "$state/work/$dir"
-  mount -t overlay "instance-$dir" -o "lowerdir=/$dir,upperdir=$state/disk/$dir,workdir=$state/work/$dir" "/$dir"
+  mount -t overlay "instance-${dir//\//-}" -o "lowerdir=/$dir,upperdir=$state/disk/$dir,workdir=$state/work/$dir" "/$dir"
 done
-mount -t tmpfs instance-run /run
+mkdir -p "$state/run"
+mount --bind "$state/run" /run
 touch "$state/console.log"
 mount --bind "$state/console.log" /dev/console
 exec "$@"
