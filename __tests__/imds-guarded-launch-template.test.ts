@@ -2,6 +2,7 @@ import { AnnotationMetadataEntryType, App, TerraformStack, TerraformVariable, Te
 import { Construct } from "constructs";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { gunzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
@@ -16,7 +17,8 @@ import {
   UserDataValidationError,
 } from "../lib";
 import { parseWithCloudInit } from "./support/cloud-init";
-import { evaluateHcl, parseHclExpression, substituteJoin, unwrapInterpolation } from "./support/hcl";
+import { offlineConfiguration, TERRAFORM, TerraformPlan, unwrapInterpolation, withTerraform } from "./support/terraform";
+import { describeWhen, hasCloudInit, hasProgram } from "./support/tools";
 
 interface SynthesizedTemplate {
   readonly guard: ImdsGuardedLaunchTemplate;
@@ -276,97 +278,139 @@ describe("every platform and network-mode combination", () => {
   });
 });
 
-/** The launch template's user data expression, parsed by HCL, with its precondition conditions. */
-async function tokenCase(props: (scope: Construct) => ImdsGuardedLaunchTemplateProps) {
+/** A stack whose cluster name is a reference: the launch template, and the local its user_data reads. */
+function tokenCase(props: (scope: Construct) => ImdsGuardedLaunchTemplateProps) {
   const synthesized = synthesize(props);
   const { json, template } = synthesized;
   const locals = json.locals as Record<string, string>;
   expect(Object.keys(locals)).toHaveLength(1);
-  const [localName, localValue] = Object.entries(locals)[0];
+  const [localName] = Object.keys(locals);
   expect(template.user_data).toBe(`\${local.${localName}}`);
-  const expression = await parseHclExpression(unwrapInterpolation(localValue));
-  return { ...synthesized, localName, expression };
+  return { ...synthesized, localName };
+}
+
+/** Plans the stack offline (see offlineConfiguration) once per set of variable values. */
+function planned(json: any, runs: ReadonlyArray<Record<string, unknown>>): TerraformPlan[] {
+  return withTerraform(offlineConfiguration(json), (workspace) => runs.map((variables) => workspace.plan(variables)));
 }
 
 function withoutBoundary(text: string, boundary: string | undefined): string {
-  expect(boundary).toBeDefined();
+  expect(boundary).toMatch(/^==ECS-IMDS-GUARD-[0-9a-f]{24}==$/);
   return text.split(boundary as string).join("<boundary>");
 }
 
-describe("a cluster name known only at plan time", () => {
-  it("takes the name of an aws_ecs_cluster in the same stack as a Terraform expression", async () => {
+describeWhen({ terraform: hasProgram(TERRAFORM), "cloud-init": hasCloudInit() })("a cluster name known only at plan time, planned by Terraform", () => {
+  it("takes the name of an aws_ecs_cluster in the same stack and gives the bytes the renderer gives for that name", () => {
     const nasty = "#!/bin/bash\necho \"${HOME}\" '%{x}' \\ $${y}\ttab\r\n";
-    const { template, expression, guard, json } = await tokenCase((scope) => ({
+    const endsInCr = "#!/bin/bash\necho cr\r";
+    // Not in NFC: Terraform would compose it to "café" in a string; as base64 it arrives as written.
+    const decomposed = "#!/bin/bash\necho cafe\u0301\n";
+    const extraParts = [
+      { contentType: "text/x-shellscript" as const, content: nasty },
+      { contentType: "text/x-shellscript" as const, content: endsInCr },
+      { contentType: "text/x-shellscript" as const, content: decomposed },
+    ];
+    const { guard, json } = tokenCase((scope) => ({
       clusterName: new EcsCluster(scope, "cluster", { name: "prod" }).name,
-      extraParts: [{ contentType: "text/x-shellscript", content: nasty }],
+      extraParts,
     }));
     expect(guard.userData.unresolved).toBe(true);
-    expect(template.user_data).not.toMatch(/^[A-Za-z0-9+/]+=*$/);
-    expect(expression.type).toBe("function");
-    expect(expression.meta.name).toBe("base64encode");
-    const clusterReference = `aws_ecs_cluster.${Object.keys(json.resource.aws_ecs_cluster)[0]}.name`;
-    // What Terraform will encode, with the name filled in, is what the renderer gives for that name.
-    const planned = substituteJoin(expression.children[0], clusterReference, "prod");
-    const literal = renderUserData({ clusterName: "prod", extraParts: [{ contentType: "text/x-shellscript", content: nasty }] });
-    // The boundary is chosen from the parts' text, which holds the reference instead of the name.
-    expect(withoutBoundary(planned, guard.userData.boundary)).toBe(withoutBoundary(literal.text, literal.boundary));
-    const [parts] = parseWithCloudInit([Buffer.from(planned, "utf8")]);
-    expect(parts.map((p) => p.contentType)).toEqual(["text/cloud-boothook", "text/x-shellscript", "text/x-shellscript"]);
-    expect(parts[1].payload).toMatch(/^ECS_CLUSTER=prod$/m);
-    expect(parts[2].payload).toBe(nasty);
+    expect(Object.values(json.locals)[0]).toMatch(/^\$\{base64encode\(join\("", \[/);
+    const [plan] = planned(json, [{}]);
+    expect(plan.diagnostics).toEqual([]);
+    const bytes = Buffer.from(plan.outputs[Object.keys(json.locals)[0]] as string, "base64");
+    // What Terraform encodes, with the name filled in, is what the renderer gives for that name.
+    const literal = renderUserData({ clusterName: "prod", extraParts });
+    expect(withoutBoundary(bytes.toString("utf8"), guard.userData.boundary)).toBe(withoutBoundary(literal.text, literal.boundary));
+    const [parts] = parseWithCloudInit([bytes]);
+    expect(parts).toEqual(literal.parts.map((p) => ({ contentType: p.contentType, filename: p.filename, payload: p.content })));
+    expect(parts.slice(-3).map((p) => p.payload)).toEqual([nasty, endsInCr, decomposed]);
   });
 
-  it("checks the name and the size at plan time with preconditions", async () => {
-    const { template, localName, guard } = await tokenCase((scope) => ({
+  it("checks the name at plan time with a precondition that accepts and refuses what synth does", () => {
+    const { template, json } = tokenCase((scope) => ({
       clusterName: new TerraformVariable(scope, "cluster_name", { type: "string" }).stringValue,
     }));
-    expect(warningsOf(guard)).toEqual([]);
     const [nameCheck, sizeCheck] = template.lifecycle.precondition;
     expect(nameCheck.error_message).toMatch(/clusterName is invalid: an ECS cluster name is 1-255 letters, digits/);
-    const nameCondition = await parseHclExpression(unwrapInterpolation(nameCheck.condition));
-    // The plan-time check accepts and refuses exactly what the synth-time rule does.
-    for (const candidate of ["a", "prod_01-x", "x".repeat(255), "", "x".repeat(256), "my cluster", "a.b", "ü", "a\nb"]) {
+    expect(sizeCheck.error_message).toMatch(/larger than 16384 bytes/);
+    const candidates = ["a", "prod_01-x", "x".repeat(255), "", "x".repeat(256), "my cluster", "a.b", "ü", "a\nb", "$(reboot)"];
+    const plans = planned(json, candidates.map((name) => ({ cluster_name: name })));
+    candidates.forEach((candidate, index) => {
       let synthTime = true;
       try {
         renderUserData({ clusterName: candidate });
       } catch {
         synthTime = false;
       }
-      const planTime = evaluateHcl(nameCondition, { "var.cluster_name": candidate });
-      expect([candidate, planTime]).toEqual([candidate, synthTime]);
-    }
-
-    expect(sizeCheck.error_message).toMatch(/larger than 16384 bytes/);
-    const sizeCondition = await parseHclExpression(unwrapInterpolation(sizeCheck.condition));
-    // The check reads the decoded size off the base64 value, exactly, around the limit.
-    for (const bytes of [0, 1, 2, 3, 4, 16382, 16383, 16384, 16385, 16386, 16387, 20000]) {
-      const value = randomBytes(bytes).toString("base64");
-      expect([bytes, evaluateHcl(sizeCondition, { [`local.${localName}`]: value })]).toEqual([bytes, bytes <= 16384]);
-    }
+      const plan = plans[index];
+      expect([candidate, plan.ok]).toEqual([candidate, synthTime]);
+      if (!synthTime) {
+        expect([candidate, plan.diagnostics.map((d) => [d.summary, d.detail])]).toEqual([
+          candidate,
+          [["Resource precondition failed", nameCheck.error_message]],
+        ]);
+      }
+    });
   });
 
-  it("lets Terraform compress with base64gzip when gzip is set", async () => {
-    const { expression, guard } = await tokenCase((scope) => ({
+  it("reads the decoded size off the base64 value exactly, around the limit", () => {
+    const { template, localName } = tokenCase((scope) => ({
+      clusterName: new TerraformVariable(scope, "cluster_name", { type: "string" }).stringValue,
+    }));
+    const condition = unwrapInterpolation(template.lifecycle.precondition[1].condition);
+    expect(condition).toContain(`local.${localName}`);
+    const sizes = [0, 1, 2, 3, 4, 16382, 16383, 16384, 16385, 16386, 16387, 20000];
+    const expressions = sizes.map((bytes) => condition.split(`local.${localName}`).join(`"${randomBytes(bytes).toString("base64")}"`));
+    const results = withTerraform({}, (workspace) => workspace.console(expressions));
+    expect(sizes.map((bytes, i) => [bytes, results[i]])).toEqual(sizes.map((bytes) => [bytes, bytes <= 16384]));
+  });
+
+  it("lets Terraform compress with base64gzip when gzip is set, and stops the plan above 16384 compressed bytes", () => {
+    // Random base64 text compresses to about 3/4: 23000 characters do not fit, 2000 do.
+    const part = (characters: number) => ({
+      contentType: "text/cloud-config" as const,
+      content: `#cloud-config\n# ${randomBytes(characters).toString("base64").slice(0, characters)}\n`,
+    });
+    const small = part(2000);
+    const { json, guard } = tokenCase((scope) => ({
       clusterName: new TerraformVariable(scope, "cluster_name", { type: "string" }).stringValue,
       gzip: true,
+      extraParts: [small],
     }));
     expect(guard.userData.gzip).toBe(true);
-    expect(expression.meta.name).toBe("base64gzip");
-    const literal = renderUserData({ clusterName: "c" });
-    const planned = substituteJoin(expression.children[0], "var.cluster_name", "c");
-    expect(withoutBoundary(planned, guard.userData.boundary)).toBe(withoutBoundary(literal.text, literal.boundary));
+    expect(Object.values(json.locals)[0]).toMatch(/^\$\{base64gzip\(join\(/);
+    const [plan] = planned(json, [{ cluster_name: "c" }]);
+    expect(plan.diagnostics).toEqual([]);
+    const text = gunzipSync(Buffer.from(plan.outputs[Object.keys(json.locals)[0]] as string, "base64")).toString("utf8");
+    const literal = renderUserData({ clusterName: "c", gzip: true, extraParts: [small] });
+    expect(withoutBoundary(text, guard.userData.boundary)).toBe(withoutBoundary(literal.text, literal.boundary));
+
+    const { json: large } = tokenCase((scope) => ({
+      clusterName: new TerraformVariable(scope, "cluster_name", { type: "string" }).stringValue,
+      gzip: true,
+      extraParts: [part(23000)],
+    }));
+    const [tooLarge] = planned(large, [{ cluster_name: "c" }]);
+    expect(tooLarge.diagnostics.map((d) => [d.summary, d.detail])).toEqual([
+      ["Resource precondition failed", expect.stringMatching(/^ecs-imds-guard: the user data is larger than 16384 bytes/)],
+    ]);
   });
 
-  it("puts the reference into Bottlerocket's TOML", async () => {
-    const { expression } = await tokenCase((scope) => ({
+  it("puts the reference into Bottlerocket's TOML", () => {
+    const { json } = tokenCase((scope) => ({
       clusterName: new TerraformVariable(scope, "cluster_name", { type: "string" }).stringValue,
       platform: "bottlerocket",
       networkModes: ["awsvpc"],
     }));
-    const planned = substituteJoin(expression.children[0], "var.cluster_name", "c");
-    expect(planned).toBe(renderUserData({ clusterName: "c", platform: "bottlerocket", networkModes: ["awsvpc"] }).text);
+    const [plan] = planned(json, [{ cluster_name: "c" }]);
+    expect(Buffer.from(plan.outputs[Object.keys(json.locals)[0]] as string, "base64").toString("utf8")).toBe(
+      renderUserData({ clusterName: "c", platform: "bottlerocket", networkModes: ["awsvpc"] }).text,
+    );
   });
+});
 
+describe("a cluster name known only at plan time", () => {
   it("refuses a reference anywhere but clusterName", () => {
     expect(() =>
       synthesize((scope) => ({

@@ -47,6 +47,10 @@ export function interpolatedText(text: string, token: string): string {
     // The reference would reach the instance as the token's placeholder text instead of the value.
     throw new UserDataValidationError("userData", text, "does not hold the Terraform reference it should carry; only plain text parts can carry it");
   }
+  if (text !== text.normalize("NFC")) {
+    // Terraform holds every string in NFC; other text would reach the instance changed.
+    throw new UserDataValidationError("userData", text, "holds text that is not in Unicode NFC, which Terraform would change");
+  }
   const joined: string[] = [];
   pieces.forEach((piece, index) => {
     if (Token.isUnresolved(piece)) {

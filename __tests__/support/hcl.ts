@@ -68,68 +68,6 @@ export function literalTemplateText(node: HclNode): string {
 }
 
 /**
- * Evaluates the small subset of Terraform expressions the plan-time checks use (arithmetic and
- * comparisons, `length`, `regexall`, `can`, `regex`, references), with `references` giving the
- * value of each reference. Throws on anything else, so an unexpected shape fails loudly.
- */
-export function evaluateHcl(node: HclNode, references: Readonly<Record<string, unknown>>): unknown {
-  const meta = node.meta as Record<string, unknown>;
-  const children = node.children;
-  switch (node.type) {
-    case "":
-      // Parentheses.
-      if (children.length !== 1) throw new Error("unexpected empty node");
-      return evaluateHcl(children[0], references);
-    case "literalValue":
-      return meta.type === "number" ? Number(meta.value) : meta.value;
-    case "template":
-      return literalTemplateText(node);
-    case "scopeTraversal": {
-      const name = meta.fullAccessor as string;
-      if (!(name in references)) throw new Error(`unknown reference ${name}`);
-      return references[name];
-    }
-    case "binaryOp": {
-      const left = evaluateHcl(children[0], references) as number;
-      const right = evaluateHcl(children[1], references) as number;
-      const operations: Record<string, () => unknown> = {
-        multiply: () => left * right,
-        divide: () => left / right,
-        add: () => left + right,
-        subtract: () => left - right,
-        lessThanOrEqual: () => left <= right,
-        lessThan: () => left < right,
-      };
-      const operation = operations[meta.operator as string];
-      if (!operation) throw new Error(`unsupported operator ${String(meta.operator)}`);
-      return operation();
-    }
-    case "function": {
-      const name = meta.name as string;
-      if (name === "can") {
-        try {
-          evaluateHcl(children[0], references);
-          return true;
-        } catch {
-          return false;
-        }
-      }
-      const args = children.map((child) => evaluateHcl(child, references));
-      if (name === "length") return (args[0] as string | unknown[]).length;
-      if (name === "regexall") return (args[1] as string).match(new RegExp(args[0] as string, "g")) ?? [];
-      if (name === "regex") {
-        const match = new RegExp(args[0] as string).exec(args[1] as string);
-        if (!match) throw new Error("regex: no match");
-        return match[0];
-      }
-      throw new Error(`unsupported function ${name}`);
-    }
-    default:
-      throw new Error(`unsupported node type ${node.type}`);
-  }
-}
-
-/**
  * What Terraform makes of `join("", [...])` when the reference `reference` holds `value`: the
  * literal pieces joined with the value. Throws on any other shape.
  */

@@ -2,7 +2,6 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hclStringLiteral } from "../../lib/terraform-user-data";
 
 /** The Terraform CLI the tests run; machines of this kind have it at /usr/local/bin/terraform. */
 export const TERRAFORM = "terraform";
@@ -103,23 +102,29 @@ export class TerraformWorkspace {
   }
 
   /**
-   * Evaluates each expression with `terraform console` in the context of the configuration (one
-   * process for all) and returns their values. Throws with Terraform's message if any fails.
+   * Evaluates each expression (native syntax) with `terraform console` in the context of the
+   * configuration and returns their values; throws with Terraform's message if any fails. The
+   * expressions go into a file of locals: the console prints only its last result when its input
+   * is not a terminal, and reads lines of at most 64 KiB.
    */
   console(expressions: readonly string[], variables: Readonly<Record<string, unknown>> = {}): unknown[] {
+    const file = join(this.dir, "console.tf");
+    const name = (index: number) => `console_expression_${index}`;
+    writeFileSync(file, `locals {\n${expressions.map((expression, i) => `  ${name(i)} = ${expression}\n`).join("")}}\n`);
     writeFileSync(join(this.dir, "console.tfvars.json"), JSON.stringify(variables));
-    // base64 of the JSON: one line of plain characters per value, whatever the value holds.
-    const lines = expressions.map((expression) => {
-      if (expression.includes("\n")) throw new Error("terraform console reads one expression per line");
-      return `base64encode(jsonencode(${expression}))`;
-    });
-    const result = this.run(["console", "-no-color", "-var-file=console.tfvars.json"], `${lines.join("\n")}\n`);
-    if (result.status !== 0) throw new Error(`terraform console failed: ${result.stderr}`);
-    const values = result.stdout.split("\n").filter((line) => line !== "");
-    if (values.length !== expressions.length) {
-      throw new Error(`terraform console gave ${values.length} values for ${expressions.length} expressions: ${result.stdout.slice(0, 500)}`);
+    try {
+      // base64 of the JSON: one line of plain characters, whatever the values hold.
+      const query = `base64encode(jsonencode([${expressions.map((_, i) => `local.${name(i)}`).join(", ")}]))\n`;
+      const result = this.run(["console", "-no-color", "-var-file=console.tfvars.json"], query);
+      if (result.status !== 0) throw new Error(`terraform console failed: ${result.stderr}`);
+      const values = JSON.parse(Buffer.from(JSON.parse(result.stdout.trim()), "base64").toString("utf8"));
+      if (!Array.isArray(values) || values.length !== expressions.length) {
+        throw new Error(`terraform console gave ${JSON.stringify(values).slice(0, 200)} for ${expressions.length} expressions`);
+      }
+      return values;
+    } finally {
+      rmSync(file, { force: true });
     }
-    return values.map((line) => JSON.parse(Buffer.from(JSON.parse(line), "base64").toString("utf8")));
   }
 
   dispose(): void {
@@ -138,7 +143,7 @@ export function withTerraform<T>(configuration: object, use: (workspace: Terrafo
 }
 
 /** The expression inside a JSON-syntax value `"${...}"`. */
-function unwrap(value: string): string {
+export function unwrapInterpolation(value: string): string {
   const match = /^\$\{([\s\S]*)\}$/.exec(value);
   if (!match) throw new Error(`not a single interpolation: ${value.slice(0, 80)}`);
   return match[1];
@@ -149,21 +154,33 @@ function unwrap(value: string): string {
 // escape every `${`, so no template nests inside them.
 const STRING_OR_PROVIDER_REFERENCE = /"(?:[^"\\]|\\.)*"|\b([a-z][a-z0-9]*_[a-z0-9_]+)\.([A-Za-z_][A-Za-z0-9_-]*)\.([a-z_][a-z0-9_]*)\b/g;
 
+/** The local that stands for a provider resource's attribute in an offline configuration. */
+function standInName(type: string, name: string, attribute: string): string {
+  return `provider_${type}__${name}__${attribute}`;
+}
+
 /**
  * Rewrites a JSON-syntax value so that it needs no provider: each reference to a provider
- * resource's attribute becomes the expression that attribute is configured with in the same
- * stack, which is what Terraform knows of it at plan time. An attribute with no configured value
- * (an id, an ARN) cannot be planned offline and throws.
+ * resource's attribute (`aws_ecs_cluster.cluster.name`) becomes a reference to a local that holds
+ * the value that attribute is configured with in the same stack, which is what Terraform knows of
+ * it at plan time. `standIns` collects those locals. An attribute with no configured value (an id,
+ * an ARN) cannot be planned offline and throws.
  */
-export function withoutProviderReferences(value: string, resources: Readonly<Record<string, any>>): string {
+export function withoutProviderReferences(
+  value: string,
+  resources: Readonly<Record<string, any>>,
+  standIns: Record<string, string>,
+): string {
   if (typeof value !== "string" || !value.includes("${")) return value;
-  const replaced = unwrap(value).replace(STRING_OR_PROVIDER_REFERENCE, (match, type?: string, name?: string, attribute?: string) => {
+  const replaced = unwrapInterpolation(value).replace(STRING_OR_PROVIDER_REFERENCE, (match, type?: string, name?: string, attribute?: string) => {
     if (type === undefined) return match;
     const configured = resources[type]?.[name as string]?.[attribute as string];
     if (typeof configured !== "string") {
       throw new Error(`${type}.${name}.${attribute} has no configured value that Terraform knows at plan time`);
     }
-    return configured.includes("${") ? `(${unwrap(configured)})` : hclStringLiteral(configured);
+    const local = standInName(type, name as string, attribute as string);
+    standIns[local] = configured;
+    return `local.${local}`;
   });
   return `\${${replaced}}`;
 }
@@ -176,8 +193,12 @@ export function withoutProviderReferences(value: string, resources: Readonly<Rec
  */
 export function offlineConfiguration(stack: any): object {
   const resources: Record<string, any> = stack.resource ?? {};
+  const standIns: Record<string, string> = {};
   const locals = Object.fromEntries(
-    Object.entries((stack.locals ?? {}) as Record<string, string>).map(([name, value]) => [name, withoutProviderReferences(value, resources)]),
+    Object.entries((stack.locals ?? {}) as Record<string, string>).map(([name, value]) => [
+      name,
+      withoutProviderReferences(value, resources, standIns),
+    ]),
   );
   const checked: Record<string, object> = {};
   for (const [type, byName] of Object.entries(resources)) {
@@ -187,16 +208,17 @@ export function offlineConfiguration(stack: any): object {
       checked[`${type}__${name}`] = {
         lifecycle: {
           precondition: preconditions.map((check) => ({
-            condition: withoutProviderReferences(check.condition, resources),
+            condition: withoutProviderReferences(check.condition, resources, standIns),
             error_message: check.error_message,
           })),
         },
       };
     }
   }
+  const allLocals = { ...locals, ...standIns };
   return {
     ...(stack.variable ? { variable: stack.variable } : {}),
-    ...(Object.keys(locals).length > 0 ? { locals } : {}),
+    ...(Object.keys(allLocals).length > 0 ? { locals: allLocals } : {}),
     ...(Object.keys(checked).length > 0 ? { resource: { terraform_data: checked } } : {}),
     ...(Object.keys(locals).length > 0
       ? { output: Object.fromEntries(Object.keys(locals).map((name) => [name, { value: `\${local.${name}}` }])) }
