@@ -10,6 +10,7 @@ import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security
 import { EcsCapacity, EcsCapacityProps } from "../lib/ecs-capacity";
 import { EcsInstanceRole } from "../lib/ecs-instance-role";
 import { EcsInstanceSecurityGroup } from "../lib/ecs-instance-security-group";
+import { ImdsGuardedCapacity, ImdsGuardedCapacityProps } from "../lib/imds-guarded-capacity";
 import { ImdsGuardedLaunchTemplate } from "../lib/imds-guarded-launch-template";
 
 type Json = { resource: Record<string, Record<string, Record<string, unknown>>> };
@@ -126,5 +127,96 @@ describe("EcsCapacity", () => {
     [{ capacityProviderName: "ecs-mine" }, /capacityProviderName = "ecs-mine" is invalid: .*not starting with aws, ecs or fargate/],
   ] as Array<[Partial<EcsCapacityProps>, RegExp]>)("refuses %j", (overrides, message) => {
     expect(() => build(overrides)).toThrow(message);
+  });
+});
+
+describe("ImdsGuardedCapacity", () => {
+  let guarded!: ImdsGuardedCapacity;
+  const build = (props: Partial<ImdsGuardedCapacityProps> = {}) =>
+    JSON.parse(
+      Testing.synthScope((scope) => {
+        guarded = new ImdsGuardedCapacity(scope, "fleet", {
+          clusterName: "prod",
+          subnetIds: ["subnet-0123456789abcdef0"],
+          vpcId: "vpc-0123456789abcdef0",
+          ...props,
+        });
+      }),
+    ) as Json & { data?: Record<string, Record<string, Record<string, unknown>>> };
+
+  it("joins the instances and the capacity provider to the same cluster from one name", () => {
+    const json = build({ clusterName: "payments" });
+    const [template] = resourcesOf(json, "aws_launch_template");
+    const userData = Buffer.from(String(template.user_data), "base64").toString("utf8");
+    expect(userData).toMatch(/^ECS_CLUSTER=payments$/m);
+    expect(resourcesOf(json, "aws_ecs_cluster_capacity_providers")[0].cluster_name).toBe("payments");
+    expect(resourcesOf(json, "aws_ecs_capacity_provider")[0].name).toBe("imds-guarded-payments");
+    expect(resourcesOf(json, "aws_autoscaling_group")[0].launch_template).toEqual({
+      id: ref(guarded.guardedLaunchTemplate.launchTemplate, "id"),
+      version: ref(guarded.guardedLaunchTemplate.launchTemplate, "latest_version"),
+    });
+  });
+
+  it("creates the instance role and security group when none are given, and wires them into the template", () => {
+    const json = build({ ssmManagedInstanceCore: true });
+    const [template] = resourcesOf(json, "aws_launch_template");
+    expect(template.iam_instance_profile).toEqual({ name: ref(guarded.instanceRole!.instanceProfile, "name") });
+    expect(template.vpc_security_group_ids).toEqual([ref(guarded.securityGroup!.securityGroup, "id")]);
+    expect(resourcesOf(json, "aws_security_group")[0].vpc_id).toBe("vpc-0123456789abcdef0");
+    expect(resourcesOf(json, "aws_iam_role_policy_attachment")).toHaveLength(2);
+  });
+
+  it("uses a given instance profile and security groups instead of creating them", () => {
+    const json = build({ vpcId: undefined, iamInstanceProfile: "ecsInstanceRole", securityGroupIds: ["sg-0123456789abcdef0"] });
+    expect(guarded.instanceRole).toBeUndefined();
+    expect(guarded.securityGroup).toBeUndefined();
+    expect(json.resource.aws_iam_role).toBeUndefined();
+    expect(json.resource.aws_security_group).toBeUndefined();
+    const [template] = resourcesOf(json, "aws_launch_template");
+    expect(template.iam_instance_profile).toEqual({ name: "ecsInstanceRole" });
+    expect(template.vpc_security_group_ids).toEqual(["sg-0123456789abcdef0"]);
+  });
+
+  it("passes every template option and every capacity option on", () => {
+    const json = build({
+      platform: "bottlerocket",
+      networkModes: ["awsvpc"],
+      architecture: "arm64",
+      instanceType: "t4g.large",
+      tags: { team: "platform" },
+      minSize: 2,
+      maxSize: 6,
+      desiredCapacity: 3,
+      targetCapacity: 80,
+      minHealthyPercentage: 50,
+      capacityProviderName: "payments-ec2",
+      otherClusterCapacityProviders: ["FARGATE"],
+    });
+    const [template] = resourcesOf(json, "aws_launch_template");
+    expect(template.instance_type).toBe("t4g.large");
+    expect(Buffer.from(String(template.user_data), "base64").toString("utf8")).toContain("awsvpc-block-imds = true");
+    expect(Object.values(json.data?.aws_ssm_parameter ?? {})[0].name).toBe("/aws/service/bottlerocket/aws-ecs-2/arm64/latest/image_id");
+    const [group] = resourcesOf(json, "aws_autoscaling_group");
+    expect(group).toMatchObject({ min_size: 2, max_size: 6, desired_capacity: 3, instance_refresh: { preferences: { min_healthy_percentage: 50 } } });
+    expect(group.tag).toContainEqual({ key: "team", value: "platform", propagate_at_launch: true });
+    expect(resourcesOf(json, "aws_ecs_capacity_provider")[0]).toMatchObject({
+      name: "payments-ec2",
+      auto_scaling_group_provider: { managed_scaling: { target_capacity: 80 } },
+    });
+    expect(resourcesOf(json, "aws_ecs_cluster_capacity_providers")[0].capacity_providers).toEqual([
+      ref(guarded.capacity.capacityProvider, "name"),
+      "FARGATE",
+    ]);
+    expect(resourcesOf(json, "aws_security_group")[0].tags).toEqual({ team: "platform" });
+  });
+
+  it.each([
+    [{ vpcId: undefined }, /vpcId = undefined is invalid: is required to create the instances' security group, unless securityGroupIds is given/],
+    [{ securityGroupIds: ["sg-0123456789abcdef0"] }, /vpcId = "vpc-0123456789abcdef0" is invalid: is only used to create a security group/],
+    [{ iamInstanceProfile: "ecsInstanceRole", ssmManagedInstanceCore: true }, /ssmManagedInstanceCore = true is invalid: applies to the role created here/],
+    [{ clusterName: "bad name" }, /clusterName = "bad name" is invalid/],
+    [{ maxSize: 0 }, /maxSize = 0 is invalid: must be at least 1/],
+  ] as Array<[Partial<ImdsGuardedCapacityProps>, RegExp]>)("refuses %j before creating anything", (props, message) => {
+    expect(() => build(props)).toThrow(message);
   });
 });

@@ -4,7 +4,7 @@ import { EcsCluster } from "@cdktf/provider-aws/lib/ecs-cluster";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { EcsCapacity } from "../lib/ecs-capacity";
 import { EcsInstanceRole } from "../lib/ecs-instance-role";
-import { EcsInstanceSecurityGroup } from "../lib/ecs-instance-security-group";
+import { ImdsGuardedCapacity } from "../lib/imds-guarded-capacity";
 import { ImdsGuardedLaunchTemplate, INSTANCE_TYPE_PATTERN } from "../lib/imds-guarded-launch-template";
 import { CLUSTER_NAME_PATTERN } from "../lib/user-data";
 import { CAPACITY_STACK_NAME, DefaultStackConfig, STACK_NAME, StateBackendConfig } from "./config";
@@ -66,6 +66,8 @@ function instanceCountValidation(name: string, min: number) {
 export class ImdsGuardCapacityStack extends TerraformStack {
   /** The guarded launch template. */
   readonly guardedLaunchTemplate: ImdsGuardedLaunchTemplate;
+  /** Template, role, security group and capacity, from one cluster name. */
+  readonly guardedCapacity: ImdsGuardedCapacity;
   /** The Auto Scaling group, capacity provider and cluster attachment. */
   readonly capacity: EcsCapacity;
   /** The instance role and profile, absent when an existing profile is configured. */
@@ -155,16 +157,7 @@ export class ImdsGuardCapacityStack extends TerraformStack {
       clusterName = this.cluster.name;
     }
 
-    let instanceProfile = config.iamInstanceProfile;
-    if (instanceProfile === undefined) {
-      this.instanceRole = new EcsInstanceRole(this, "instance_role", {
-        ssmManagedInstanceCore: config.ssmManagedInstanceCore,
-      });
-      instanceProfile = this.instanceRole.instanceProfileName;
-    }
-    const securityGroup = new EcsInstanceSecurityGroup(this, "instance_security_group", { vpcId: vpcId.stringValue });
-
-    this.guardedLaunchTemplate = new ImdsGuardedLaunchTemplate(this, "guarded_launch_template", {
+    this.guardedCapacity = new ImdsGuardedCapacity(this, "guarded_capacity", {
       clusterName,
       platform: config.platform,
       architecture: config.architecture,
@@ -172,18 +165,17 @@ export class ImdsGuardCapacityStack extends TerraformStack {
       ipv6Imds: config.ipv6Imds,
       firewallPersistence: config.firewallPersistence,
       instanceType: instanceType.stringValue,
-      iamInstanceProfile: instanceProfile,
-      securityGroupIds: [securityGroup.securityGroupId],
-    });
-    this.capacity = new EcsCapacity(this, "capacity", {
-      clusterName,
-      launchTemplateId: this.guardedLaunchTemplate.launchTemplateId,
-      launchTemplateVersion: this.guardedLaunchTemplate.latestVersion,
+      iamInstanceProfile: config.iamInstanceProfile,
+      ssmManagedInstanceCore: config.iamInstanceProfile === undefined ? config.ssmManagedInstanceCore : undefined,
+      vpcId: vpcId.stringValue,
       subnetIds: subnetIds.listValue,
       minSize: minSize.numberValue,
       maxSize: maxSize.numberValue,
       desiredCapacity: desiredCapacity.numberValue,
     });
+    this.guardedLaunchTemplate = this.guardedCapacity.guardedLaunchTemplate;
+    this.capacity = this.guardedCapacity.capacity;
+    this.instanceRole = this.guardedCapacity.instanceRole;
 
     const outputs: Record<string, unknown> = {
       launch_template_id: this.guardedLaunchTemplate.launchTemplateId,

@@ -13,3 +13,5 @@ export type { EcsInstanceRoleProps } from "./ecs-instance-role";
 export { EcsInstanceRole, ECS_INSTANCE_POLICY, SSM_INSTANCE_POLICY } from "./ecs-instance-role";
 export type { EcsInstanceSecurityGroupProps } from "./ecs-instance-security-group";
 export { EcsInstanceSecurityGroup } from "./ecs-instance-security-group";
+export type { GuardedCapacityOptions, ImdsGuardedCapacityProps } from "./imds-guarded-capacity";
+export { ImdsGuardedCapacity } from "./imds-guarded-capacity";

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EcsCluster } from "@cdktf/provider-aws/lib/ecs-cluster";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { ImdsGuardedLaunchTemplate, ImdsGuardedLaunchTemplateProps, renderUserData } from "../../lib";
 import {
   CONSUMERS,
@@ -36,6 +37,7 @@ function comparable(stack: any): any {
 /** The same case synthesized in this repository with `Testing.synth`, as the construct tests do. */
 function synthesizedHere({ name, props, referencedCluster }: Case): any {
   const stack = new TerraformStack(Testing.app(), name);
+  new AwsProvider(stack, "aws", { region: "eu-west-1" });
   const clusterName = referencedCluster ? new EcsCluster(stack, "cluster", { name: props.clusterName }).name : props.clusterName;
   new ImdsGuardedLaunchTemplate(stack, "guard", { ...props, clusterName });
   return JSON.parse(Testing.synth(stack));

@@ -4,6 +4,7 @@
 import { readFileSync } from "fs";
 import { App, TerraformStack } from "cdktf";
 import { EcsCluster } from "@cdktf/provider-aws/lib/ecs-cluster";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { ImdsGuardedLaunchTemplate, ImdsGuardedLaunchTemplateProps } from "ecs-imds-guard";
 
 interface Case {
@@ -17,6 +18,7 @@ const cases: Case[] = JSON.parse(readFileSync(`${__dirname}/cases.json`, "utf8")
 const app = new App();
 for (const { name, props, referencedCluster } of cases) {
   const stack = new TerraformStack(app, name);
+  new AwsProvider(stack, "aws", { region: "eu-west-1" });
   const clusterName = referencedCluster ? new EcsCluster(stack, "cluster", { name: props.clusterName }).name : props.clusterName;
   new ImdsGuardedLaunchTemplate(stack, "guard", { ...props, clusterName });
 }
