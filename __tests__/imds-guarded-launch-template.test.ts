@@ -163,6 +163,28 @@ describe("ImdsGuardedLaunchTemplate with literal inputs", () => {
     }
   });
 
+  it.each<[number, string]>([
+    [0, "0"],
+    [1.5, "1.5"],
+    [65, "65"],
+    [Number.NaN, "NaN"],
+    [Number.POSITIVE_INFINITY, "Infinity"],
+    [Number.NEGATIVE_INFINITY, "-Infinity"],
+    [-0, "-0"],
+  ])("names the hop limit %p as %s when refusing it", (bad, shown) => {
+    expect(() => synthesize({ clusterName: "c", httpPutResponseHopLimit: bad, allowRaisedHopLimit: true })).toThrow(
+      `ecs-imds-guard: httpPutResponseHopLimit = ${shown} is invalid: must be an integer from 1 to 64`,
+    );
+  });
+
+  it("refuses a Terraform reference as hop limit, naming the reference", () => {
+    const stack = new TerraformStack(Testing.app(), "test");
+    const hopLimit = new TerraformVariable(stack, "hop_limit", { type: "number" }).numberValue;
+    expect(() => new ImdsGuardedLaunchTemplate(stack, "guard", { clusterName: "c", httpPutResponseHopLimit: hopLimit, allowRaisedHopLimit: true })).toThrow(
+      'ecs-imds-guard: httpPutResponseHopLimit = "${var.hop_limit}" is invalid: must be known at synth time: a Terraform reference is not allowed here',
+    );
+  });
+
   it.each<[string, Partial<ImdsGuardedLaunchTemplateProps>, RegExp]>([
     ["instanceType", { instanceType: "T3.Medium" }, /instanceType = "T3.Medium" is invalid: must be an EC2 instance type/],
     ["iamInstanceProfile", { iamInstanceProfile: "has space" }, /iamInstanceProfile = "has space" is invalid/],

@@ -35,7 +35,11 @@ const nastyLine = fc.oneof(
     "",
   ),
 );
-const nastyBody = fc.array(nastyLine, { maxLength: 8 }).map((lines) => lines.join("\n"));
+// Endings the MIME parser could take as part of the line break before the delimiter.
+const ending = fc.constantFrom("", "\n", "\r", "\r\n", "\n\r", "\r\r", "\n\r\n");
+const nastyBody = fc
+  .tuple(fc.array(nastyLine, { maxLength: 8 }), ending)
+  .map(([lines, end]) => `${lines.join("\n")}${end}`);
 const extraPart: fc.Arbitrary<ExtraUserDataPart> = fc.oneof(
   nastyBody.map((body) => ({ contentType: "text/x-shellscript" as const, content: `#!/bin/bash\n${body}` })),
   nastyBody.map((body) => ({ contentType: "text/cloud-boothook" as const, content: `#!/bin/sh\n${body}` })),
@@ -59,8 +63,10 @@ describe("properties of valid input", () => {
       fc.property(validOptions, (options) => {
         const r = renderUserData(options);
         for (const part of r.parts) expect(part.content).not.toContain(r.boundary!);
-        const script = r.parts.find((p) => p.filename === "ecs-imds-guard-ecs-config.sh")!.content;
-        const written = script.split("<<'ECS_IMDS_GUARD_SETTINGS'\n")[1].split("\nECS_IMDS_GUARD_SETTINGS\n")[0];
+        // The settings the guard writes, as the heredoc that holds them (in whichever part) gives them.
+        const opening = "<<'ECS_IMDS_GUARD_SETTINGS'\n";
+        const script = r.parts.map((p) => p.content).find((content) => content.includes(opening))!;
+        const written = script.split(opening)[1].split("\nECS_IMDS_GUARD_SETTINGS\n")[0];
         const settings = readEcsConfig(written);
         const expected = new Map<string, string>([
           ["ECS_CLUSTER", options.clusterName],
@@ -78,9 +84,29 @@ describe("properties of valid input", () => {
 });
 
 describeWhen({ "cloud-init": hasCloudInit() })("properties checked by cloud-init", () => {
+  it("delivers parts ending in CR, CRLF or LF CR byte for byte", () => {
+    const endings = ["\r", "\r\n", "\n\r", "\r\r", "\n\r\n", "\u00e9\r"];
+    const renders = endings.map((end) =>
+      renderUserData({
+        clusterName: "c",
+        extraParts: [
+          { contentType: "text/x-shellscript", content: `#!/bin/sh\necho a${end}` },
+          { contentType: "text/cloud-config", content: `#cloud-config\n{}${end}` },
+        ],
+      }),
+    );
+    const parsed = parseWithCloudInit(renders.map((r) => r.payload!));
+    renders.forEach((r, i) => {
+      expect([endings[i], parsed[i].map((p) => p.payload)]).toEqual([endings[i], r.parts.map((p) => p.content)]);
+    });
+  });
+
   it("cloud-init finds exactly the expected parts for arbitrary valid input", () => {
     const samples = fc.sample(validOptions, { numRuns: 150, seed: 20261128 });
     const renders = samples.map((options) => renderUserData(options));
+    // The sample holds parts that end with each of the endings the MIME parser could eat.
+    const contents = renders.flatMap((r) => r.parts.map((p) => p.content));
+    for (const end of ["\r", "\r\n", "\n\r"]) expect([end, contents.some((c) => c.endsWith(end))]).toEqual([end, true]);
     const parsed = parseWithCloudInit(renders.map((r) => r.payload!));
     renders.forEach((r, i) => {
       const expected = r.parts.map((p) => ({ contentType: p.contentType, filename: p.filename, payload: p.content }));

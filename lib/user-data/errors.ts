@@ -39,7 +39,11 @@ export function describeValue(value: unknown): string {
     shown = show(value, new Set());
   } catch {
     // A proxy or a throwing getter: say what it is rather than fail while reporting.
-    shown = Object.prototype.toString.call(value);
+    try {
+      shown = Object.prototype.toString.call(value);
+    } catch {
+      shown = `[${typeof value} that cannot be shown]`;
+    }
   }
   return shown.length > MAX_VALUE_SHOWN ? `${shown.slice(0, MAX_VALUE_SHOWN - 3)}...` : shown;
 }
