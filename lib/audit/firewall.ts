@@ -1,0 +1,231 @@
+/**
+ * A model of the iptables filter table, enough to follow one packet: a bridge-mode container's
+ * new TCP connection to IMDS port 80, entering FORWARD from docker0. Rules are kept with what they
+ * do to that packet; `traverse` says whether it is dropped, accepted or cannot be told.
+ */
+
+/** IP family of a rule set: iptables (IPv4) or ip6tables (IPv6). */
+export type Family = "v4" | "v6";
+
+/** IMDS addresses per family. */
+export const IMDS_ADDRESS: Readonly<Record<Family, string>> = { v4: "169.254.169.254", v6: "fd00:ec2::254" };
+/** Docker's default bridge subnet, where bridge-mode containers live. */
+const DOCKER_SUBNET: Readonly<Record<Family, string>> = { v4: "172.17.0.0/16", v6: "fd00::/8" };
+
+/** What a rule does to the container's packet to IMDS. */
+export type RuleEffect =
+  | { readonly kind: "block" }
+  | { readonly kind: "accept" }
+  | { readonly kind: "return" }
+  | { readonly kind: "jump"; readonly chain: string }
+  | { readonly kind: "skip" }
+  | { readonly kind: "unknown"; readonly why: string };
+
+/** One rule: its canonical spec (for -C and -D), its effect, and where it came from. */
+export interface Rule {
+  readonly spec: string;
+  readonly effect: RuleEffect;
+  readonly origin: string;
+  readonly text: string;
+}
+
+/** The filter table of one family. */
+export interface FilterTable {
+  chains: Map<string, Rule[]>;
+  policies: Map<string, string>;
+  /** Set when something changed the table in a way the model cannot follow. */
+  unknown?: string;
+}
+
+const BUILTIN = ["INPUT", "FORWARD", "OUTPUT"];
+
+/** The table at power-on: built-in chains, empty, policy ACCEPT. */
+export function emptyTable(): FilterTable {
+  return { chains: new Map(BUILTIN.map((chain) => [chain, []])), policies: new Map(BUILTIN.map((chain) => [chain, "ACCEPT"])) };
+}
+
+export function cloneTable(table: FilterTable): FilterTable {
+  return {
+    chains: new Map([...table.chains].map(([name, rules]) => [name, [...rules]])),
+    policies: new Map(table.policies),
+    ...(table.unknown !== undefined ? { unknown: table.unknown } : {}),
+  };
+}
+
+export function isBuiltin(chain: string): boolean {
+  return BUILTIN.includes(chain);
+}
+
+/** Where the packet ends, and the rule that decided it. */
+export type Traversal =
+  | { readonly result: "blocked"; readonly rule: Rule; readonly chain: string }
+  | { readonly result: "passed"; readonly rule?: Rule; readonly chain: string }
+  | { readonly result: "unknown"; readonly why: string };
+
+/** Follows the container's packet to IMDS through FORWARD. */
+export function traverse(table: FilterTable): Traversal {
+  if (table.unknown !== undefined) return { result: "unknown", why: table.unknown };
+  const walk = (chain: string, depth: number): Traversal | undefined => {
+    if (depth > 20) return { result: "unknown", why: "rules jump more than 20 chains deep" };
+    for (const rule of table.chains.get(chain) ?? []) {
+      const effect = rule.effect;
+      switch (effect.kind) {
+        case "block":
+          return { result: "blocked", rule, chain };
+        case "accept":
+          return { result: "passed", rule, chain };
+        case "return":
+          return undefined;
+        case "jump": {
+          if (!table.chains.has(effect.chain)) continue;
+          const inner = walk(effect.chain, depth + 1);
+          if (inner) return inner;
+          continue;
+        }
+        case "unknown":
+          return { result: "unknown", why: `${rule.text} (${rule.origin}): ${effect.why}` };
+        case "skip":
+          continue;
+      }
+    }
+    return undefined;
+  };
+  const decided = walk("FORWARD", 0);
+  if (decided) return decided;
+  return table.policies.get("FORWARD") === "DROP"
+    ? { result: "blocked", rule: { spec: "policy", effect: { kind: "block" }, origin: "FORWARD policy", text: "FORWARD policy DROP" }, chain: "FORWARD" }
+    : { result: "passed", chain: "FORWARD" };
+}
+
+/** Matches and target of one rule, as parsed from iptables arguments. */
+export interface RuleSpec {
+  readonly matches: ReadonlyArray<readonly [string, string, boolean]>;
+  readonly target?: string;
+  readonly goto?: boolean;
+}
+
+/** The canonical text of a rule spec: equal for rules iptables -C and -D treat as equal. */
+export function canonicalSpec(spec: RuleSpec): string {
+  const matches = spec.matches.map(([option, value, negated]) => `${negated ? "! " : ""}${option} ${value}`).sort();
+  return [...matches, `${spec.goto ? "-g" : "-j"} ${spec.target ?? ""}`].join(" ");
+}
+
+/** What a rule does to the container's packet to IMDS over `family`. */
+export function ruleEffect(spec: RuleSpec, family: Family): RuleEffect {
+  let protocolTcp = true;
+  for (const [option, value, negated] of spec.matches) {
+    switch (option) {
+      case "-d":
+      case "-s": {
+        const addresses = value.split(",");
+        const probe = option === "-d" ? IMDS_ADDRESS[family] : DOCKER_SUBNET[family];
+        const covered = addresses.map((address) => (option === "-d" ? cidrContains(address, probe, family) : cidrCoversCidr(address, probe, family)));
+        if (covered.some((c) => c === undefined)) return { kind: "unknown", why: `the address ${value} is not one the audit can read` };
+        const matches = covered.some(Boolean) !== negated;
+        if (!matches) return { kind: "skip" };
+        break;
+      }
+      case "-i": {
+        const container = /^docker(0|\+)$/.test(value);
+        if (container === negated) return { kind: "skip" };
+        break;
+      }
+      case "-o":
+        if (/^docker(0|\+)$/.test(value) && !negated) return { kind: "skip" };
+        if (!(/^docker(0|\+)$/.test(value) && negated)) return { kind: "unknown", why: `it matches only traffic leaving through ${value}, the audit cannot tell the instance's interface names` };
+        break;
+      case "-p": {
+        const tcp = ["tcp", "6", "all", "0"].includes(value.toLowerCase());
+        if (tcp === negated) return { kind: "skip" };
+        protocolTcp = value.toLowerCase() === "tcp" || value === "6";
+        break;
+      }
+      case "--dport":
+      case "--dports": {
+        const ports = value.split(",").some((range) => {
+          const [low, high] = range.split(":").map(Number);
+          return high === undefined ? low === 80 : low <= 80 && 80 <= high;
+        });
+        if (ports === negated) return { kind: "skip" };
+        break;
+      }
+      case "--ctstate":
+      case "--state": {
+        const states = value.toUpperCase().split(",");
+        if (states.includes("NEW") === negated) return { kind: "skip" };
+        break;
+      }
+      case "-m":
+      case "--comment":
+        break;
+      default:
+        return { kind: "unknown", why: `it uses ${option} ${value}, which the audit does not model` };
+    }
+  }
+  void protocolTcp;
+  const target = spec.target;
+  if (target === undefined) return { kind: "skip" };
+  if (target === "DROP" || target === "REJECT") return { kind: "block" };
+  if (target === "ACCEPT") return { kind: "accept" };
+  if (target === "RETURN") return { kind: "return" };
+  if (["LOG", "NFLOG", "MARK", "CONNMARK", "TRACE", "NOTRACK", "CT", "AUDIT", "CLASSIFY", "DSCP", "TOS"].includes(target)) return { kind: "skip" };
+  if (/^[A-Z0-9_-]+$/i.test(target)) return { kind: "jump", chain: target };
+  return { kind: "unknown", why: `its target ${target} is not one the audit models` };
+}
+
+/** Whether `cidr` contains `address`; undefined when either is unreadable. */
+export function cidrContains(cidr: string, address: string, family: Family): boolean | undefined {
+  const range = parseCidr(cidr, family);
+  const point = parseAddress(address, family);
+  if (!range || point === undefined) return undefined;
+  return (point & range.mask) === range.base;
+}
+
+function cidrCoversCidr(outer: string, inner: string, family: Family): boolean | undefined {
+  const a = parseCidr(outer, family);
+  const b = parseCidr(inner, family);
+  if (!a || !b) return undefined;
+  return a.bits <= b.bits && (b.base & a.mask) === a.base;
+}
+
+const WIDTH: Readonly<Record<Family, number>> = { v4: 32, v6: 128 };
+
+function parseCidr(text: string, family: Family): { base: bigint; mask: bigint; bits: number } | undefined {
+  const [address, bitsText, extra] = text.split("/");
+  if (extra !== undefined) return undefined;
+  const width = WIDTH[family];
+  let bits = width;
+  if (bitsText !== undefined) {
+    if (/^\d+$/.test(bitsText)) bits = Number(bitsText);
+    else if (family === "v4") {
+      const netmask = parseAddress(bitsText, "v4");
+      if (netmask === undefined) return undefined;
+      bits = netmask.toString(2).replace(/0+$/, "").length;
+      if (netmask === 0n) bits = 0;
+    } else return undefined;
+  }
+  if (bits > width) return undefined;
+  const value = parseAddress(address, family);
+  if (value === undefined) return undefined;
+  const all = (1n << BigInt(width)) - 1n;
+  const mask = bits === 0 ? 0n : (all << BigInt(width - bits)) & all;
+  return { base: value & mask, mask, bits };
+}
+
+function parseAddress(text: string, family: Family): bigint | undefined {
+  if (family === "v4") {
+    const octets = text.split(".");
+    if (octets.length !== 4 || octets.some((o) => !/^\d{1,3}$/.test(o) || Number(o) > 255)) return undefined;
+    return octets.reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n);
+  }
+  if (!/^[0-9a-fA-F:]+$/.test(text)) return undefined;
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const head = halves[0] ? halves[0].split(":") : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
+  const missing = 8 - head.length - tail.length;
+  if ((halves.length === 1 && missing !== 0) || missing < 0) return undefined;
+  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...tail];
+  if (groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
+  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+}

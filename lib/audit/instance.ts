@@ -1,0 +1,406 @@
+/**
+ * The emulated instance the judge boots in its head: a filter table per family, the files user
+ * data writes, the iptables service, and Docker's start. Shell parts are interpreted over this
+ * state (never executed); what the interpreter cannot follow is recorded per concern, so the judge
+ * says `unknown` instead of guessing.
+ */
+import {
+  canonicalSpec,
+  cloneTable,
+  emptyTable,
+  Family,
+  FilterTable,
+  isBuiltin,
+  Rule,
+  ruleEffect,
+  RuleSpec,
+} from "./firewall";
+import { parseShell, ShellNode, Word } from "./shell";
+
+/** What a piece of user data can affect. */
+export type Concern = "v4" | "v6" | "ecs";
+export const ALL_CONCERNS: readonly Concern[] = ["v4", "v6", "ecs"];
+
+/** Where ecs-init reads the agent's settings. */
+export const ECS_CONFIG = "/etc/ecs/ecs.config";
+const RULES_FILE: Readonly<Record<Family, string>> = { v4: "/etc/sysconfig/iptables", v6: "/etc/sysconfig/ip6tables" };
+const SERVICE: Readonly<Record<Family, string>> = { v4: "iptables", v6: "ip6tables" };
+
+/** A piece of file content the audit cannot see. */
+export interface Unseen {
+  readonly unseen: string;
+}
+/** File content: known text and unseen pieces in order, or a saved filter table. */
+export type FileContent =
+  | { readonly kind: "text"; readonly segments: ReadonlyArray<string | Unseen> }
+  | { readonly kind: "saved"; readonly family: Family; readonly table: FilterTable; readonly origin: string };
+
+/** The instance: its disk survives reboots; its firewall does not. */
+export class InstanceState {
+  readonly tables: Record<Family, FilterTable> = { v4: emptyTable(), v6: emptyTable() };
+  readonly files = new Map<string, FileContent>();
+  readonly installed = new Set<string>();
+  readonly enabled = new Set<string>();
+  /** Why each concern cannot be followed (first reason kept per source). */
+  readonly unknowns = new Map<Concern, string[]>();
+  /** Commands that touched a concern but failed, for the reasons. */
+  readonly failures: string[] = [];
+  dockerRunning = false;
+  /** What runs before every start of the ECS agent (ecs-imds-guard's guard script, when installed). */
+  beforeAgentStart: ((state: InstanceState) => void) | undefined;
+
+  markUnknown(concerns: Iterable<Concern>, why: string): void {
+    for (const concern of concerns) {
+      const list = this.unknowns.get(concern) ?? [];
+      if (!list.includes(why)) list.push(why);
+      this.unknowns.set(concern, list);
+    }
+  }
+
+  /** A reboot: the kernel's tables start empty; Docker is not running yet. */
+  powerOn(): void {
+    this.tables.v4 = emptyTable();
+    this.tables.v6 = emptyTable();
+    this.dockerRunning = false;
+  }
+
+  /** iptables.service at boot, before the network (and cloud-init) comes up. */
+  startEnabledFirewallServices(): void {
+    for (const family of ["v4", "v6"] as const) {
+      if (this.enabled.has(SERVICE[family]) && this.installed.has("iptables-services")) this.restoreServiceFile(family, `${SERVICE[family]}.service at boot`);
+    }
+  }
+
+  restoreServiceFile(family: Family, origin: string): boolean {
+    const content = this.files.get(RULES_FILE[family]);
+    if (content === undefined) return true;
+    if (content.kind === "saved") {
+      const table = cloneTable(content.table);
+      for (const [chain, rules] of table.chains) {
+        table.chains.set(chain, rules.map((rule) => (rule.origin === "Docker" ? rule : { ...rule, origin: `${rule.origin}, saved to ${RULES_FILE[family]} and loaded by ${origin}` })));
+      }
+      this.tables[family] = table;
+      return true;
+    }
+    const text = knownText(content);
+    if (text === undefined) {
+      this.tables[family] = { ...emptyTable(), unknown: `${RULES_FILE[family]} holds content the audit cannot see, loaded by ${origin}` };
+      return true;
+    }
+    return restoreText(this, family, text, { flush: true, origin: `${RULES_FILE[family]} loaded by ${origin}` });
+  }
+
+  /**
+   * dockerd's start or restart (Docker 20.10 to 27, as on ECS-optimized AMIs): its chains are
+   * created if absent, its FORWARD rules removed and inserted again on top with the jump to
+   * DOCKER-USER first, `-j RETURN` appended to DOCKER-USER when it has none, DOCKER-USER never
+   * flushed.
+   */
+  startDocker(): void {
+    for (const family of ["v4", "v6"] as const) {
+      const table = this.tables[family];
+      if (table.unknown !== undefined) continue;
+      for (const chain of ["DOCKER", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2", "DOCKER-USER"]) {
+        if (!table.chains.has(chain)) table.chains.set(chain, []);
+      }
+      const dockerRules = DOCKER_FORWARD_RULES.map((args) => dockerRule(args, family));
+      const specs = new Set(dockerRules.map((rule) => rule.spec));
+      table.chains.set("FORWARD", [...dockerRules, ...(table.chains.get("FORWARD") ?? []).filter((rule) => !specs.has(rule.spec))]);
+      table.chains.set("DOCKER-ISOLATION-STAGE-1", [dockerRule(["-i", "docker0", "!", "-o", "docker0", "-j", "DOCKER-ISOLATION-STAGE-2"], family), dockerRule(["-j", "RETURN"], family)]);
+      table.chains.set("DOCKER-ISOLATION-STAGE-2", [dockerRule(["-o", "docker0", "-j", "DROP"], family), dockerRule(["-j", "RETURN"], family)]);
+      table.chains.set("DOCKER", []);
+      const user = table.chains.get("DOCKER-USER") ?? [];
+      if (!user.some((rule) => rule.spec === canonicalSpec({ matches: [], target: "RETURN" }))) user.push(dockerRule(["-j", "RETURN"], family));
+      table.chains.set("DOCKER-USER", user);
+    }
+    this.dockerRunning = true;
+  }
+}
+
+const DOCKER_FORWARD_RULES: ReadonlyArray<readonly string[]> = [
+  ["-j", "DOCKER-USER"],
+  ["-j", "DOCKER-ISOLATION-STAGE-1"],
+  ["-o", "docker0", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
+  ["-o", "docker0", "-j", "DOCKER"],
+  ["-i", "docker0", "!", "-o", "docker0", "-j", "ACCEPT"],
+  ["-i", "docker0", "-o", "docker0", "-j", "ACCEPT"],
+];
+
+function dockerRule(args: readonly string[], family: Family): Rule {
+  const parsed = parseRuleArgs(args);
+  if (typeof parsed === "string") throw new Error(parsed);
+  return { spec: canonicalSpec(parsed), effect: ruleEffect(parsed, family), origin: "Docker", text: args.join(" ") };
+}
+
+/** The known text of a file, or undefined when part of it is unseen. */
+export function knownText(content: FileContent | undefined): string | undefined {
+  if (content === undefined) return "";
+  if (content.kind === "saved") return undefined;
+  if (content.segments.some((s) => typeof s !== "string")) return undefined;
+  return (content.segments as string[]).join("");
+}
+
+/** Parses the match and target options of an iptables rule; a string says what is not understood. */
+export function parseRuleArgs(args: readonly string[]): RuleSpec | string {
+  const matches: Array<[string, string, boolean]> = [];
+  let target: string | undefined;
+  let goto = false;
+  let negate = false;
+  const aliases: Record<string, string> = {
+    "--destination": "-d", "--dst": "-d", "--source": "-s", "--src": "-s", "--in-interface": "-i", "--out-interface": "-o",
+    "--protocol": "-p", "--jump": "-j", "--goto": "-g", "--match": "-m", "--destination-port": "--dport", "--source-port": "--sport",
+    "--destination-ports": "--dports",
+  };
+  for (let i = 0; i < args.length; i++) {
+    const raw = args[i];
+    if (raw === "!") {
+      negate = true;
+      continue;
+    }
+    const option = aliases[raw] ?? raw;
+    const value = args[i + 1];
+    const take = (): string | undefined => {
+      i += 1;
+      if (value === "!") {
+        negate = true;
+        i += 1;
+        return args[i];
+      }
+      return value;
+    };
+    switch (option) {
+      case "-j":
+      case "-g": {
+        const v = take();
+        if (v === undefined) return `${raw} without a target`;
+        target = v;
+        goto = option === "-g";
+        break;
+      }
+      case "--reject-with":
+      case "--log-prefix":
+      case "--log-level":
+        i += 1;
+        break;
+      case "-m": {
+        const v = take();
+        if (v === undefined) return "-m without a module";
+        if (!["tcp", "udp", "comment", "conntrack", "state", "multiport"].includes(v)) matches.push(["-m", v, negate]);
+        break;
+      }
+      case "--comment":
+        take();
+        break;
+      case "-d":
+      case "-s":
+      case "-i":
+      case "-o":
+      case "-p":
+      case "--dport":
+      case "--sport":
+      case "--dports":
+      case "--ctstate":
+      case "--state": {
+        const v = take();
+        if (v === undefined) return `${raw} without a value`;
+        if (option === "--sport") return `${raw} ${v} is not modelled`;
+        matches.push([option, option === "-d" || option === "-s" ? normaliseAddress(v) : v, negate]);
+        break;
+      }
+      default:
+        return `the option ${raw} is not one the audit models`;
+    }
+    negate = false;
+  }
+  return { matches, ...(target !== undefined ? { target } : {}), goto };
+}
+
+function normaliseAddress(value: string): string {
+  return value
+    .split(",")
+    .map((a) => (a.includes("/") ? a : a.includes(":") ? `${a}/128` : `${a}/32`))
+    .join(",");
+}
+
+/** Applies one iptables invocation (arguments after the program name). Returns the exit status. */
+export function applyIptables(state: InstanceState, family: Family, args: readonly string[], origin: string, text: string): number {
+  let table = "filter";
+  const rest: string[] = [];
+  let command: { op: string; chain?: string; extra: string[] } | undefined;
+  const commandOptions: Record<string, string> = {
+    "-A": "A", "--append": "A", "-I": "I", "--insert": "I", "-D": "D", "--delete": "D", "-C": "C", "--check": "C",
+    "-N": "N", "--new-chain": "N", "--new": "N", "-X": "X", "--delete-chain": "X", "-F": "F", "--flush": "F", "-P": "P",
+    "--policy": "P", "-S": "S", "--list-rules": "S", "-L": "L", "--list": "L", "-Z": "Z", "--zero": "Z", "-E": "E", "--rename-chain": "E",
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "-t" || arg === "--table") {
+      table = args[++i] ?? "";
+      continue;
+    }
+    if (arg === "-w" || arg === "--wait" || arg === "-W" || arg === "--wait-interval") {
+      if (/^\d+(\.\d+)?$/.test(args[i + 1] ?? "")) i++;
+      continue;
+    }
+    if (/^-w\d+$/.test(arg) || ["-v", "--verbose", "-n", "--numeric", "--line-numbers", "-x", "--exact", "-4", "-6", "--ipv4", "--ipv6"].includes(arg)) continue;
+    // Bundled short flags like -nL or -vnL list or zero: harmless.
+    if (/^-[nvxL]+$/.test(arg) && arg.includes("L")) {
+      command = { op: "L", extra: [] };
+      continue;
+    }
+    if (commandOptions[arg] !== undefined && command === undefined) {
+      const op = commandOptions[arg];
+      command = { op, extra: [] };
+      const chain = args[i + 1];
+      if (chain !== undefined && !chain.startsWith("-")) {
+        command.chain = chain;
+        i++;
+      }
+      if (op === "I" && /^\d+$/.test(args[i + 1] ?? "")) command.extra.push(args[++i]);
+      if ((op === "D" || op === "P" || op === "E") && args[i + 1] !== undefined && !args[i + 1].startsWith("-")) command.extra.push(args[++i]);
+      continue;
+    }
+    rest.push(arg);
+  }
+  if (!command) return 2;
+  if (table !== "filter") return 0; // nat, mangle and raw do not decide the container's drop here.
+  const fw = state.tables[family];
+  if (fw.unknown !== undefined && !["S", "L"].includes(command.op)) return 0;
+  const chainName = command.chain;
+  switch (command.op) {
+    case "S":
+    case "L":
+      return chainName === undefined || fw.chains.has(chainName) ? 0 : 1;
+    case "Z":
+      return 0;
+    case "N":
+      if (chainName === undefined || fw.chains.has(chainName)) return 1;
+      fw.chains.set(chainName, []);
+      return 0;
+    case "X":
+      if (chainName === undefined) {
+        for (const name of [...fw.chains.keys()]) if (!isBuiltin(name)) fw.chains.delete(name);
+        return 0;
+      }
+      if (!fw.chains.has(chainName) || isBuiltin(chainName)) return 1;
+      fw.chains.delete(chainName);
+      return 0;
+    case "F":
+      if (chainName === undefined) {
+        for (const name of fw.chains.keys()) fw.chains.set(name, []);
+        return 0;
+      }
+      if (!fw.chains.has(chainName)) return 1;
+      fw.chains.set(chainName, []);
+      return 0;
+    case "P":
+      if (chainName === undefined || !isBuiltin(chainName)) return 1;
+      fw.policies.set(chainName, command.extra[0] ?? "ACCEPT");
+      return 0;
+    case "E":
+      return 0;
+    default:
+      break;
+  }
+  if (chainName === undefined) return 2;
+  const rules = fw.chains.get(chainName);
+  if (rules === undefined) {
+    state.failures.push(`\`${text}\` (${origin}) fails: the chain ${chainName} does not exist at that moment`);
+    return 1;
+  }
+  if (command.op === "D" && command.extra.length === 1 && /^\d+$/.test(command.extra[0]) && rest.length === 0) {
+    const index = Number(command.extra[0]) - 1;
+    if (index < 0 || index >= rules.length) return 1;
+    rules.splice(index, 1);
+    return 0;
+  }
+  const parsed = parseRuleArgs(rest);
+  const rule: Rule =
+    typeof parsed === "string"
+      ? { spec: `unparsed:${rest.join(" ")}`, effect: { kind: "unknown", why: parsed }, origin, text }
+      : { spec: canonicalSpec(parsed), effect: ruleEffect(parsed, family), origin, text };
+  switch (command.op) {
+    case "A":
+      rules.push(rule);
+      return 0;
+    case "I": {
+      const position = command.extra.length > 0 ? Number(command.extra[0]) : 1;
+      if (position < 1 || position > rules.length + 1) return 1;
+      rules.splice(position - 1, 0, rule);
+      return 0;
+    }
+    case "C":
+      return rules.some((r) => r.spec === rule.spec) ? 0 : 1;
+    case "D": {
+      const index = rules.findIndex((r) => r.spec === rule.spec);
+      if (index < 0) return 1;
+      rules.splice(index, 1);
+      return 0;
+    }
+    default:
+      return 2;
+  }
+}
+
+/** iptables-restore of a rules file's text. Only the filter table is followed. */
+export function restoreText(state: InstanceState, family: Family, text: string, options: { flush: boolean; origin: string }): boolean {
+  let inFilter = false;
+  const fw = state.tables[family];
+  for (const rawLine of text.split("\n")) {
+    const line = rawLine.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    if (line.startsWith("*")) {
+      inFilter = line === "*filter";
+      if (inFilter && options.flush) {
+        for (const name of [...fw.chains.keys()]) {
+          if (isBuiltin(name)) fw.chains.set(name, []);
+          else fw.chains.delete(name);
+        }
+      }
+      continue;
+    }
+    if (!inFilter) continue;
+    if (line === "COMMIT") {
+      inFilter = false;
+      continue;
+    }
+    const chain = /^:(\S+)\s+(\S+)/.exec(line);
+    if (chain) {
+      if (!fw.chains.has(chain[1])) fw.chains.set(chain[1], []);
+      else if (!options.flush) {
+        /* --noflush keeps the chain's rules */
+      }
+      if (isBuiltin(chain[1]) && chain[2] !== "-") fw.policies.set(chain[1], chain[2]);
+      continue;
+    }
+    const words = splitRestoreLine(line);
+    if (words === undefined) {
+      fw.unknown = `the rules file line "${line}" (${options.origin}) cannot be read`;
+      return false;
+    }
+    if (applyIptables(state, family, words, options.origin, line) !== 0) return false;
+  }
+  return true;
+}
+
+function splitRestoreLine(line: string): string[] | undefined {
+  const words: string[] = [];
+  const pattern = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
+  for (const match of line.matchAll(pattern)) words.push(match[1] !== undefined ? match[1].replace(/\\(.)/g, "$1") : match[2]);
+  return words;
+}
+
+/** Ensures the module's own boothook effect: chain, jump, one DROP first. Used for the guard's exact text. */
+export function applyGuardDrop(state: InstanceState, family: Family, destination: string, origin: string): void {
+  const tool = family === "v4" ? "iptables" : "ip6tables";
+  const run = (args: string[]) => applyIptables(state, family, args, origin, `${tool} ${args.join(" ")}`);
+  if (run(["-S", "DOCKER-USER"]) !== 0) run(["-N", "DOCKER-USER"]);
+  if (run(["-C", "FORWARD", "-j", "DOCKER-USER"]) !== 0) run(["-I", "FORWARD", "1", "-j", "DOCKER-USER"]);
+  while (run(["-D", "DOCKER-USER", "-d", destination, "-j", "DROP"]) === 0) {
+    /* remove every copy, then insert one first */
+  }
+  run(["-I", "DOCKER-USER", "1", "-d", destination, "-j", "DROP"]);
+}
+
+export { parseShell };
+export type { ShellNode, Word };

@@ -1,0 +1,739 @@
+/**
+ * Follows shell text over the emulated instance without running it. Recognised: iptables and
+ * ip6tables (long and short options, -I/-A/-D/-C/-N/-F/-X/-P), iptables-restore and -save, the
+ * iptables service (systemctl, service), Docker restarts, package installs, and the ways people
+ * write files (echo/printf/cat/tee with >, >>, pipes and heredocs, cp, mv, rm, simple sed -i).
+ * Anything else that mentions the firewall or ecs.config marks that concern unknown.
+ */
+import { Family, FilterTable, cloneTable } from "./firewall";
+import {
+  applyIptables,
+  Concern,
+  ALL_CONCERNS,
+  FileContent,
+  InstanceState,
+  knownText,
+  restoreText,
+  Unseen,
+} from "./instance";
+import { parseShell, Redirect, ShellNode, Word } from "./shell";
+
+/** How the concerns a text touches are found. */
+const CONCERN_PATTERNS: ReadonlyArray<readonly [Concern, RegExp]> = [
+  ["v4", /iptables|DOCKER-USER|169\.254\.169\.254|\bFORWARD\b|sysconfig\/iptables|(systemctl|service)\b.*\bdocker\b/i],
+  ["v6", /ip6tables|fd00:ec2|DOCKER-USER|\bFORWARD\b|(systemctl|service)\b.*\bdocker\b/i],
+  ["ecs", /ecs\.config|ECS_AWSVPC_BLOCK_IMDS|\/etc\/ecs\b/],
+];
+
+/** The concerns a piece of text touches. */
+export function concernsOf(text: string): Concern[] {
+  return CONCERN_PATTERNS.filter(([, pattern]) => pattern.test(text)).map(([concern]) => concern);
+}
+
+type Output = ReadonlyArray<string | Unseen> | { readonly saved: FilterTable; readonly family: Family };
+type Status = number | "unknown";
+
+interface Context {
+  readonly state: InstanceState;
+  readonly origin: string;
+  readonly env: Map<string, string | undefined>;
+  readonly functions: Map<string, ShellNode>;
+  readonly positional: ReadonlyArray<string | undefined>;
+  errexit: boolean;
+  readonly depth: number;
+}
+
+class Exit {
+  constructor(readonly status: number) {}
+}
+
+const MAX_DEPTH = 8;
+
+/** Runs a script's text over the state. `origin` names it in reasons. */
+export function interpretScript(state: InstanceState, text: string, origin: string, options: { errexit?: boolean } = {}): void {
+  runText(state, text, origin, options.errexit ?? false, new Map(), 0);
+}
+
+function runText(state: InstanceState, text: string, origin: string, errexit: boolean, env: Map<string, string | undefined>, depth: number): Status {
+  const shebang = /^#!\s*(\S+)(.*)$/m.exec(text.split("\n")[0] ?? "");
+  let exitOnError = errexit;
+  if (shebang) {
+    const program = shebang[1];
+    if (!/\/(ba|da|z|k)?sh$|\/env$/.test(program) || (/\/env$/.test(program) && !/\b(ba|da)?sh\b/.test(shebang[2]))) {
+      const concerns = concernsOf(text);
+      if (concerns.length > 0) state.markUnknown(concerns, `${origin} is run by ${shebang[1]}${shebang[2]}, not a shell the audit reads`);
+      return "unknown";
+    }
+    if (/(^|\s)-[a-z]*e/.test(shebang[2])) exitOnError = true;
+  }
+  const tree = parseShell(text);
+  const context: Context = { state, origin, env, functions: new Map(), positional: [], errexit: exitOnError, depth };
+  try {
+    return execute(tree, context);
+  } catch (signal) {
+    if (signal instanceof Exit) return signal.status;
+    throw signal;
+  }
+}
+
+function execute(node: ShellNode, context: Context, stdin?: Output): Status {
+  switch (node.kind) {
+    case "list": {
+      let status: Status = 0;
+      for (const item of node.items) {
+        status = execute(item, context);
+        failIfErrexit(status, context);
+      }
+      return status;
+    }
+    case "andor": {
+      let status = executeGuarded(node.first, context);
+      for (const [op, next] of node.rest) {
+        if (status === "unknown") {
+          opaque(context, textOf(next), `it runs only depending on a command whose result the audit cannot tell`);
+          continue;
+        }
+        if ((op === "&&" && status === 0) || (op === "||" && status !== 0)) status = executeGuarded(next, context);
+      }
+      return status;
+    }
+    case "pipeline": {
+      let input: Output | undefined = stdin;
+      let status: Status = 0;
+      for (const [index, command] of node.commands.entries()) {
+        const result = runCommand(command, context, input, index < node.commands.length - 1);
+        input = result.stdout;
+        status = result.status;
+      }
+      if (node.negate) return status === "unknown" ? status : status === 0 ? 1 : 0;
+      return status;
+    }
+    case "simple":
+      return runCommand(node, context, stdin, false).status;
+    case "if": {
+      for (const [condition, body] of node.branches) {
+        const status = executeGuarded(condition, context);
+        if (status === "unknown") {
+          opaque(context, textOf(node), "it branches on a test the audit cannot evaluate");
+          return "unknown";
+        }
+        if (status === 0) return execute(body, context);
+      }
+      return node.otherwise ? execute(node.otherwise, context) : 0;
+    }
+    case "for": {
+      const values = node.values === undefined ? [...context.positional] : node.values.flatMap((word) => expandWords(word, context));
+      if (values.some((v) => v === undefined)) {
+        opaque(context, textOf(node.body), "it loops over values the audit cannot see");
+        return "unknown";
+      }
+      let status: Status = 0;
+      for (const value of values) {
+        context.env.set(node.variable, value);
+        status = execute(node.body, context);
+      }
+      return status;
+    }
+    case "function":
+      context.functions.set(node.name, node.body);
+      return 0;
+    case "group": {
+      const inner: Context = node.subshell ? { ...context, env: new Map(context.env) } : context;
+      if (node.redirects.length > 0 && concernsOf(textOf(node.body)).length > 0) {
+        opaque(context, textOf(node.body), "its output is redirected as a whole");
+        return "unknown";
+      }
+      try {
+        return execute(node.body, inner);
+      } catch (signal) {
+        if (signal instanceof Exit && node.subshell) return signal.status;
+        throw signal;
+      }
+    }
+    case "opaque":
+      opaque(context, node.text, `the audit does not follow ${node.why}`);
+      return "unknown";
+  }
+}
+
+/** A command whose failure is tested (in an if, or before && / ||): errexit does not apply. */
+function executeGuarded(node: ShellNode, context: Context): Status {
+  const saved = context.errexit;
+  context.errexit = false;
+  try {
+    return execute(node, context);
+  } finally {
+    context.errexit = saved;
+  }
+}
+
+function failIfErrexit(status: Status, context: Context): void {
+  if (context.errexit && typeof status === "number" && status !== 0) throw new Exit(status);
+}
+
+function opaque(context: Context, text: string, why: string): void {
+  const concerns = concernsOf(text);
+  if (concerns.length > 0) context.state.markUnknown(concerns, `${context.origin}: \`${oneLine(text)}\`: ${why}`);
+}
+
+function oneLine(text: string): string {
+  const flat = text.replace(/\s*\\\n\s*/g, " ").replace(/\s+/g, " ").trim();
+  return flat.length > 120 ? `${flat.slice(0, 117)}...` : flat;
+}
+
+function textOf(node: ShellNode): string {
+  switch (node.kind) {
+    case "simple":
+      return node.text + node.redirects.map((r) => r.heredoc?.body ?? "").join("");
+    case "opaque":
+      return node.text;
+    case "list":
+      return node.items.map(textOf).join("\n");
+    case "andor":
+      return [node.first, ...node.rest.map(([, n]) => n)].map(textOf).join(" ");
+    case "pipeline":
+      return node.commands.map(textOf).join(" | ");
+    case "if":
+      return node.branches.flatMap(([c, b]) => [textOf(c), textOf(b)]).join("\n") + (node.otherwise ? textOf(node.otherwise) : "");
+    case "for":
+    case "function":
+    case "group":
+      return textOf(node.body);
+  }
+}
+
+/** Expands a word to one string, or undefined when part of it is unknown. */
+function expandWord(word: Word, context: Context): string | undefined {
+  let out = "";
+  for (const piece of word.pieces) {
+    if (piece.kind === "text") out += piece.value;
+    else if (piece.kind === "param") {
+      const value = paramValue(piece.name, context);
+      if (value === undefined) return undefined;
+      out += value;
+    } else return undefined;
+  }
+  return out;
+}
+
+/** Expands a word with field splitting of a lone unquoted parameter. */
+function expandWords(word: Word, context: Context): Array<string | undefined> {
+  const only = word.pieces.length === 1 ? word.pieces[0] : undefined;
+  if (only?.kind === "param" && !only.quoted) {
+    if (only.name === "@" || only.name === "*") return [...context.positional];
+    const value = paramValue(only.name, context);
+    return value === undefined ? [undefined] : value.split(/[ \t\n]+/).filter((v) => v.length > 0);
+  }
+  if (only?.kind === "param" && only.quoted && only.name === "@") return [...context.positional];
+  return [expandWord(word, context)];
+}
+
+function paramValue(name: string, context: Context): string | undefined {
+  if (/^\d$/.test(name)) return name === "0" ? "sh" : context.positional[Number(name) - 1];
+  if (name === "#") return String(context.positional.length);
+  if (!context.env.has(name)) return undefined;
+  return context.env.get(name);
+}
+
+function expandHeredoc(body: string, context: Context): Array<string | Unseen> {
+  const segments: Array<string | Unseen> = [];
+  let text = "";
+  const pattern = /\\([$`\\])|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*|[0-9])|\$\(|`/g;
+  let last = 0;
+  for (const match of body.matchAll(pattern)) {
+    text += body.slice(last, match.index);
+    last = (match.index ?? 0) + match[0].length;
+    if (match[1] !== undefined) {
+      text += match[1];
+      continue;
+    }
+    const name = match[2] ?? match[3];
+    const value = name !== undefined ? paramValue(name, context) : undefined;
+    if (value !== undefined) text += value;
+    else {
+      if (text) segments.push(text);
+      text = "";
+      segments.push({ unseen: `an expansion in a heredoc of ${context.origin}` });
+      // Skip to the end of the line: a command substitution's extent is not followed.
+      if (name === undefined) {
+        const end = body.indexOf("\n", last);
+        last = end < 0 ? body.length : end;
+      }
+    }
+  }
+  text += body.slice(last);
+  if (text) segments.push(text);
+  return segments;
+}
+
+interface CommandResult {
+  readonly status: Status;
+  readonly stdout?: Output;
+}
+
+const WRAPPERS = new Set(["sudo", "env", "command", "nohup", "time", "exec", "builtin"]);
+
+function runCommand(node: ShellNode, context: Context, stdin: Output | undefined, piped: boolean): CommandResult {
+  if (node.kind !== "simple") return { status: execute(node, context, stdin) };
+  const { state } = context;
+  for (const [name, value] of node.assignments) {
+    if (node.words.length === 0) context.env.set(name, expandWord(value, context));
+  }
+  let args = node.words.flatMap((word) => expandWords(word, context));
+  // Wrappers that run the rest as a command.
+  while (args.length > 0 && args[0] !== undefined && WRAPPERS.has(basename(args[0]))) {
+    const wrapper = basename(args[0]);
+    args = args.slice(1);
+    while (args.length > 0 && args[0] !== undefined && (args[0].startsWith("-") || (wrapper === "env" && /^[A-Za-z_][A-Za-z0-9_]*=/.test(args[0])))) {
+      const flag = args[0];
+      args = args.slice(wrapper === "sudo" && /^-[ugCDhprtT]$/.test(flag) ? 2 : 1);
+    }
+  }
+  let input: Output | undefined = stdin;
+  const outputs: Redirect[] = [];
+  for (const redirect of node.redirects) {
+    if (redirect.op === "<<" && redirect.heredoc) {
+      input = redirect.heredoc.expand ? expandHeredoc(redirect.heredoc.body, context) : [redirect.heredoc.body];
+    } else if (redirect.op === "<<<") {
+      const value = expandWord(redirect.target, context);
+      input = value === undefined ? [{ unseen: "a here-string" }] : [`${value}\n`];
+    } else if (redirect.op === "<") {
+      const path = expandWord(redirect.target, context);
+      input = path === undefined ? [{ unseen: "input from an unknown file" }] : contentAsOutput(state.files.get(path), path);
+    } else if (redirect.op !== "<&") outputs.push(redirect);
+  }
+  if (args.length === 0) return { status: 0 };
+  if (args.some((a) => a === undefined) && (args[0] === undefined || concernsOf(node.text).length > 0)) {
+    opaque(context, textOf(node), "part of it is only known when the instance runs it");
+    return { status: "unknown", stdout: [{ unseen: node.text }] };
+  }
+  const known = args.map((a) => a ?? "");
+  const result = builtin(known, node, context, input);
+  // Output redirections of the command's standard output.
+  let stdout = result.stdout;
+  for (const redirect of outputs) {
+    if (redirect.fd !== undefined && redirect.fd !== 1) continue;
+    if (redirect.op === ">&" || redirect.op === "<&") continue;
+    const path = expandWord(redirect.target, context);
+    if (path === "/dev/null") {
+      stdout = undefined;
+      continue;
+    }
+    if (path === undefined) {
+      opaque(context, textOf(node), "it writes to a file whose name the audit cannot see");
+      stdout = undefined;
+      continue;
+    }
+    writeFile(state, path, stdout ?? [], redirect.op === ">>" || redirect.op === "&>>");
+    stdout = undefined;
+  }
+  void piped;
+  return { status: result.status, ...(stdout !== undefined ? { stdout } : {}) };
+}
+
+function contentAsOutput(content: FileContent | undefined, path: string): Output {
+  if (content === undefined) return [{ unseen: `${path}, which the user data does not write` }];
+  if (content.kind === "saved") return { saved: content.table, family: content.family };
+  return content.segments;
+}
+
+function writeFile(state: InstanceState, path: string, output: Output, append: boolean): void {
+  if ("saved" in output) {
+    const saved = output as { saved: FilterTable; family: Family };
+    state.files.set(path, { kind: "saved", family: saved.family, table: cloneTable(saved.saved), origin: path });
+    return;
+  }
+  const segments = output as ReadonlyArray<string | Unseen>;
+  const existing = state.files.get(path);
+  if (append && existing !== undefined) {
+    const before = existing.kind === "text" ? existing.segments : [{ unseen: `${path} as saved by iptables-save` }];
+    state.files.set(path, { kind: "text", segments: [...before, ...segments] });
+  } else {
+    state.files.set(path, { kind: "text", segments: [...segments] });
+  }
+}
+
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+function builtin(args: readonly string[], node: ShellNode & { kind: "simple" }, context: Context, stdin: Output | undefined): CommandResult {
+  const { state, origin } = context;
+  const name = basename(args[0]);
+  const rest = args.slice(1);
+  const ip = /^(ip6?tables)(-legacy|-nft)?(-restore|-save)?$/.exec(name);
+  if (ip) {
+    const family: Family = ip[1] === "ip6tables" ? "v6" : "v4";
+    if (ip[3] === "-save") return { status: 0, stdout: { saved: cloneTable(state.tables[family]), family } };
+    if (ip[3] === "-restore") {
+      const noflush = rest.includes("-n") || rest.includes("--noflush");
+      const file = rest.find((a) => !a.startsWith("-"));
+      const content = file !== undefined ? contentAsOutput(state.files.get(file), file) : stdin;
+      return { status: restoreOutput(state, family, content, { flush: !noflush, origin: `${origin}: ${oneLine(node.text)}` }) };
+    }
+    return { status: applyIptables(state, family, rest, origin, oneLine(node.text)) };
+  }
+  switch (name) {
+    case "true":
+    case ":":
+      return { status: 0 };
+    case "false":
+      return { status: 1 };
+    case "exit":
+    case "return":
+      throw new Exit(Number(rest[0] ?? 0) || 0);
+    case "set":
+      for (let i = 0; i < rest.length; i++) {
+        const flag = rest[i];
+        if (/^-[a-z]*e/.test(flag)) context.errexit = true;
+        if (/^\+[a-z]*e/.test(flag)) context.errexit = false;
+        if ((flag === "-o" || flag === "+o") && rest[i + 1] === "errexit") context.errexit = flag === "-o";
+      }
+      return { status: 0 };
+    case "export":
+    case "local":
+    case "readonly":
+    case "declare":
+    case "typeset":
+      for (const arg of rest) {
+        const eq = arg.indexOf("=");
+        if (eq > 0) context.env.set(arg.slice(0, eq), arg.slice(eq + 1));
+      }
+      return { status: 0 };
+    case "echo": {
+      let newline = true;
+      let escapes = false;
+      let index = 0;
+      while (index < rest.length && /^-[neE]+$/.test(rest[index])) {
+        if (rest[index].includes("n")) newline = false;
+        if (rest[index].includes("e")) escapes = true;
+        index++;
+      }
+      let text = rest.slice(index).join(" ");
+      if (escapes) text = text.replace(/\\n/g, "\n").replace(/\\t/g, "\t").replace(/\\\\/g, "\\");
+      return { status: 0, stdout: [newline ? `${text}\n` : text] };
+    }
+    case "printf": {
+      const formatted = printf(rest);
+      return { status: 0, stdout: [formatted ?? { unseen: `printf ${rest.join(" ")}` }] };
+    }
+    case "cat": {
+      const files = rest.filter((a) => !a.startsWith("-") || a === "-");
+      if (files.length === 0) return { status: 0, stdout: stdin ?? [] };
+      const out: Array<string | Unseen> = [];
+      for (const file of files) {
+        const content = file === "-" ? stdin : contentAsOutput(state.files.get(file), file);
+        if (content === undefined) continue;
+        if ("saved" in content) return { status: 0, stdout: content };
+        out.push(...(content as ReadonlyArray<string | Unseen>));
+      }
+      return { status: 0, stdout: out };
+    }
+    case "tee": {
+      const append = rest.some((a) => a === "-a" || a === "--append");
+      for (const file of rest.filter((a) => !a.startsWith("-"))) {
+        if (file !== "/dev/null") writeFile(state, file, stdin ?? [], append);
+      }
+      return { status: 0, stdout: stdin ?? [] };
+    }
+    case "touch":
+      for (const file of rest.filter((a) => !a.startsWith("-"))) if (!state.files.has(file)) state.files.set(file, { kind: "text", segments: [] });
+      return { status: 0 };
+    case "rm":
+      for (const file of rest.filter((a) => !a.startsWith("-"))) state.files.delete(file);
+      return { status: 0 };
+    case "cp":
+    case "mv": {
+      const paths = rest.filter((a) => !a.startsWith("-"));
+      if (paths.length !== 2) {
+        opaque(context, node.text, `${name} with ${paths.length} paths is not followed`);
+        return { status: "unknown" };
+      }
+      const [from, to] = paths;
+      const content = state.files.get(from);
+      if (content === undefined) {
+        if (concernsOf(`${from} ${to}`).length > 0) state.files.set(to, { kind: "text", segments: [{ unseen: `${from}, copied by ${origin}` }] });
+        return { status: concernsOf(`${from} ${to}`).length > 0 ? "unknown" : 0 };
+      }
+      state.files.set(to, content);
+      if (name === "mv") state.files.delete(from);
+      return { status: 0 };
+    }
+    case "sed":
+      return sedInPlace(rest, node, context);
+    case "mkdir":
+    case "chmod":
+    case "chown":
+    case "chgrp":
+    case "sleep":
+    case "logger":
+    case "cd":
+    case "umask":
+    case "trap":
+    case "sync":
+    case "modprobe":
+    case "hostnamectl":
+    case "sysctl":
+    case "shift":
+    case "unset":
+      return { status: 0 };
+    case "yum":
+    case "dnf":
+    case "apt-get":
+    case "apt":
+    case "amazon-linux-extras": {
+      const verb = rest.find((a) => !a.startsWith("-"));
+      if (verb === "install") {
+        for (const pkg of rest.filter((a) => !a.startsWith("-") && a !== "install")) state.installed.add(pkg);
+      }
+      return { status: 0 };
+    }
+    case "systemctl":
+      return systemctl(rest, context);
+    case "service":
+      return service(rest, context);
+    case "bash":
+    case "sh":
+    case "dash":
+    case "source":
+    case ".":
+      return runShell(name, rest, node, context, stdin);
+    case "curl":
+    case "wget":
+    case "aws":
+    case "gsutil":
+    case "scp":
+    case "rsync": {
+      // Downloads: whatever file they write is content the audit cannot see.
+      const out = rest.findIndex((a) => ["-o", "-O", "--output", "--output-document"].includes(a));
+      const target = name === "aws" ? rest.filter((a) => !a.startsWith("-"))[3] : out >= 0 ? rest[out + 1] : undefined;
+      if (target !== undefined && target !== "-") state.files.set(target, { kind: "text", segments: [{ unseen: `${target}, downloaded by ${origin}` }] });
+      return { status: 0, stdout: [{ unseen: `the output of ${name}` }] };
+    }
+    case "test":
+    case "[":
+    case "[[":
+      return testCommand(rest, context, node);
+    case "grep":
+      return { status: concernsOf(node.text).length > 0 ? "unknown" : 0, stdout: [{ unseen: "grep output" }] };
+    default:
+      break;
+  }
+  const fn = context.functions.get(name);
+  if (fn) {
+    if (context.depth >= MAX_DEPTH) {
+      opaque(context, node.text, "functions call each other too deeply");
+      return { status: "unknown" };
+    }
+    const inner: Context = { ...context, positional: rest, depth: context.depth + 1 };
+    try {
+      return { status: execute(fn, inner) };
+    } catch (signal) {
+      if (signal instanceof Exit) return { status: signal.status };
+      throw signal;
+    }
+  }
+  if (args[0].includes("/")) return runShell("sh", [args[0], ...rest], node, context, stdin);
+  const concerns = concernsOf(node.text + (stdin && !("saved" in stdin) ? stdin.filter((s): s is string => typeof s === "string").join("") : ""));
+  if (concerns.length > 0) {
+    state.markUnknown(concerns, `${origin}: \`${oneLine(node.text)}\` is not a command the audit follows`);
+    return { status: "unknown" };
+  }
+  return { status: 0, stdout: [{ unseen: `the output of ${name}` }] };
+}
+
+function restoreOutput(state: InstanceState, family: Family, content: Output | undefined, options: { flush: boolean; origin: string }): Status {
+  if (content === undefined) return 0;
+  if ("saved" in content) {
+    const saved = content as { saved: FilterTable };
+    state.tables[family] = cloneTable(saved.saved);
+    return 0;
+  }
+  const segments = content as ReadonlyArray<string | Unseen>;
+  if (segments.some((s) => typeof s !== "string")) {
+    state.tables[family] = { ...state.tables[family], unknown: `${options.origin} restores rules the audit cannot see` };
+    return "unknown";
+  }
+  return restoreText(state, family, segments.join(""), options) ? 0 : 1;
+}
+
+function printf(args: readonly string[]): string | undefined {
+  if (args.length === 0) return "";
+  const [format, ...values] = args;
+  let index = 0;
+  let out = "";
+  const unescape = (s: string) => s.replace(/\\n/g, "\n").replace(/\\t/g, "\t").replace(/\\\\/g, "\\");
+  // printf reuses the format until every value is consumed.
+  do {
+    let unsupported = false;
+    out += unescape(format).replace(/%([%sbd])/g, (_, conversion: string) => {
+      if (conversion === "%") return "%";
+      const value = values[index++] ?? "";
+      if (conversion === "b") return unescape(value);
+      if (conversion === "d") return String(Number(value) || 0);
+      return value;
+    });
+    if (/%[^%sbd]/.test(format)) unsupported = true;
+    if (unsupported) return undefined;
+  } while (index < values.length && /%[sbd]/.test(format));
+  return out;
+}
+
+function systemctl(args: readonly string[], context: Context): CommandResult {
+  const words = args.filter((a) => !a.startsWith("-"));
+  const now = args.includes("--now");
+  const [verb, ...units] = words;
+  let status: Status = 0;
+  for (const unit of units.map((u) => u.replace(/\.service$/, ""))) {
+    const result = serviceAction(unit, verb, context, now);
+    if (result !== 0) status = result;
+  }
+  return { status };
+}
+
+function service(args: readonly string[], context: Context): CommandResult {
+  const [unit, verb] = args;
+  if (unit === undefined || verb === undefined) return { status: 0 };
+  return { status: serviceAction(unit, verb, context, false) };
+}
+
+function serviceAction(unit: string, verb: string | undefined, context: Context, now: boolean): Status {
+  const { state, origin } = context;
+  const family: Family | undefined = unit === "iptables" ? "v4" : unit === "ip6tables" ? "v6" : undefined;
+  if (unit === "docker") {
+    if (verb === "restart" || (verb === "start" && !state.dockerRunning)) state.startDocker();
+    if (verb === "stop") state.dockerRunning = false;
+    return 0;
+  }
+  if (family === undefined) return 0;
+  if (!state.installed.has("iptables-services")) {
+    state.failures.push(`${unit}.service ${verb} (${origin}) fails: ${unit}.service comes with the iptables-services package, which nothing installs`);
+    return 1;
+  }
+  switch (verb) {
+    case "enable":
+      state.enabled.add(unit);
+      if (now) state.restoreServiceFile(family, `${unit}.service, started by ${origin}`);
+      return 0;
+    case "disable":
+      state.enabled.delete(unit);
+      return 0;
+    case "start":
+    case "restart":
+    case "reload":
+      state.restoreServiceFile(family, `${unit}.service, started by ${origin}`);
+      return 0;
+    case "stop": {
+      const table = state.tables[family];
+      for (const name of [...table.chains.keys()]) table.chains.set(name, []);
+      return 0;
+    }
+    case "save":
+      state.files.set(`/etc/sysconfig/${unit}`, { kind: "saved", family, table: cloneTable(state.tables[family]), origin });
+      return 0;
+    default:
+      return 0;
+  }
+}
+
+function runShell(name: string, args: readonly string[], node: ShellNode & { kind: "simple" }, context: Context, stdin: Output | undefined): CommandResult {
+  const { state } = context;
+  if (context.depth >= MAX_DEPTH) {
+    opaque(context, node.text, "scripts run each other too deeply");
+    return { status: "unknown" };
+  }
+  const flags = args.filter((a) => a.startsWith("-"));
+  const dashC = args.indexOf("-c");
+  let text: string | undefined;
+  let label: string;
+  if (dashC >= 0) {
+    text = args[dashC + 1];
+    label = `${context.origin} (${name} -c)`;
+  } else {
+    const file = args.find((a) => !a.startsWith("-"));
+    if (file === undefined) {
+      if (stdin === undefined || "saved" in stdin) return { status: 0 };
+      const segments = stdin as ReadonlyArray<string | Unseen>;
+      if (segments.some((s) => typeof s !== "string")) {
+        state.markUnknown(ALL_CONCERNS, `${context.origin}: \`${oneLine(node.text)}\` runs a script the audit cannot see (for example one downloaded at boot)`);
+        return { status: "unknown" };
+      }
+      text = segments.join("");
+      label = `${context.origin} (piped into ${name})`;
+    } else {
+      const content = state.files.get(file);
+      text = knownText(content);
+      if (content === undefined || text === undefined) {
+        state.markUnknown(ALL_CONCERNS, `${context.origin}: \`${oneLine(node.text)}\` runs ${file}, which the audit cannot see`);
+        return { status: "unknown" };
+      }
+      label = `${file} (run by ${context.origin})`;
+    }
+  }
+  if (text === undefined) return { status: "unknown" };
+  const env = name === "source" || name === "." ? context.env : new Map(context.env);
+  return { status: runText(state, text, label, flags.some((f) => /^-[a-z]*e/.test(f)), env, context.depth + 1) };
+}
+
+function testCommand(args: readonly string[], context: Context, node: ShellNode & { kind: "simple" }): CommandResult {
+  const operands = args.filter((a) => a !== "]" && a !== "]]");
+  if (operands.length === 2 && ["-f", "-e", "-s"].includes(operands[0])) {
+    const content = context.state.files.get(operands[1]);
+    if (content !== undefined) return { status: operands[0] === "-s" && knownText(content) === "" ? 1 : 0 };
+  }
+  return { status: concernsOf(node.text).length > 0 ? "unknown" : 0 };
+}
+
+/** `sed -i` with one `/re/d` or `s/re/replacement/` expression, on a file whose text is known. */
+function sedInPlace(args: readonly string[], node: ShellNode & { kind: "simple" }, context: Context): CommandResult {
+  const { state } = context;
+  const inPlace = args.some((a) => /^-[a-zA-Z]*i/.test(a) || a === "--in-place" || a.startsWith("-i"));
+  const words = args.filter((a) => !a.startsWith("-"));
+  if (!inPlace) return { status: 0, stdout: [{ unseen: "sed output" }] };
+  const [expression, ...files] = args.includes("-e") ? [args[args.indexOf("-e") + 1], ...words.slice(1)] : words;
+  const unknown = (): CommandResult => {
+    for (const file of files) {
+      if (state.files.has(file) || concernsOf(file).length > 0) {
+        state.files.set(file, { kind: "text", segments: [{ unseen: `${file} after \`${oneLine(node.text)}\` (${context.origin})` }] });
+      }
+    }
+    return { status: concernsOf(node.text).length > 0 ? "unknown" : 0 };
+  };
+  const edit = expression === undefined ? undefined : sedEdit(expression);
+  if (!edit) return unknown();
+  for (const file of files) {
+    const text = knownText(state.files.get(file));
+    if (text === undefined || !state.files.has(file)) return unknown();
+    const lines = text.split("\n");
+    const trailing = text.endsWith("\n");
+    const edited = (trailing ? lines.slice(0, -1) : lines).flatMap((line) => edit(line));
+    state.files.set(file, { kind: "text", segments: [edited.join("\n") + (trailing ? "\n" : "")] });
+  }
+  return { status: 0 };
+}
+
+function sedEdit(expression: string): ((line: string) => string[]) | undefined {
+  const deletion = /^\/((?:[^/\\]|\\.)*)\/d$/.exec(expression);
+  if (deletion) {
+    const pattern = basicRegExp(deletion[1]);
+    return pattern ? (line) => (pattern.test(line) ? [] : [line]) : undefined;
+  }
+  const substitution = /^s\/((?:[^/\\]|\\.)*)\/((?:[^/\\&]|\\.)*)\/(g?)$/.exec(expression);
+  if (substitution) {
+    const pattern = basicRegExp(substitution[1], substitution[3] === "g");
+    const replacement = substitution[2].replace(/\\(.)/g, "$1");
+    return pattern ? (line) => [line.replace(pattern, () => replacement)] : undefined;
+  }
+  return undefined;
+}
+
+/** A POSIX basic regular expression of the simple kind (literals, ., *, ^, $, [..]) as a RegExp. */
+function basicRegExp(source: string, global = false): RegExp | undefined {
+  if (/\\[(){}|+?]|\\[0-9]/.test(source)) return undefined;
+  const translated = source.replace(/[+?(){}|]/g, (c) => `\\${c}`).replace(/\[\[:space:\]\]/g, "\\s");
+  try {
+    return new RegExp(translated, global ? "g" : "");
+  } catch {
+    return undefined;
+  }
+}

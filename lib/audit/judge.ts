@@ -1,0 +1,357 @@
+/**
+ * The judge: for one EC2 launch description and the network modes the user runs, whether
+ * containers in each mode can reach IMDS. Pure; imports nothing from cdktf.
+ */
+import { parse as parseToml } from "smol-toml";
+import { Family, IMDS_ADDRESS, traverse, Traversal } from "./firewall";
+import { agentBoolean, readEcsConfigAsEcsInit } from "./go";
+import { Concern, ECS_CONFIG, InstanceState, knownText } from "./instance";
+import { boot, bootProgram, BootProgram } from "./program";
+import {
+  AuditNetworkMode,
+  DEFAULT_AUDIT_NETWORK_MODES,
+  isUnknown,
+  Judgement,
+  JudgeOptions,
+  Known,
+  LaunchDescription,
+  MetadataOptions,
+  ModeJudgement,
+  Verdict,
+} from "./types";
+import { decodeBase64, EC2_USER_DATA_LIMIT, readUserDataBytes } from "./user-data";
+
+/** What each mode's fix says. */
+export const FIXES: Readonly<Record<AuditNetworkMode, string>> = {
+  bridge:
+    "Drop container traffic to 169.254.169.254 (and fd00:ec2::254 with IPv6) in DOCKER-USER from a cloud-boothook that runs on every boot " +
+    '(ecs-imds-guard\'s ImdsGuardedLaunchTemplate or renderUserData writes one), and set metadata_options http_tokens = "required" with ' +
+    "http_put_response_hop_limit = 1.",
+  awsvpc:
+    "Write ECS_AWSVPC_BLOCK_IMDS=true, unquoted and as the last copy of the key, to /etc/ecs/ecs.config in user data that runs before the " +
+    "ECS agent starts (on Bottlerocket: settings.ecs.awsvpc-block-imds = true).",
+  host:
+    "Nothing on the network closes host mode: the ECS agent shares the namespace and needs IMDS. Keep untrusted tasks out of host mode, " +
+    "set ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=true so they use task roles, and give the instance role least privilege.",
+};
+
+const AWSVPC_KEY = "ECS_AWSVPC_BLOCK_IMDS";
+
+/** Judges one launch description for each network mode. */
+export function judge(description: LaunchDescription, options: JudgeOptions = {}): Judgement {
+  const modes = options.networkModes ?? DEFAULT_AUDIT_NETWORK_MODES;
+  const key = cacheKey(description, modes);
+  const cached = key !== undefined ? CACHE.get(key) : undefined;
+  if (cached) return cached;
+  const result = judgeUncached(description, modes);
+  if (key !== undefined) {
+    if (CACHE.size > 1000) CACHE.clear();
+    CACHE.set(key, result);
+  }
+  return result;
+}
+
+// Fleets repeat the same template: the same description always gets the same judgement.
+const CACHE = new Map<string, Judgement>();
+
+function cacheKey(description: LaunchDescription, modes: readonly AuditNetworkMode[]): string | undefined {
+  if (description.userData && "bytes" in description.userData) return undefined;
+  return JSON.stringify([description, modes]);
+}
+
+interface Metadata {
+  readonly endpointDisabled: boolean;
+  /** Why bridge containers are closed by the metadata options, if they are. */
+  readonly closesBridge?: string;
+  /** Why they are not, when they are not. */
+  readonly bridgeOpening?: string;
+  /** Set when a value the decision depends on is unknown. */
+  readonly unknown?: string;
+  readonly ipv6: boolean | "unknown";
+}
+
+function readMetadata(options: MetadataOptions | undefined, platform: "bottlerocket" | "amazon-linux"): Metadata {
+  const value = <T>(field: Known<T> | undefined): T | undefined | "unknown" => (isUnknown(field) ? "unknown" : field);
+  const endpoint = value(options?.httpEndpoint);
+  const tokens = value(options?.httpTokens);
+  const hop = value(options?.httpPutResponseHopLimit);
+  const ipv6Value = value(options?.httpProtocolIpv6);
+  const ipv6 = ipv6Value === "unknown" ? "unknown" : ipv6Value === "enabled";
+  if (endpoint === "disabled") return { endpointDisabled: true, ipv6 };
+  const unknownFields = [
+    endpoint === "unknown" ? "http_endpoint" : undefined,
+    tokens === "unknown" ? "http_tokens" : undefined,
+    hop === "unknown" ? "http_put_response_hop_limit" : undefined,
+  ].filter(Boolean);
+  const defaults = "unset metadata options take the AMI's defaults, and the account's regional IMDS defaults may differ";
+  if (tokens === "required" && hop === 1) {
+    return { endpointDisabled: false, ipv6, closesBridge: 'IMDSv2 is required (http_tokens = "required") with hop limit 1: the token response dies one hop out, before it reaches a bridge container' };
+  }
+  let bridgeOpening: string;
+  if (tokens !== "required" && tokens !== "unknown") {
+    bridgeOpening =
+      tokens === undefined
+        ? `http_tokens is unset, so IMDSv1 may be allowed (${defaults}): a plain GET needs no token and no hop limit applies`
+        : `IMDSv1 is allowed (http_tokens = "${tokens}"): a plain GET needs no token and no hop limit applies`;
+  } else if (hop === undefined) {
+    bridgeOpening = `http_put_response_hop_limit is unset: ${platform === "amazon-linux" ? "AL2023 AMIs default to 2" : "AMIs marked ImdsSupport v2.0 default to 2"}, which lets a bridge container (one hop away) get a token (${defaults})`;
+  } else if (hop === "unknown") {
+    bridgeOpening = "the hop limit is only known at apply time";
+  } else {
+    bridgeOpening = `the hop limit is ${hop}, which lets a bridge container (one hop away) get an IMDSv2 token`;
+  }
+  return {
+    endpointDisabled: false,
+    ipv6,
+    bridgeOpening,
+    ...(unknownFields.length > 0 && !(tokens !== "required" && tokens !== "unknown") ? { unknown: `${unknownFields.join(", ")} only known at apply time` } : {}),
+  };
+}
+
+/** The user data seen as a boot program, Bottlerocket settings, or not at all. */
+type Reading =
+  | { readonly kind: "none" }
+  | { readonly kind: "unreadable"; readonly reason: string }
+  | { readonly kind: "bottlerocket"; readonly awsvpcBlock: unknown; readonly notes: readonly string[] }
+  | { readonly kind: "cloud-init"; readonly program: BootProgram; readonly notes: readonly string[] };
+
+function readDescriptionUserData(description: LaunchDescription, bottlerocketImage: boolean): Reading {
+  const input = description.userData;
+  if (input === undefined) return { kind: "none" };
+  if (isUnknown(input)) return { kind: "unreadable", reason: `the user data is only known at apply time (${input.unknown})` };
+  if ("sha1" in input) return { kind: "unreadable", reason: "only a SHA-1 hash of the user data is recorded here (Terraform stores user_data of this resource type hashed); audit the configuration instead" };
+  let bytes: Buffer;
+  if ("base64" in input) {
+    const decoded = decodeBase64(input.base64.trim());
+    if (decoded === undefined) return { kind: "unreadable", reason: "user_data is not valid base64, which EC2 requires for a launch template: EC2 would refuse it" };
+    bytes = decoded;
+  } else if ("text" in input) bytes = Buffer.from(input.text, "utf8");
+  else bytes = input.bytes;
+  if (bytes.length === 0) return { kind: "none" };
+  if (bytes.length > EC2_USER_DATA_LIMIT) {
+    return { kind: "unreadable", reason: `the user data is ${bytes.length} bytes, over EC2's limit of ${EC2_USER_DATA_LIMIT}: EC2 refuses to launch with it` };
+  }
+  const read = readUserDataBytes(bytes);
+  if (read.kind === "unreadable") return { kind: "unreadable", reason: read.reason };
+  const single = read.parts.length === 1 && read.parts[0].contentType === "text/x-not-multipart" ? read.parts[0].payload : undefined;
+  if (single !== undefined || bottlerocketImage) {
+    const toml = tryToml(single ?? read.text);
+    if (toml !== undefined && typeof toml.settings === "object" && toml.settings !== null) {
+      const ecs = (toml.settings as Record<string, unknown>).ecs as Record<string, unknown> | undefined;
+      return { kind: "bottlerocket", awsvpcBlock: ecs?.["awsvpc-block-imds"], notes: [...read.notes, "user data is Bottlerocket TOML settings"] };
+    }
+    if (bottlerocketImage) return { kind: "unreadable", reason: "the image is Bottlerocket, but the user data is not TOML settings it can read" };
+  }
+  return { kind: "cloud-init", program: bootProgram(read.parts), notes: read.notes };
+}
+
+function tryToml(text: string): Record<string, unknown> | undefined {
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The three moments a verdict is about. */
+const MOMENTS = ["after the first boot", "after a Docker restart", "after a reboot"] as const;
+
+interface Timeline {
+  readonly firewall: Record<Family, Traversal[]>;
+  readonly ecs: Array<{ readonly value?: string; readonly unknown?: string; readonly text?: string }>;
+  readonly state: InstanceState;
+}
+
+function runTimeline(program: BootProgram): Timeline {
+  const state = new InstanceState();
+  for (const [concerns, why] of program.blind) state.markUnknown(concerns, why);
+  const firewall: Record<Family, Traversal[]> = { v4: [], v6: [] };
+  const ecs: Timeline["ecs"] = [];
+  const record = (withEcs: boolean) => {
+    for (const family of ["v4", "v6"] as const) firewall[family].push(traverse(state.tables[family]));
+    if (withEcs) ecs.push(readEcs(state));
+  };
+  boot(program, state, true);
+  record(true);
+  state.startDocker();
+  record(false);
+  boot(program, state, false);
+  record(true);
+  return { firewall, ecs, state };
+}
+
+function readEcs(state: InstanceState): { value?: string; unknown?: string; text?: string } {
+  const content = state.files.get(ECS_CONFIG);
+  if (content === undefined) return {};
+  if (content.kind === "saved") return { unknown: `${ECS_CONFIG} holds saved firewall rules` };
+  // The last copy wins: known text after the last unseen piece decides if it sets the key.
+  const lastUnseen = content.segments.map((s) => typeof s !== "string").lastIndexOf(true);
+  const tail = content.segments.slice(lastUnseen + 1).join("");
+  const tailSettings = readEcsConfigAsEcsInit(`\n${tail}`);
+  if (lastUnseen >= 0) {
+    if (tailSettings.has(AWSVPC_KEY) && tail.startsWith("\n") === tail.startsWith("\n")) return { value: tailSettings.get(AWSVPC_KEY), text: tail };
+    const unseen = content.segments[lastUnseen] as { unseen: string };
+    return { unknown: `${ECS_CONFIG} holds content the audit cannot see (${unseen.unseen})` };
+  }
+  const text = knownText(content) ?? "";
+  const value = readEcsConfigAsEcsInit(text).get(AWSVPC_KEY);
+  return value === undefined ? { text } : { value, text };
+}
+
+function judgeUncached(description: LaunchDescription, modes: readonly AuditNetworkMode[]): Judgement {
+  const image = description.imageId;
+  const bottlerocketImage = typeof image === "string" && /bottlerocket/i.test(image);
+  const reading = readDescriptionUserData(description, bottlerocketImage);
+  const platform = reading.kind === "bottlerocket" || bottlerocketImage ? "bottlerocket" : "amazon-linux";
+  const metadata = readMetadata(description.metadataOptions, platform);
+  const notes: string[] = [];
+  if (reading.kind === "cloud-init" || reading.kind === "bottlerocket") notes.push(...reading.notes);
+  if (reading.kind === "cloud-init") notes.push(...reading.program.notes);
+  const timeline = reading.kind === "cloud-init" ? runTimeline(reading.program) : undefined;
+  if (timeline) notes.push(...timeline.state.failures);
+  const result: Partial<Record<AuditNetworkMode, ModeJudgement>> = {};
+  for (const mode of modes) {
+    result[mode] = judgeMode(mode, { description, reading, metadata, timeline, platform });
+  }
+  return { modes: result, notes };
+}
+
+interface Inputs {
+  readonly description: LaunchDescription;
+  readonly reading: Reading;
+  readonly metadata: Metadata;
+  readonly timeline: Timeline | undefined;
+  readonly platform: "bottlerocket" | "amazon-linux";
+}
+
+function verdict(v: Verdict, reasons: string[], mode: AuditNetworkMode): ModeJudgement {
+  return { verdict: v, reasons, fix: v === "closed" ? "" : v === "unknown" ? `${unknownFix()} ${FIXES[mode]}` : FIXES[mode] };
+}
+
+function unknownFix(): string {
+  return "Make the user data and metadata options literal where the audit runs (or audit a saved plan), so it can read what the instance runs.";
+}
+
+function judgeMode(mode: AuditNetworkMode, inputs: Inputs): ModeJudgement {
+  const { metadata } = inputs;
+  if (metadata.endpointDisabled) {
+    return verdict("closed", ['the metadata endpoint is disabled (http_endpoint = "disabled"): nothing on the instance reaches IMDS, the ECS agent included'], mode);
+  }
+  if (mode === "host") {
+    return verdict("open", ["host-mode tasks share the instance's network namespace with the ECS agent, which needs IMDS: no firewall rule or hop limit can keep them out"], mode);
+  }
+  return mode === "bridge" ? judgeBridge(inputs) : judgeAwsvpc(inputs);
+}
+
+function judgeBridge(inputs: Inputs): ModeJudgement {
+  const { metadata, reading, timeline } = inputs;
+  if (metadata.closesBridge) return verdict("closed", [metadata.closesBridge], "bridge");
+  const opening = metadata.bridgeOpening ?? "";
+  const families: Family[] = metadata.ipv6 === true ? ["v4", "v6"] : ["v4"];
+  const extra: string[] = metadata.ipv6 === "unknown" ? ["whether the IPv6 endpoint is on is only known at apply time"] : [];
+  if (reading.kind === "none") {
+    return verdict(metadata.unknown ? "unknown" : "open", [`no user data, so no firewall rule; ${opening}`, ...(metadata.unknown ? [metadata.unknown] : [])], "bridge");
+  }
+  if (reading.kind === "unreadable") return verdict("unknown", [reading.reason, `and the metadata options do not close bridge mode on their own: ${opening}`], "bridge");
+  if (reading.kind === "bottlerocket") {
+    return verdict(metadata.unknown ? "unknown" : "open", [`Bottlerocket user data has no firewall hook for bridge mode, and ${opening}`], "bridge");
+  }
+  const perFamily = families.map((family) => familyVerdict(family, timeline as Timeline));
+  const order: Verdict[] = ["open", "fragile", "unknown", "closed"];
+  let worst = perFamily.reduce((acc, v) => (order.indexOf(v.verdict) < order.indexOf(acc.verdict) ? v : acc), perFamily[0]);
+  if (metadata.ipv6 === "unknown" && worst.verdict === "closed") worst = { verdict: "unknown", reasons: [...worst.reasons, ...extra] };
+  const reasons = [...perFamily.flatMap((v) => v.reasons)];
+  if (worst.verdict !== "closed") reasons.push(`the metadata options do not close it either: ${opening}`);
+  if (metadata.unknown && worst.verdict !== "closed") return verdict("unknown", [...reasons, metadata.unknown], "bridge");
+  return verdict(worst.verdict, reasons, "bridge");
+}
+
+function familyVerdict(family: Family, timeline: Timeline): { verdict: Verdict; reasons: string[] } {
+  const address = IMDS_ADDRESS[family];
+  const concern: Concern = family;
+  const unknowns = timeline.state.unknowns.get(concern) ?? [];
+  const moments = timeline.firewall[family];
+  const first = moments[0];
+  const describeBlock = (t: Traversal & { result: "blocked" }) =>
+    `${t.rule.text} in ${t.chain}, from ${t.rule.origin}`;
+  if (first.result === "passed") {
+    return { verdict: "open", reasons: [`${MOMENTS[0]}, container traffic to ${address} passes: ${passedWhy(first, family, timeline)}`, ...unknowns.map((u) => `also not followed: ${u}`)] };
+  }
+  if (unknowns.length > 0) return { verdict: "unknown", reasons: unknowns.map((u) => `not followed: ${u}`) };
+  if (first.result === "unknown") return { verdict: "unknown", reasons: [`${MOMENTS[0]}: ${first.why}`] };
+  const lost: string[] = [];
+  for (const index of [1, 2]) {
+    const moment = moments[index];
+    if (moment.result === "unknown") return { verdict: "unknown", reasons: [`${MOMENTS[index]}: ${moment.why}`] };
+    if (moment.result === "passed") lost.push(`${MOMENTS[index]} it passes: ${lostWhy(index, first, moment, family, timeline)}`);
+  }
+  if (lost.length > 0) {
+    return { verdict: "fragile", reasons: [`${MOMENTS[0]} container traffic to ${address} is dropped by ${describeBlock(first)}`, ...lost] };
+  }
+  const everyBoot = /boothook|bootcmd|at boot|per-boot/.test(first.rule.origin) || moments[2].result === "blocked";
+  return {
+    verdict: "closed",
+    reasons: [
+      `container traffic to ${address} is dropped by ${describeBlock(first)}; it holds after a Docker restart (Docker never flushes DOCKER-USER) and after a reboot (${everyBoot && moments[2].result === "blocked" ? `re-applied by ${moments[2].rule.origin}` : "re-applied at boot"})`,
+      ...(moments[2].result === "blocked" && /iptables\.service|sysconfig/.test(moments[2].rule.origin)
+        ? ["note: restarting iptables.service while Docker runs flushes Docker's jump to DOCKER-USER until Docker restarts"]
+        : []),
+    ],
+  };
+}
+
+function passedWhy(t: Traversal & { result: "passed" }, family: Family, timeline: Timeline): string {
+  const failures = timeline.state.failures.filter((f) => (family === "v4" ? /iptables/ : /ip6tables/).test(f));
+  const byDocker = t.rule?.origin === "Docker" ? `Docker's rule "${t.rule.text}" in ${t.chain} accepts it first` : t.rule ? `"${t.rule.text}" (${t.rule.origin}) accepts it` : "no rule drops it";
+  const user = [...timeline.state.tables[family].chains].flatMap(([chain, rules]) =>
+    rules.filter((r) => r.effect.kind === "block").map((r) => `"${r.text}" (${r.origin}) sits in ${chain} where the packet never reaches it`),
+  );
+  return [byDocker, ...user, ...failures].join("; ");
+}
+
+function lostWhy(index: number, first: Traversal & { result: "blocked" }, moment: Traversal & { result: "passed" }, family: Family, timeline: Timeline): string {
+  if (index === 1) {
+    return first.chain === "FORWARD"
+      ? `the rule sits on FORWARD, and Docker re-inserts its own rules above it when it restarts (${moment.rule ? `"${moment.rule.text}" accepts first` : "nothing drops it"})`
+      : `Docker's restart leaves nothing that drops it (${passedWhy(moment, family, timeline)})`;
+  }
+  return `the rule was added once, at first boot (${first.rule.origin}), and nothing re-applies it when the instance boots again (${passedWhy(moment, family, timeline)})`;
+}
+
+function judgeAwsvpc(inputs: Inputs): ModeJudgement {
+  const { reading, timeline, description } = inputs;
+  const ipv6Note = description.metadataOptions?.httpProtocolIpv6 === "enabled" ? ["note: the agent's blackhole route covers 169.254.169.254 only, not the IPv6 endpoint"] : [];
+  switch (reading.kind) {
+    case "none":
+      return verdict("open", [`no user data, so nothing sets ${AWSVPC_KEY}; the agent's default is false`], "awsvpc");
+    case "unreadable":
+      return verdict("unknown", [reading.reason], "awsvpc");
+    case "bottlerocket": {
+      const value = reading.awsvpcBlock;
+      if (value === true) return verdict("closed", ["Bottlerocket settings.ecs.awsvpc-block-imds = true: the agent blackholes IMDS in each task's namespace", ...ipv6Note], "awsvpc");
+      return verdict("open", [value === undefined ? "Bottlerocket settings.ecs.awsvpc-block-imds is not set; the default is false" : `Bottlerocket settings.ecs.awsvpc-block-imds = ${JSON.stringify(value)}, not the boolean true`], "awsvpc");
+    }
+    case "cloud-init":
+      break;
+  }
+  const line = timeline as Timeline;
+  const unknowns = line.state.unknowns.get("ecs") ?? [];
+  const [first, afterReboot] = line.ecs;
+  const describe = (reading: { value?: string; text?: string }): string => {
+    if (reading.value === undefined) return `${ECS_CONFIG} does not set ${AWSVPC_KEY}; the agent's default is false`;
+    const lines = (reading.text ?? "").split("\n").filter((l) => l.trim().startsWith(`${AWSVPC_KEY}=`));
+    const overridden = lines.length > 1 ? ` (the last of ${lines.length} ${AWSVPC_KEY} lines wins)` : "";
+    if (/^["'].*["']$/.test(reading.value.trim())) {
+      return `${ECS_CONFIG} sets ${AWSVPC_KEY}=${reading.value}${overridden}: ecs-init keeps the quotes, so the agent reads ${reading.value}, which is not a boolean, and leaves it off`;
+    }
+    return agentBoolean(reading.value)
+      ? `${ECS_CONFIG} sets ${AWSVPC_KEY}=${reading.value}${overridden}, which the agent reads as true`
+      : `${ECS_CONFIG} sets ${AWSVPC_KEY}=${reading.value}${overridden}, which the agent reads as false`;
+  };
+  if (first.unknown) return verdict("unknown", [first.unknown, ...unknowns], "awsvpc");
+  if (!agentBoolean(first.value)) return verdict("open", [`${MOMENTS[0]}: ${describe(first)}`, ...unknowns.map((u) => `also not followed: ${u}`)], "awsvpc");
+  if (unknowns.length > 0) return verdict("unknown", unknowns.map((u) => `not followed: ${u}`), "awsvpc");
+  if (afterReboot.unknown) return verdict("unknown", [afterReboot.unknown], "awsvpc");
+  if (!agentBoolean(afterReboot.value)) return verdict("fragile", [`${MOMENTS[0]}: ${describe(first)}`, `${MOMENTS[2]}: ${describe(afterReboot)}`], "awsvpc");
+  return verdict("closed", [`${describe(first)}: the agent blackholes IMDS in each task's namespace (${ECS_CONFIG} is on disk, read again at every start)`, ...ipv6Note], "awsvpc");
+}

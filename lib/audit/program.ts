@@ -1,0 +1,288 @@
+/**
+ * What cloud-init makes of the parts, as a boot program: which text runs on every boot before
+ * Docker (boothooks, bootcmd), which files are written once, which scripts run once after Docker
+ * (shell parts and runcmd in file-name order) or on every boot, and what could not be read.
+ */
+import { parse as parseYaml } from "yaml";
+import { renderBoothook, renderRulesFile, IMDS_IPV4, IMDS_IPV6 } from "../user-data/boothook";
+import { renderEcsConfigScript } from "../user-data/ecs-config";
+import { Concern, ECS_CONFIG, InstanceState, knownText, Unseen, applyGuardDrop } from "./instance";
+import { concernsOf, interpretScript } from "./interpreter";
+import { CloudInitPart, decodeBase64, gunzipBounded } from "./user-data";
+
+/** One piece of user data that runs, with a name for reasons. */
+interface Runnable {
+  readonly origin: string;
+  readonly run: (state: InstanceState) => void;
+}
+
+/** The boot program of a cloud-init instance. */
+export interface BootProgram {
+  /** Every boot, in the init stage, before Docker starts. */
+  readonly early: readonly Runnable[];
+  /** Once per instance, in the init stage (write_files). */
+  readonly onceEarly: readonly Runnable[];
+  /** Every boot, in cloud-final (per-boot scripts). */
+  readonly lateEveryBoot: readonly Runnable[];
+  /** Once per instance, in cloud-final: packages, deferred files, then scripts in name order. */
+  readonly onceLate: readonly Runnable[];
+  /** What the audit read, for notes. */
+  readonly notes: readonly string[];
+  /** Concerns that cannot be followed and why (parts cloud-init handles that the audit cannot see). */
+  readonly blind: ReadonlyArray<readonly [readonly Concern[], string]>;
+}
+
+const ALL: readonly Concern[] = ["v4", "v6", "ecs"];
+
+/** What ecs-imds-guard's own boothook installs and applies, read back from its exact text. */
+interface GuardBoothook {
+  readonly bridge: boolean;
+  readonly ipv6: boolean;
+  readonly persistence: "boothook" | "iptables-services";
+  readonly settings: ReadonlyArray<readonly [string, string]>;
+}
+
+const GUARD_SETTINGS = /IFS= read -r -d '' settings <<'ECS_IMDS_GUARD_SETTINGS'\n([\s\S]*?)\nECS_IMDS_GUARD_SETTINGS\n/;
+
+/**
+ * ecs-imds-guard's boothook, recognised only when the text is exactly what the renderer makes of
+ * the settings it carries: an edited copy is read as any other shell text.
+ */
+function guardBoothook(text: string): GuardBoothook | undefined {
+  const match = GUARD_SETTINGS.exec(text);
+  if (!match) return undefined;
+  const settings = match[1].split("\n").map((line): [string, string] => {
+    const eq = line.indexOf("=");
+    return [line.slice(0, eq), line.slice(eq + 1)];
+  });
+  if (settings.some(([key]) => !/^ECS_[A-Z0-9_]+$/.test(key))) return undefined;
+  for (const bridge of [true, false]) {
+    for (const ipv6 of [false, true]) {
+      for (const persistence of ["boothook", "iptables-services"] as const) {
+        if (renderBoothook({ bridge, ipv6Imds: ipv6, firewallPersistence: persistence, settings }) === text) {
+          return { bridge, ipv6, persistence, settings };
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The guard script's effect: the DROP first in DOCKER-USER, and its settings last in ecs.config. */
+function applyGuard(state: InstanceState, guard: GuardBoothook, label: string): void {
+  if (guard.bridge) {
+    applyGuardDrop(state, "v4", IMDS_IPV4, label);
+    if (guard.ipv6) applyGuardDrop(state, "v6", IMDS_IPV6, label);
+  }
+  const keys = new Set(guard.settings.map(([key]) => key));
+  const existing = state.files.get(ECS_CONFIG);
+  const kept: Array<string | Unseen> = [];
+  if (existing?.kind === "text") {
+    for (const segment of existing.segments) {
+      if (typeof segment !== "string") kept.push(segment);
+      else kept.push(segment.split(/(?<=\n)/).filter((line) => !keys.has(/^\s*([^=]*)=/.exec(line)?.[1] ?? "\0")).join(""));
+    }
+  }
+  const lines = guard.settings.map(([key, value]) => `${key}=${value}\n`).join("");
+  state.files.set(ECS_CONFIG, { kind: "text", segments: [...kept, lines] });
+}
+
+/** The runnable for one shell text, with the guard's own scripts recognised exactly. */
+function shellRunnable(text: string, origin: string): Runnable {
+  const guard = guardBoothook(text);
+  if (guard) {
+    const label = `${origin} (ecs-imds-guard's boothook${guard.persistence === "iptables-services" && guard.bridge ? ", iptables-services persistence" : ""})`;
+    return {
+      origin: label,
+      run: (state) => {
+        if (guard.bridge && guard.persistence === "iptables-services") {
+          const families = [["iptables", IMDS_IPV4], ...(guard.ipv6 ? [["ip6tables", IMDS_IPV6]] : [])];
+          const script = [
+            "yum install -y iptables-services",
+            ...families.map(([service, destination]) => `cat >/etc/sysconfig/${service} <<'RULES'\n${renderRulesFile(destination)}RULES`),
+            ...families.map(([service]) => `systemctl enable ${service} && systemctl start ${service}`),
+          ].join("\n");
+          interpretScript(state, script, label);
+        }
+        applyGuard(state, guard, label);
+        // ecs.service runs the installed guard script before every start of the agent.
+        state.beforeAgentStart = (s) => applyGuard(s, guard, `${label}, run again by ecs.service before the agent starts`);
+      },
+    };
+  }
+  if (text === renderEcsConfigScript()) {
+    const label = `${origin} (ecs-imds-guard's cloud-final script)`;
+    return {
+      origin: label,
+      run: (state) => {
+        // It runs the guard script the boothook installed, or fails closed without it.
+        state.beforeAgentStart?.(state);
+      },
+    };
+  }
+  return { origin, run: (state) => interpretScript(state, text, origin) };
+}
+
+/** cloud-init executes part files directly: without `#!` the kernel refuses them. */
+function executable(text: string, origin: string, notes: string[]): boolean {
+  if (text.startsWith("#!")) return true;
+  if (concernsOf(text).length > 0) notes.push(`${origin} has no #! line: cloud-init executes the file directly and it fails (exec format error), so none of it runs`);
+  return false;
+}
+
+/** Builds the boot program from cloud-init's parts. */
+export function bootProgram(parts: readonly CloudInitPart[]): BootProgram {
+  const early: Runnable[] = [];
+  const onceEarly: Runnable[] = [];
+  const lateEveryBoot: Runnable[] = [];
+  const scripts = new Map<string, Runnable>();
+  const packages: string[] = [];
+  const deferred: Runnable[] = [];
+  const notes: string[] = [];
+  const blind: Array<[Concern[], string]> = [];
+  const cloudConfigKeys = new Set<string>();
+  parts.forEach((part, index) => {
+    const origin = `part ${index + 1} (${part.contentType}${part.filename ? ` "${part.filename}"` : ""})`;
+    switch (part.contentType) {
+      case "text/cloud-boothook": {
+        const text = part.payload.replace(/\r\n/g, "\n").replace(/^#cloud-boothook/, "").replace(/^\s+/, "");
+        if (executable(text, origin, notes)) early.push(shellRunnable(text, origin));
+        break;
+      }
+      case "text/x-shellscript":
+      case "text/x-shellscript-per-instance":
+      case "text/x-shellscript-per-once":
+        if (executable(part.payload, origin, notes)) scripts.set(part.filename, shellRunnable(part.payload, origin));
+        break;
+      case "text/x-shellscript-per-boot":
+        if (executable(part.payload, origin, notes)) lateEveryBoot.push(shellRunnable(part.payload, origin));
+        break;
+      case "text/cloud-config": {
+        let config: unknown;
+        try {
+          config = parseYaml(part.payload, { maxAliasCount: 100, prettyErrors: false });
+        } catch (error) {
+          blind.push([[...ALL], `${origin} is not valid YAML (${(error as Error).message.split("\n")[0]}): cloud-init would skip it`]);
+          break;
+        }
+        if (config === null || typeof config !== "object" || Array.isArray(config)) {
+          if (concernsOf(part.payload).length > 0) blind.push([[...ALL], `${origin} is not a YAML mapping`]);
+          break;
+        }
+        const record = config as Record<string, unknown>;
+        for (const key of ["bootcmd", "runcmd", "write_files", "packages"]) {
+          if (key in record && cloudConfigKeys.has(key)) blind.push([[...ALL], `${origin} sets ${key} again; how cloud-init merges the parts is not followed`]);
+          if (key in record) cloudConfigKeys.add(key);
+        }
+        const bootcmd = commandList(record.bootcmd, `${origin} bootcmd`, blind);
+        if (bootcmd !== undefined) early.push(shellRunnable(bootcmd, `${origin} bootcmd`));
+        const runcmd = commandList(record.runcmd, `${origin} runcmd`, blind);
+        if (runcmd !== undefined) scripts.set("runcmd", shellRunnable(runcmd, `${origin} runcmd`));
+        if (Array.isArray(record.packages)) {
+          for (const entry of record.packages) packages.push(String(Array.isArray(entry) ? entry[0] : entry));
+        }
+        if (Array.isArray(record.write_files)) {
+          for (const entry of record.write_files) {
+            const file = writeFileRunnable(entry, origin, blind);
+            if (file) (file.deferred ? deferred : onceEarly).push(file.runnable);
+          }
+        }
+        break;
+      }
+      case "text/x-include-url":
+      case "text/x-include-once-url":
+        blind.push([[...ALL], `${origin} makes cloud-init download more user data at boot (${firstLine(part.payload)}), which the audit cannot see`]);
+        break;
+      case "text/part-handler":
+      case "text/cloud-config-archive":
+      case "text/cloud-config-jsonp":
+      case "text/jinja2":
+        blind.push([[...ALL], `${origin} is a ${part.contentType} part, which the audit does not read`]);
+        break;
+      default:
+        if (concernsOf(part.payload).length > 0) notes.push(`${origin} is not a type cloud-init runs; it is ignored`);
+        break;
+    }
+  });
+  const onceLate: Runnable[] = [];
+  if (packages.length > 0) {
+    onceLate.push({ origin: "cloud-config packages", run: (state) => packages.forEach((p) => state.installed.add(p)) });
+  }
+  onceLate.push(...deferred);
+  // scripts_user runs the instance's scripts folder in sorted file-name order; a later part with
+  // the same file name replaced the earlier file.
+  for (const name of [...scripts.keys()].sort(compareBytes)) onceLate.push(scripts.get(name) as Runnable);
+  return { early, onceEarly, lateEveryBoot, onceLate, notes, blind };
+}
+
+function compareBytes(a: string, b: string): number {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return Buffer.compare(x, y);
+}
+
+function firstLine(text: string): string {
+  return text.split("\n").find((line) => line.trim() && !line.startsWith("#include"))?.trim() ?? text.split("\n")[0];
+}
+
+/** cloud-init's shellify: a string runs as a line; a list is quoted word by word. */
+function commandList(value: unknown, origin: string, blind: Array<[Concern[], string]>): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) {
+    blind.push([[...ALL], `${origin} is not a list`]);
+    return undefined;
+  }
+  const lines = value.map((entry) =>
+    Array.isArray(entry) ? entry.map((word) => `'${String(word).replace(/'/g, "'\\''")}'`).join(" ") : String(entry),
+  );
+  return `#!/bin/sh\n${lines.join("\n")}\n`;
+}
+
+function writeFileRunnable(entry: unknown, origin: string, blind: Array<[Concern[], string]>): { runnable: Runnable; deferred: boolean } | undefined {
+  if (entry === null || typeof entry !== "object") return undefined;
+  const record = entry as Record<string, unknown>;
+  const path = typeof record.path === "string" ? record.path : undefined;
+  if (path === undefined) return undefined;
+  const encoding = String(record.encoding ?? "text").toLowerCase();
+  const raw = record.content === undefined || record.content === null ? "" : String(record.content);
+  let content: string | Unseen = raw;
+  if (["b64", "base64"].includes(encoding)) {
+    const bytes = decodeBase64(raw.replace(/\s+/g, ""));
+    content = bytes ? bytes.toString("utf8") : { unseen: `${path} (bad base64 in ${origin})` };
+  } else if (["gz", "gzip", "gz+b64", "gz+base64", "gzip+b64", "gzip+base64"].includes(encoding)) {
+    const bytes = encoding.includes("b") ? decodeBase64(raw.replace(/\s+/g, "")) : Buffer.from(raw, "latin1");
+    const unzipped = bytes ? gunzipBounded(bytes) : "bad base64";
+    content = typeof unzipped === "string" ? { unseen: `${path} (${unzipped})` } : unzipped.toString("utf8");
+  } else if (!["text", "text/plain"].includes(encoding)) {
+    blind.push([concernsOf(path), `${origin} write_files ${path} uses encoding ${encoding}`]);
+    content = { unseen: path };
+  }
+  const append = record.append === true;
+  const label = `${origin} write_files ${path}`;
+  return {
+    deferred: record.defer === true,
+    runnable: {
+      origin: label,
+      run: (state) => {
+        const existing = state.files.get(path);
+        const before = append && existing ? (existing.kind === "text" ? existing.segments : [{ unseen: path }]) : [];
+        state.files.set(path, { kind: "text", segments: [...before, content] });
+      },
+    },
+  };
+}
+
+/** Boots the instance: every-boot parts, then (first boot only) once-per-instance parts. */
+export function boot(program: BootProgram, state: InstanceState, first: boolean): void {
+  state.powerOn();
+  state.startEnabledFirewallServices();
+  for (const step of program.early) step.run(state);
+  if (first) for (const step of program.onceEarly) step.run(state);
+  state.startDocker();
+  for (const step of program.lateEveryBoot) step.run(state);
+  if (first) for (const step of program.onceLate) step.run(state);
+  // ecs.service starts after cloud-final.
+  state.beforeAgentStart?.(state);
+}
+
+export { knownText };
