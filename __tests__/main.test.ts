@@ -6,7 +6,7 @@ import { delimiter, isAbsolute, join } from "node:path";
 import { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { configFromEnvironment, DEFAULT_CONFIG, DefaultStackConfig, ImdsGuardStack, STACK_NAME } from "../app";
+import { configFromEnvironment, DEFAULT_CONFIG, DefaultStackConfig, ENVIRONMENT_INPUTS, ImdsGuardStack, STACK_NAME } from "../app";
 import { renderUserData } from "../lib";
 
 const PROJECT_ROOT = join(__dirname, "..");
@@ -187,6 +187,66 @@ describe("main.ts as a program", () => {
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("main.ts on bad environment inputs", () => {
+  const synthWith = (env: Record<string, string>) => {
+    const outdir = mkdtempSync(join(tmpdir(), "ecs-imds-guard-"));
+    try {
+      const result = spawnSync(process.execPath, ["--require", "./tools/swc-register.cjs", "main.ts"], {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, ...env, CDKTF_OUTDIR: join(outdir, "out"), CHECKPOINT_DISABLE: "1" },
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      const written = existsSync(join(outdir, "out"))
+        ? readdirSync(join(outdir, "out"), { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile())
+        : [];
+      return { status: result.status, stderr: result.stderr.trim(), filesWritten: written.length };
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  };
+
+  it.each([
+    [
+      { ECS_IMDS_GUARD_CLUSTER_NAME: "bad name" },
+      'ecs-imds-guard: ECS_IMDS_GUARD_CLUSTER_NAME = "bad name" is invalid: must be 1-255 characters of letters, digits, hyphens (-) and underscores (_), the ECS cluster name rule',
+    ],
+    [
+      { ECS_IMDS_GUARD_INSTANCE_TYPE: "T3" },
+      'ecs-imds-guard: ECS_IMDS_GUARD_INSTANCE_TYPE = "T3" is invalid: must be an EC2 instance type such as t3.medium (family.size, lower case)',
+    ],
+    [
+      { ECS_IMDS_GUARD_INSTANCE_PROFILE: "a:b" },
+      'ecs-imds-guard: ECS_IMDS_GUARD_INSTANCE_PROFILE = "a:b" is invalid: must be an instance profile name (1-128 of letters, digits, +=,.@_-) or an ARN arn:aws:iam::<account>:instance-profile/<name>',
+    ],
+    [
+      { ECS_IMDS_GUARD_NETWORK_MODES: "bridge, bridge" },
+      'ecs-imds-guard: ECS_IMDS_GUARD_NETWORK_MODES = "bridge, bridge" is invalid: networkModes[1] = "bridge" is listed twice; list each mode once',
+    ],
+    [
+      { ECS_IMDS_GUARD_PLATFORM: "bottlerocket", ECS_IMDS_GUARD_FIREWALL_PERSISTENCE: "iptables-services" },
+      'ecs-imds-guard: ECS_IMDS_GUARD_FIREWALL_PERSISTENCE = "iptables-services" is invalid: applies to Amazon Linux only; Bottlerocket has no iptables hook in user data (leave it unset)',
+    ],
+    [
+      { ECS_IMDS_GUARD_CLUSTR_NAME: "prod" },
+      'ecs-imds-guard: ECS_IMDS_GUARD_CLUSTR_NAME = "prod" is invalid: is not an input of this app; did you mean ECS_IMDS_GUARD_CLUSTER_NAME? (the inputs are listed in README.md, "Inputs of the default stack")',
+    ],
+    [
+      { ECS_IMDS_GUARD_S3_BUCKETS: "state" },
+      'ecs-imds-guard: ECS_IMDS_GUARD_S3_BUCKETS = "state" is invalid: is not an input of this app; did you mean ECS_IMDS_GUARD_S3_BUCKET? (the inputs are listed in README.md, "Inputs of the default stack")',
+    ],
+  ])("names the variable, its value and the rule for %j, and writes nothing", (env, message) => {
+    expect(synthWith(env)).toEqual({ status: 1, stderr: message, filesWritten: 0 });
+  });
+
+  it("reads every variable of the README's table, and no other", () => {
+    const readme = readFileSync(join(PROJECT_ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Inputs of the default stack"), readme.indexOf("## Errors you may meet"));
+    const documented = [...section.matchAll(/^\| `(ECS_IMDS_GUARD_[A-Z0-9_]+)` \|/gm)].map((match) => match[1]);
+    expect(documented.sort()).toEqual(Object.keys(ENVIRONMENT_INPUTS).sort());
   });
 });
 

@@ -1,3 +1,4 @@
+import { closest } from "fastest-levenshtein";
 import { Architecture } from "../lib/imds-guarded-launch-template";
 import {
   FIREWALL_PERSISTENCES,
@@ -87,8 +88,60 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 // S3 bucket naming rule (general purpose buckets).
 const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
+/** Every environment input of the app, with the configuration field it sets. */
+export const ENVIRONMENT_INPUTS = {
+  ECS_IMDS_GUARD_REGION: "region",
+  ECS_IMDS_GUARD_CLUSTER_NAME: "clusterName",
+  ECS_IMDS_GUARD_PLATFORM: "platform",
+  ECS_IMDS_GUARD_ARCHITECTURE: "architecture",
+  ECS_IMDS_GUARD_NETWORK_MODES: "networkModes",
+  ECS_IMDS_GUARD_IPV6_IMDS: "ipv6Imds",
+  ECS_IMDS_GUARD_FIREWALL_PERSISTENCE: "firewallPersistence",
+  ECS_IMDS_GUARD_INSTANCE_TYPE: "instanceType",
+  ECS_IMDS_GUARD_INSTANCE_PROFILE: "iamInstanceProfile",
+  ECS_IMDS_GUARD_STATE_DIR: "backend",
+  ECS_IMDS_GUARD_S3_BUCKET: "backend",
+  ECS_IMDS_GUARD_S3_KEY_PREFIX: "backend",
+  ECS_IMDS_GUARD_S3_REGION: "backend",
+  ECS_IMDS_GUARD_CREATE_CLUSTER: "createCluster",
+  ECS_IMDS_GUARD_SSM_MANAGED_INSTANCE_CORE: "ssmManagedInstanceCore",
+} as const satisfies Record<string, keyof DefaultStackConfig>;
+
+const INPUT_PREFIX = "ECS_IMDS_GUARD_";
+
+/** Refuses an `ECS_IMDS_GUARD_*` variable the app does not read: a misspelled input must not be ignored. */
+function refuseUnknownInputs(env: Readonly<Record<string, string | undefined>>): void {
+  const known = Object.keys(ENVIRONMENT_INPUTS);
+  for (const name of Object.keys(env).sort()) {
+    if (name.startsWith(INPUT_PREFIX) && !known.includes(name)) {
+      throw new UserDataValidationError(
+        name,
+        env[name],
+        `is not an input of this app; did you mean ${closest(name, known)}? (the inputs are listed in README.md, "Inputs of the default stack")`,
+      );
+    }
+  }
+}
+
+/**
+ * Restates an error of the library about a value that came from the environment in terms of that
+ * variable: its name, its value as set, and the rule (with the field, when the rule is about one
+ * element). Any other error is returned as it is.
+ */
+export function inEnvironmentTerms(error: unknown, env: Readonly<Record<string, string | undefined>>): unknown {
+  if (!(error instanceof UserDataValidationError)) return error;
+  const field = error.field.split(/[.[]/)[0];
+  const variable = Object.keys(ENVIRONMENT_INPUTS).find(
+    (name) => ENVIRONMENT_INPUTS[name as keyof typeof ENVIRONMENT_INPUTS] === field && env[name]?.trim(),
+  );
+  if (variable === undefined) return error;
+  const element = error.field === field ? "" : `${error.field} = ${JSON.stringify(error.value)} `;
+  return new UserDataValidationError(variable, env[variable]?.trim(), `${element}${error.rule}`);
+}
+
 /** Reads the stacks' configuration from `ECS_IMDS_GUARD_*` variables; unset ones keep their default. */
 export function configFromEnvironment(env: Readonly<Record<string, string | undefined>>): DefaultStackConfig {
+  refuseUnknownInputs(env);
   const get = (name: string): string | undefined => {
     const value = env[name];
     return value === undefined || value.trim() === "" ? undefined : value.trim();

@@ -57,8 +57,8 @@ export function describeConsumer(name: string): void {
     let appDir: string;
 
     beforeAll(() => {
-      const tarball = process.env.ECS_IMDS_GUARD_TARBALL;
-      if (!tarball) throw new Error("ECS_IMDS_GUARD_TARBALL is not set: run the consumer tests through jest (its global setup packs)");
+      const tarball = process.env.PACKED_TARBALL;
+      if (!tarball) throw new Error("PACKED_TARBALL is not set: run the consumer tests through jest (its global setup packs)");
       workDir = mkdtempSync(join(tmpdir(), `ecs-imds-guard-${name}-`));
       appDir = installConsumerApp(name, tarball, workDir);
     }, 600_000);

@@ -16,7 +16,7 @@ module.exports = async function packForConsumers() {
   });
   // `prepare` prints the build's output before the JSON array, which starts on a line of its own.
   const [packed] = JSON.parse(output.slice(output.search(/^\[/m)));
-  process.env.ECS_IMDS_GUARD_TARBALL = join(destination, packed.filename);
-  process.env.ECS_IMDS_GUARD_TARBALL_FILES = JSON.stringify(packed.files.map((file) => file.path));
-  process.env.ECS_IMDS_GUARD_TARBALL_SIZE = String(packed.size);
+  process.env.PACKED_TARBALL = join(destination, packed.filename);
+  process.env.PACKED_TARBALL_FILES = JSON.stringify(packed.files.map((file) => file.path));
+  process.env.PACKED_TARBALL_SIZE = String(packed.size);
 };

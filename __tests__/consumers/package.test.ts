@@ -1,6 +1,6 @@
 /** The tarball `npm pack` makes, as the consumer tests' global setup packed it. */
-const files: string[] = JSON.parse(process.env.ECS_IMDS_GUARD_TARBALL_FILES ?? "null");
-const size = Number(process.env.ECS_IMDS_GUARD_TARBALL_SIZE);
+const files: string[] = JSON.parse(process.env.PACKED_TARBALL_FILES ?? "null");
+const size = Number(process.env.PACKED_TARBALL_SIZE);
 
 describe("the npm package", () => {
   it("holds only the built library, its README, licence and package.json", () => {
