@@ -18,7 +18,7 @@ import {
 } from "../lib";
 import { parseWithCloudInit } from "./support/cloud-init";
 import { offlineConfiguration, TERRAFORM, TerraformPlan, unwrapInterpolation, withTerraform } from "./support/terraform";
-import { describeWhen, hasCloudInit, hasProgram } from "./support/tools";
+import { describeWhen, hasCloudInit, hasProgram, itWhen } from "./support/tools";
 
 interface SynthesizedTemplate {
   readonly guard: ImdsGuardedLaunchTemplate;
@@ -70,7 +70,7 @@ describe("ImdsGuardedLaunchTemplate with literal inputs", () => {
     expect(template.lifecycle).toBeUndefined();
   });
 
-  it("gives cloud-init the guard's parts and an ecs.config that names the cluster", () => {
+  itWhen({ "cloud-init": hasCloudInit() })("gives cloud-init the guard's parts and an ecs.config that names the cluster", () => {
     const { template, guard } = synthesize({ clusterName: "prod" });
     const [parts] = parseWithCloudInit([decodedUserData(template)]);
     expect(parts.map((p) => [p.contentType, p.filename])).toEqual(
@@ -245,7 +245,7 @@ describe("every platform and network-mode combination", () => {
   const modes: NetworkMode[] = ["bridge", "awsvpc", "host"];
   const subsets = [1, 2, 3, 4, 5, 6, 7].map((bits) => modes.filter((_, i) => bits & (1 << i)));
 
-  it("synthesizes each allowed one with the blocks its modes need", () => {
+  itWhen({ "cloud-init": hasCloudInit() })("synthesizes each allowed one with the blocks its modes need", () => {
     const amazonLinux: Array<{ modes: NetworkMode[]; template: any }> = [];
     for (const platform of platforms) {
       for (const networkModes of subsets) {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests drive for real, when they are missing: cloud-init's parser,
+# iptables(-restore), shellcheck, iproute2 and curl for the namespace suite, systemd-analyze for unit
+# files. Runs before `npm test` (its pretest script). Without root or apt-get it only says what is
+# missing and how to get it: the suites that need a tool then skip with that reason (or fail in CI).
+set -euo pipefail
+
+missing=()
+command -v iptables-restore >/dev/null || missing+=(iptables)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v curl >/dev/null || missing+=(curl)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+/usr/bin/python3 -c "from cloudinit import user_data" 2>/dev/null || missing+=(cloud-init)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "test tools missing: ${missing[*]}; as root on Debian: apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 0
+fi
+echo "installing Debian packages the tests need: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
