@@ -195,6 +195,7 @@ function readEcs(state: InstanceState): { value?: string; unknown?: string; text
   }
   const text = knownText(content) ?? "";
   const value = readEcsConfigAsEcsInit(text).get(AWSVPC_KEY);
+  if (value !== undefined && value.includes("\ue000")) return { unknown: `${AWSVPC_KEY} is set from a value known only at apply time` };
   return value === undefined ? { text } : { value, text };
 }
 
@@ -245,7 +246,13 @@ function judgeMode(mode: AuditNetworkMode, inputs: Inputs): ModeJudgement {
 
 function judgeBridge(inputs: Inputs): ModeJudgement {
   const { metadata, reading, timeline } = inputs;
-  if (metadata.closesBridge) return verdict("closed", [metadata.closesBridge], "bridge");
+  if (metadata.closesBridge) {
+    const also =
+      reading.kind === "cloud-init" && metadata.ipv6 !== "unknown"
+        ? (metadata.ipv6 ? (["v4", "v6"] as const) : (["v4"] as const)).map((family) => familyVerdict(family, timeline as Timeline)).filter((v) => v.verdict === "closed")
+        : [];
+    return verdict("closed", [metadata.closesBridge, ...also.flatMap((v) => v.reasons.map((r) => `also: ${r}`))], "bridge");
+  }
   const opening = metadata.bridgeOpening ?? "";
   const families: Family[] = metadata.ipv6 === true ? ["v4", "v6"] : ["v4"];
   const extra: string[] = metadata.ipv6 === "unknown" ? ["whether the IPv6 endpoint is on is only known at apply time"] : [];

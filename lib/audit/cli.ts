@@ -1,0 +1,161 @@
+/**
+ * `ecs-imds-guard audit`: judges every launch template, instance and launch configuration in
+ * Terraform JSON, HCL or a saved plan, and exits 0 (nothing reaches --fail-on), 1 (something
+ * does) or 2 (bad usage or unreadable input).
+ */
+import { judge } from "./judge";
+import { AuditedResource, formatJson, formatSarif, formatTable, reaches } from "./report";
+import { AuditInputError, readAuditInputs } from "./sources";
+import { AUDIT_NETWORK_MODES, AuditNetworkMode, DEFAULT_AUDIT_NETWORK_MODES, Verdict, VERDICT_ORDER } from "./types";
+
+/** Where the CLI writes. */
+export interface AuditIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+const FORMATS = ["table", "json", "sarif"] as const;
+type Format = (typeof FORMATS)[number];
+
+export const USAGE = `Usage: ecs-imds-guard audit [options] PATH...
+
+Judges whether containers can reach the EC2 instance metadata service (IMDS) on instances
+launched from each aws_launch_template, aws_instance and aws_launch_configuration in PATH:
+a cdktf.out folder, a cdk.tf.json (Terraform JSON), a folder or file of .tf HCL, or the
+output of \`terraform show -json\` for a saved plan.
+
+Options:
+  --network-modes LIST  modes your tasks use, comma-separated: bridge, awsvpc, host
+                        (default: bridge,awsvpc)
+  --format FORMAT       table (default), json, or sarif (SARIF 2.1.0 for code scanning)
+  --fail-on VERDICT     exit 1 when a mode is at least this bad: open (default), fragile
+                        (open or fragile) or unknown (anything not closed)
+  -h, --help            this text
+
+Verdicts: closed (cannot reach IMDS, for a named reason), fragile (blocked, but lost on a
+Docker restart or a reboot), open (can reach it), unknown (the audit cannot see enough).
+Exit codes: 0 nothing reaches --fail-on, 1 something does, 2 bad usage or unreadable input.
+`;
+
+class UsageError extends Error {}
+
+interface Options {
+  readonly modes: readonly AuditNetworkMode[];
+  readonly format: Format;
+  readonly failOn: Verdict;
+  readonly paths: readonly string[];
+}
+
+function parseArgs(args: readonly string[]): Options | "help" {
+  let modes: readonly AuditNetworkMode[] = DEFAULT_AUDIT_NETWORK_MODES;
+  let format: Format = "table";
+  let failOn: Verdict = "open";
+  const paths: string[] = [];
+  const rest = [...args];
+  if (rest.length === 0 || rest[0] === "-h" || rest[0] === "--help" || rest[0] === "help") return "help";
+  const command = rest.shift();
+  if (command !== "audit") throw new UsageError(`unknown command "${command}": the command is audit`);
+  while (rest.length > 0) {
+    const arg = rest.shift() as string;
+    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const value = (): string => {
+      const next = inline ?? rest.shift();
+      if (next === undefined || next === "") throw new UsageError(`${flag} needs a value`);
+      return next;
+    };
+    switch (flag) {
+      case "-h":
+      case "--help":
+        return "help";
+      case "--network-modes": {
+        const list = value().split(",").map((m) => m.trim());
+        const bad = list.filter((m) => !(AUDIT_NETWORK_MODES as readonly string[]).includes(m));
+        if (bad.length > 0) throw new UsageError(`--network-modes: "${bad.join(", ")}" is not a network mode (bridge, awsvpc, host)`);
+        if (new Set(list).size !== list.length) throw new UsageError("--network-modes: a mode is listed twice");
+        modes = AUDIT_NETWORK_MODES.filter((m) => list.includes(m));
+        break;
+      }
+      case "--format": {
+        const chosen = value();
+        if (!(FORMATS as readonly string[]).includes(chosen)) throw new UsageError(`--format: "${chosen}" is not one of ${FORMATS.join(", ")}`);
+        format = chosen as Format;
+        break;
+      }
+      case "--fail-on": {
+        const chosen = value();
+        if (!["open", "fragile", "unknown"].includes(chosen)) throw new UsageError(`--fail-on: "${chosen}" is not one of open, fragile, unknown`);
+        failOn = chosen as Verdict;
+        break;
+      }
+      default:
+        if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown option ${arg}`);
+        paths.push(arg);
+    }
+  }
+  if (paths.length === 0) throw new UsageError("no PATH given");
+  return { modes, format, failOn, paths };
+}
+
+/** Runs the CLI with arguments after the program name; resolves to the exit code. */
+export async function runAudit(args: readonly string[], io: AuditIo): Promise<number> {
+  let options: Options | "help";
+  try {
+    options = parseArgs(args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`ecs-imds-guard: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+  if (options === "help") {
+    io.stdout(USAGE);
+    return 0;
+  }
+  let resources: AuditedResource[];
+  try {
+    const found = await readAuditInputs(options.paths);
+    resources = found.map((resource) => ({ ...resource, judgement: judge(resource.description, { networkModes: options.modes }) }));
+  } catch (error) {
+    if (error instanceof AuditInputError) {
+      io.stderr(`ecs-imds-guard: cannot read ${error.file}: ${error.problem}\n`);
+      return 2;
+    }
+    io.stderr(`ecs-imds-guard: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const output =
+    options.format === "json"
+      ? formatJson(resources, options.modes, options.failOn)
+      : options.format === "sarif"
+        ? formatSarif(resources, options.modes, packageVersion())
+        : formatTable(resources, options.modes);
+  io.stdout(output);
+  if (resources.length === 0) io.stderr("ecs-imds-guard: no aws_launch_template, aws_instance or aws_launch_configuration found\n");
+  const failing = resources.some((resource) =>
+    options.modes.some((mode) => {
+      const judged = resource.judgement.modes[mode];
+      return judged !== undefined && reaches(judged.verdict, options.failOn);
+    }),
+  );
+  return failing ? 1 : 0;
+}
+
+function packageVersion(): string {
+  try {
+    // lib/audit/cli.ts and dist/lib/audit/cli.js both find the package's own package.json.
+    for (const candidate of ["../../package.json", "../../../package.json"]) {
+      try {
+        const pkg = require(candidate) as { name?: string; version?: string };
+        if (pkg.name === "ecs-imds-guard" && pkg.version) return pkg.version;
+      } catch {
+        /* try the next */
+      }
+    }
+  } catch {
+    /* unknown */
+  }
+  return "0.0.0";
+}
+
+void VERDICT_ORDER;

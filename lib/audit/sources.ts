@@ -1,0 +1,491 @@
+/**
+ * Readers of the places launch descriptions live: Terraform JSON (`cdk.tf.json`, a `cdktf.out`
+ * folder), HCL `.tf` files (parsed by HashiCorp's own HCL parser, `@cdktf/hcl2json`), and the
+ * output of `terraform show -json` for a saved plan. Each yields the EC2 launch resources with
+ * their Terraform address and file.
+ */
+import { getExpressionAst, parse as parseHcl } from "@cdktf/hcl2json";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { gzipSync } from "node:zlib";
+import { Known, LaunchDescription, MetadataOptions, UserDataInput } from "./types";
+
+/** The resource types the audit judges. */
+export const LAUNCH_RESOURCE_TYPES = ["aws_launch_template", "aws_instance", "aws_launch_configuration"] as const;
+
+/** One launch resource found in an input. */
+export interface FoundResource {
+  /** Terraform address, with the module path (`module.ecs.aws_launch_template.this`). */
+  readonly address: string;
+  /** The file it was read from. */
+  readonly file: string;
+  readonly description: LaunchDescription;
+}
+
+/** An input the audit cannot read: the file and what is wrong. */
+export class AuditInputError extends Error {
+  constructor(readonly file: string, readonly problem: string) {
+    super(`${file}: ${problem}`);
+    this.name = "AuditInputError";
+  }
+}
+
+/** The largest input file read (Terraform JSON of 10,000 templates is about 40 MB). */
+const MAX_FILE_BYTES = 256 * 1024 * 1024;
+
+/** Marks a value Terraform only knows at apply time inside a string: U+E000 reference U+E001. */
+export const UNKNOWN_START = "\ue000";
+export const UNKNOWN_END = "\ue001";
+const unknownMark = (what: string) => `${UNKNOWN_START}${what}${UNKNOWN_END}`;
+
+/** Reads every launch resource from a path: a file or a folder. */
+export async function readAuditPath(path: string): Promise<FoundResource[]> {
+  if (!existsSync(path)) throw new AuditInputError(path, "no such file or folder");
+  const stat = statSync(path);
+  if (stat.isDirectory()) {
+    const stacks = join(path, "stacks");
+    if (existsSync(stacks) && statSync(stacks).isDirectory()) {
+      const files = readdirSync(stacks)
+        .sort()
+        .map((stack) => join(stacks, stack, "cdk.tf.json"))
+        .filter((file) => existsSync(file));
+      if (files.length === 0) throw new AuditInputError(path, "a cdktf.out folder without stacks/*/cdk.tf.json: run cdktf synth first");
+      return files.flatMap((file) => readJsonFile(file));
+    }
+    if (existsSync(join(path, "cdk.tf.json"))) return readJsonFile(join(path, "cdk.tf.json"));
+    const hcl = readdirSync(path).filter((name) => name.endsWith(".tf")).sort();
+    const json = readdirSync(path).filter((name) => name.endsWith(".tf.json")).sort();
+    if (hcl.length === 0 && json.length === 0) throw new AuditInputError(path, "no cdktf.out stacks, cdk.tf.json, .tf or .tf.json files in this folder");
+    return [...(await readHclModule(path, hcl)), ...json.flatMap((name) => readJsonFile(join(path, name)))];
+  }
+  if (path.endsWith(".tf")) return readHclModule(dirname(path), [basename(path)]);
+  return readJsonFile(path);
+}
+
+function readText(file: string): string {
+  const size = statSync(file).size;
+  if (size > MAX_FILE_BYTES) throw new AuditInputError(file, `${size} bytes is more than the audit reads (${MAX_FILE_BYTES})`);
+  return readFileSync(file, "utf8");
+}
+
+function readJsonFile(file: string): FoundResource[] {
+  const text = readText(file);
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw new AuditInputError(file, `not JSON (${(error as Error).message}); expected Terraform JSON (cdk.tf.json), terraform show -json output, or .tf files`);
+  }
+  if (document === null || typeof document !== "object" || Array.isArray(document)) {
+    throw new AuditInputError(file, "not a JSON object; expected Terraform JSON or terraform show -json output");
+  }
+  const record = document as Record<string, unknown>;
+  if ("format_version" in record && ("planned_values" in record || "terraform_version" in record || "resource_changes" in record)) {
+    return readPlan(file, record);
+  }
+  if (!("resource" in record) && !("terraform" in record) && !("provider" in record) && !("module" in record)) {
+    throw new AuditInputError(file, "JSON without resource, terraform, provider or module keys: not Terraform JSON nor a plan");
+  }
+  return readTerraformJson(file, record, "");
+}
+
+/** Terraform JSON: resource.<type>.<name> objects; expressions are "${...}" strings. */
+function readTerraformJson(file: string, document: Record<string, unknown>, prefix: string): FoundResource[] {
+  const resources = (document.resource ?? {}) as Record<string, Record<string, unknown>>;
+  const context = jsonContext(file, document);
+  const found: FoundResource[] = [];
+  for (const type of LAUNCH_RESOURCE_TYPES) {
+    for (const [name, body] of Object.entries(resources[type] ?? {})) {
+      const attributes = (Array.isArray(body) ? body[0] : body) as Record<string, unknown>;
+      found.push({ address: `${prefix}${type}.${name}`, file, description: describeSync(type, attributes, context) });
+    }
+  }
+  return found;
+}
+
+interface EvalContext {
+  readonly dir: string;
+  readonly locals: Record<string, unknown>;
+  readonly variables: Record<string, unknown>;
+}
+
+function jsonContext(file: string, document: Record<string, unknown>): EvalContext {
+  const locals: Record<string, unknown> = {};
+  for (const block of ([] as unknown[]).concat(document.locals ?? [])) Object.assign(locals, block as object);
+  const variables: Record<string, unknown> = {};
+  for (const [name, body] of Object.entries((document.variable ?? {}) as Record<string, unknown>)) {
+    const value = (Array.isArray(body) ? body[0] : body) as Record<string, unknown>;
+    if (value && "default" in value) variables[name] = value.default;
+  }
+  return { dir: dirname(file), locals, variables };
+}
+
+/** Reads the fields the judge needs; expressions are resolved later (see `resolveExpressions`). */
+function describeSync(type: string, attributes: Record<string, unknown>, context: EvalContext): LaunchDescription {
+  const block = ([] as unknown[]).concat(attributes.metadata_options ?? [])[0] as Record<string, unknown> | undefined;
+  const metadataOptions = (block
+    ? {
+        ...field("httpEndpoint", block.http_endpoint),
+        ...field("httpTokens", block.http_tokens),
+        ...field("httpPutResponseHopLimit", block.http_put_response_hop_limit, true),
+        ...field("httpProtocolIpv6", block.http_protocol_ipv6),
+      }
+    : undefined) as MetadataOptions | undefined;
+  const image = attributes.image_id ?? attributes.ami;
+  const userData = userDataOf(type, attributes);
+  return {
+    resourceType: type,
+    ...(userData !== undefined ? { userData: pending(userData, context) } : {}),
+    ...(metadataOptions ? { metadataOptions } : {}),
+    ...(typeof image === "string" ? { imageId: isExpression(image) ? { unknown: image } : image } : {}),
+  };
+}
+
+function userDataOf(type: string, attributes: Record<string, unknown>): { value: string; base64: boolean } | undefined {
+  if (typeof attributes.user_data_base64 === "string") return { value: attributes.user_data_base64, base64: true };
+  if (typeof attributes.user_data === "string") return { value: attributes.user_data, base64: type === "aws_launch_template" };
+  return undefined;
+}
+
+// Expressions need the asynchronous HCL parser: they are parked here and resolved in one pass.
+const PENDING = new WeakMap<object, { value: string; base64: boolean; context: EvalContext }>();
+
+function pending(userData: { value: string; base64: boolean }, context: EvalContext): UserDataInput {
+  if (!isExpression(userData.value)) return userData.base64 ? { base64: userData.value } : { text: userData.value };
+  const marker = { unknown: userData.value };
+  PENDING.set(marker, { ...userData, context });
+  return marker;
+}
+
+function field(name: keyof MetadataOptions, value: unknown, numeric = false): Partial<Record<keyof MetadataOptions, Known<string | number>>> {
+  if (value === undefined || value === null) return {};
+  if (typeof value === "string" && isExpression(value)) return { [name]: { unknown: value } };
+  if (numeric) return { [name]: typeof value === "number" ? value : Number(value) };
+  return { [name]: String(value) };
+}
+
+function isExpression(value: string): boolean {
+  return value.includes("${");
+}
+
+/** Resolves parked user data expressions (file(), templatefile(), base64encode(), locals, ...). */
+export async function resolveExpressions(resources: readonly FoundResource[]): Promise<FoundResource[]> {
+  const out: FoundResource[] = [];
+  for (const resource of resources) {
+    const userData = resource.description.userData;
+    const parked = userData && typeof userData === "object" ? PENDING.get(userData) : undefined;
+    if (!parked) {
+      out.push(resource);
+      continue;
+    }
+    const resolved = await resolveUserData(parked.value, parked.base64, parked.context);
+    out.push({ ...resource, description: { ...resource.description, userData: resolved } });
+  }
+  return out;
+}
+
+type Value = string | number | boolean | null | Value[] | { [key: string]: Value } | Encoded | Opaque;
+interface Encoded {
+  readonly encodedText: string;
+  readonly gzip: boolean;
+}
+interface Opaque {
+  readonly opaque: string;
+}
+const isEncoded = (v: unknown): v is Encoded => typeof v === "object" && v !== null && "encodedText" in v;
+const isOpaque = (v: unknown): v is Opaque => typeof v === "object" && v !== null && "opaque" in v;
+
+async function resolveUserData(expression: string, base64: boolean, context: EvalContext): Promise<UserDataInput> {
+  let value: Value;
+  try {
+    value = await evaluateTemplateString(expression, context, {}, 0);
+  } catch (error) {
+    return { unknown: `${expression.slice(0, 80)}: ${(error as Error).message}` };
+  }
+  if (isOpaque(value)) return { unknown: value.opaque };
+  if (isEncoded(value)) return value.gzip ? { bytes: gzipSync(Buffer.from(value.encodedText, "utf8")) } : { text: value.encodedText };
+  if (typeof value !== "string") return { unknown: `user_data evaluates to a ${typeof value}` };
+  if (!base64) return { text: value };
+  if (value.includes(UNKNOWN_START)) return { unknown: `user_data is base64 of values known only at apply time (${describeUnknowns(value)})` };
+  return { base64: value };
+}
+
+export function describeUnknowns(text: string): string {
+  return [...text.matchAll(/\ue000([^\ue001]*)\ue001/g)].map((m) => m[1]).join(", ");
+}
+
+interface Node {
+  readonly type: string;
+  readonly meta: Record<string, unknown>;
+  readonly children: readonly Node[];
+}
+
+const MAX_EVAL_DEPTH = 20;
+
+/** A JSON-syntax string: literal text with "${...}" interpolations (cdktf writes whole expressions). */
+async function evaluateTemplateString(text: string, context: EvalContext, scope: Record<string, Value>, depth: number): Promise<Value> {
+  const whole = /^\$\{([\s\S]*)\}$/.exec(text);
+  if (whole) {
+    const ast = (await getExpressionAst("main.tf", whole[1]).catch(() => null)) as unknown as Node | null;
+    if (ast) return evaluate(ast, context, scope, depth, false);
+  }
+  const ast = (await getExpressionAst("main.tf", heredoc(text))) as unknown as Node | null;
+  if (!ast) throw new Error("HCL could not parse the expression");
+  // The heredoc adds a final newline that the text does not have.
+  const children = ast.children;
+  const last = children[children.length - 1];
+  if (last?.type === "literalValue" && String(last.meta.value).endsWith("\n")) {
+    const trimmed = String(last.meta.value).slice(0, -1);
+    const rest = trimmed ? [...children.slice(0, -1), { ...last, meta: { ...last.meta, value: trimmed } }] : children.slice(0, -1);
+    if (rest.length === 1 && rest[0].type !== "literalValue") return evaluate(rest[0], context, scope, depth, true);
+    return evaluate({ ...ast, children: rest }, context, scope, depth, true);
+  }
+  return evaluate(ast, context, scope, depth, true);
+}
+
+function heredoc(text: string): string {
+  let delimiter = "EOT";
+  while (text.split("\n").some((line) => line.trim() === delimiter)) delimiter += "X";
+  return `<<${delimiter}\n${text}\n${delimiter}\n`;
+}
+
+function asString(value: Value): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (isOpaque(value)) return unknownMark(value.opaque);
+  if (isEncoded(value)) return unknownMark("an encoded value used as text");
+  return unknownMark("a collection used as text");
+}
+
+async function evaluate(node: Node, context: EvalContext, scope: Record<string, Value>, depth: number, heredocTemplate: boolean): Promise<Value> {
+  if (depth > MAX_EVAL_DEPTH) return { opaque: "expressions nest too deeply" };
+  const meta = node.meta;
+  switch (node.type) {
+    case "": 
+      return evaluate(node.children[0], context, scope, depth + 1, heredocTemplate);
+    case "literalValue": {
+      if (meta.type === "number") return Number(meta.value);
+      if (meta.type === "bool") return meta.value === "true" || meta.value === true;
+      const raw = String(meta.value ?? "");
+      return heredocTemplate ? raw.replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{") : decodeQuoted(raw);
+    }
+    case "template": {
+      const source = String(meta.value ?? "");
+      const isHeredoc = source.startsWith("<<");
+      if (node.children.length === 1 && node.children[0].type !== "literalValue") {
+        return evaluate(node.children[0], context, scope, depth + 1, isHeredoc);
+      }
+      let out = "";
+      for (const child of node.children) {
+        if (child.type !== "literalValue" && child.type !== "scopeTraversal" && child.type !== "function" && child.type !== "" && child.type !== "relativeTraversal") {
+          return { opaque: `a template directive (${child.type}) the audit does not evaluate` };
+        }
+        out += asString(await evaluate(child, context, scope, depth + 1, isHeredoc));
+      }
+      return out;
+    }
+    case "scopeTraversal":
+    case "relativeTraversal": {
+      const name = String(meta.fullAccessor ?? meta.value ?? "");
+      if (name in scope) return scope[name];
+      if (name === "path.module" || name === "path.root") return context.dir;
+      if (name.startsWith("var.")) {
+        const variable = name.slice(4);
+        return variable in context.variables ? (context.variables[variable] as Value) : unknownMark(name);
+      }
+      if (name.startsWith("local.")) {
+        const local = context.locals[name.slice(6)];
+        if (local === undefined) return unknownMark(name);
+        return typeof local === "string" ? evaluateTemplateString(local, context, scope, depth + 1) : (local as Value);
+      }
+      return unknownMark(name);
+    }
+    case "tuple":
+      return Promise.all(node.children.map((child) => evaluate(child, context, scope, depth + 1, false)));
+    case "object": {
+      const keys = Object.keys((meta.items ?? {}) as object);
+      const values = node.children.filter((child) => child.type !== undefined && String(child.type) !== "undefined");
+      const out: Record<string, Value> = {};
+      for (const [index, key] of keys.entries()) out[key] = values[index] ? await evaluate(values[index], context, scope, depth + 1, false) : null;
+      return out;
+    }
+    case "function":
+      return callFunction(String(meta.name), node.children, context, scope, depth + 1);
+    default:
+      return { opaque: `a ${node.type} expression the audit does not evaluate` };
+  }
+}
+
+function decodeQuoted(raw: string): string {
+  return raw
+    .replace(/\\(["\\nrt])|\\u([0-9a-fA-F]{4})|\$\$\{|%%\{/g, (whole, simple: string | undefined, hex: string | undefined) => {
+      if (simple) return ({ n: "\n", r: "\r", t: "\t", '"': '"', "\\": "\\" } as Record<string, string>)[simple];
+      if (hex) return String.fromCharCode(parseInt(hex, 16));
+      return whole.slice(1);
+    });
+}
+
+async function callFunction(name: string, argNodes: readonly Node[], context: EvalContext, scope: Record<string, Value>, depth: number): Promise<Value> {
+  const args = await Promise.all(argNodes.map((child) => evaluate(child, context, scope, depth, false)));
+  const opaque = args.find(isOpaque);
+  const readPath = (value: Value): string | Opaque => {
+    if (typeof value !== "string" || value.includes(UNKNOWN_START)) return { opaque: `${name}() of a path known only at apply time` };
+    const path = resolve(context.dir, value);
+    if (!existsSync(path)) return { opaque: `${name}("${value}"): the file is not there` };
+    return path;
+  };
+  switch (name) {
+    case "file": {
+      const path = readPath(args[0]);
+      return typeof path === "string" ? readText(path) : path;
+    }
+    case "filebase64": {
+      const path = readPath(args[0]);
+      if (typeof path !== "string") return path;
+      return { encodedText: readFileSync(path).toString("utf8"), gzip: false };
+    }
+    case "templatefile": {
+      const path = readPath(args[0]);
+      if (typeof path !== "string") return path;
+      const vars = args[1];
+      const templateScope: Record<string, Value> = {};
+      if (vars && typeof vars === "object" && !Array.isArray(vars) && !isOpaque(vars) && !isEncoded(vars)) Object.assign(templateScope, vars);
+      else if (isOpaque(vars)) return vars;
+      const rendered = await evaluateTemplateString(readText(path), { ...context, dir: dirname(path) }, templateScope, depth + 1);
+      return rendered;
+    }
+    case "base64encode":
+    case "base64gzip":
+      if (opaque) return opaque;
+      return { encodedText: asString(args[0]), gzip: name === "base64gzip" };
+    case "base64decode": {
+      if (typeof args[0] !== "string" || args[0].includes(UNKNOWN_START)) return { opaque: "base64decode() of a value known only at apply time" };
+      return Buffer.from(args[0], "base64").toString("utf8");
+    }
+    case "join": {
+      if (opaque) return opaque;
+      const list = args[1];
+      if (!Array.isArray(list)) return { opaque: "join() of something not a list" };
+      return list.map(asString).join(asString(args[0]));
+    }
+    case "trimspace":
+      return typeof args[0] === "string" ? args[0].trim() : { opaque: "trimspace() of a non-string" };
+    case "chomp":
+      return typeof args[0] === "string" ? args[0].replace(/[\r\n]+$/, "") : { opaque: "chomp() of a non-string" };
+    default:
+      return { opaque: `${name}() is a function the audit does not evaluate` };
+  }
+}
+
+/** A folder (or one file) of .tf HCL, parsed with HashiCorp's HCL parser. */
+async function readHclModule(dir: string, names: readonly string[]): Promise<FoundResource[]> {
+  const documents: Array<{ file: string; body: Record<string, unknown> }> = [];
+  for (const name of names) {
+    const file = join(dir, name);
+    try {
+      documents.push({ file, body: (await parseHcl(name, readText(file))) as Record<string, unknown> });
+    } catch (error) {
+      throw new AuditInputError(file, `HCL does not parse: ${(error as Error).message.split("\n")[0]}`);
+    }
+  }
+  const locals: Record<string, unknown> = {};
+  const variables: Record<string, unknown> = {};
+  for (const { body } of documents) {
+    for (const block of ([] as unknown[]).concat(body.locals ?? [])) Object.assign(locals, block as object);
+    for (const [name, value] of Object.entries((body.variable ?? {}) as Record<string, unknown>)) {
+      const first = (Array.isArray(value) ? value[0] : value) as Record<string, unknown>;
+      if (first && "default" in first) variables[name] = first.default;
+    }
+  }
+  const context: EvalContext = { dir, locals, variables };
+  const found: FoundResource[] = [];
+  for (const { file, body } of documents) {
+    const resources = (body.resource ?? {}) as Record<string, Record<string, unknown>>;
+    for (const type of LAUNCH_RESOURCE_TYPES) {
+      for (const [name, blocks] of Object.entries(resources[type] ?? {})) {
+        const attributes = ([] as unknown[]).concat(blocks)[0] as Record<string, unknown>;
+        found.push({ address: `${type}.${name}`, file, description: describeSync(type, attributes, context) });
+      }
+    }
+  }
+  return resolveExpressions(found);
+}
+
+/** `terraform show -json` of a saved plan: planned_values, with child modules. */
+function readPlan(file: string, plan: Record<string, unknown>): FoundResource[] {
+  const version = String(plan.format_version);
+  if (!/^1\.\d+$/.test(version)) {
+    throw new AuditInputError(file, `plan format_version ${version} is not one the audit reads (1.x, from terraform show -json)`);
+  }
+  const planned = plan.planned_values as { root_module?: PlanModule } | undefined;
+  if (!planned?.root_module) throw new AuditInputError(file, "a plan without planned_values.root_module: save a plan (terraform plan -out) and run terraform show -json on it");
+  const unknownByAddress = new Map<string, Record<string, unknown>>();
+  for (const change of (plan.resource_changes ?? []) as Array<{ address: string; change?: { after_unknown?: Record<string, unknown> } }>) {
+    if (change.change?.after_unknown) unknownByAddress.set(change.address, change.change.after_unknown);
+  }
+  const found: FoundResource[] = [];
+  const walk = (module: PlanModule) => {
+    for (const resource of module.resources ?? []) {
+      if (resource.mode !== "managed" || !(LAUNCH_RESOURCE_TYPES as readonly string[]).includes(resource.type)) continue;
+      found.push({ address: resource.address, file, description: describePlanned(resource, unknownByAddress.get(resource.address) ?? {}) });
+    }
+    for (const child of module.child_modules ?? []) walk(child);
+  };
+  walk(planned.root_module);
+  return found;
+}
+
+interface PlanModule {
+  readonly resources?: ReadonlyArray<{ address: string; mode: string; type: string; values?: Record<string, unknown> }>;
+  readonly child_modules?: readonly PlanModule[];
+}
+
+function describePlanned(resource: { type: string; values?: Record<string, unknown> }, afterUnknown: Record<string, unknown>): LaunchDescription {
+  const values = resource.values ?? {};
+  const later = (name: string) => ({ unknown: `${name} is known only after apply` });
+  let userData: UserDataInput | undefined;
+  if (afterUnknown.user_data === true || afterUnknown.user_data_base64 === true) userData = later("user_data");
+  else if (typeof values.user_data_base64 === "string" && values.user_data_base64) userData = { base64: values.user_data_base64 };
+  else if (typeof values.user_data === "string" && values.user_data) {
+    userData =
+      resource.type === "aws_launch_template"
+        ? { base64: values.user_data }
+        : /^[0-9a-f]{40}$/.test(values.user_data)
+          ? { sha1: values.user_data }
+          : { text: values.user_data };
+  }
+  const block = ([] as unknown[]).concat(values.metadata_options ?? [])[0] as Record<string, unknown> | undefined;
+  const unknownBlock = ([] as unknown[]).concat(afterUnknown.metadata_options ?? [])[0];
+  const blockUnknown = afterUnknown.metadata_options === true;
+  const metadataField = (name: string): Known<string | number> | undefined => {
+    if (blockUnknown || (typeof unknownBlock === "object" && unknownBlock !== null && (unknownBlock as Record<string, unknown>)[name] === true)) return later(name);
+    const value = block?.[name];
+    return value === undefined || value === null ? undefined : (value as string | number);
+  };
+  const metadataOptions = (block || blockUnknown
+      ? {
+          ...optional("httpEndpoint", metadataField("http_endpoint")),
+          ...optional("httpTokens", metadataField("http_tokens")),
+          ...optional("httpPutResponseHopLimit", metadataField("http_put_response_hop_limit")),
+          ...optional("httpProtocolIpv6", metadataField("http_protocol_ipv6")),
+        }
+      : undefined) as MetadataOptions | undefined;
+  const image = values.image_id ?? values.ami;
+  return {
+    resourceType: resource.type,
+    ...(userData ? { userData } : {}),
+    ...(metadataOptions ? { metadataOptions } : {}),
+    ...(typeof image === "string" ? { imageId: image } : {}),
+  };
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+}
+
+/** Reads paths and resolves their expressions: the whole input of one audit. */
+export async function readAuditInputs(paths: readonly string[]): Promise<FoundResource[]> {
+  const found: FoundResource[] = [];
+  for (const path of paths) found.push(...(await resolveExpressions(await readAuditPath(path))));
+  return found;
+}
