@@ -267,7 +267,8 @@ function judgeBridge(inputs: Inputs): ModeJudgement {
   const order: Verdict[] = ["open", "fragile", "unknown", "closed"];
   let worst = perFamily.reduce((acc, v) => (order.indexOf(v.verdict) < order.indexOf(acc.verdict) ? v : acc), perFamily[0]);
   if (metadata.ipv6 === "unknown" && worst.verdict === "closed") worst = { verdict: "unknown", reasons: [...worst.reasons, ...extra] };
-  const reasons = [...perFamily.flatMap((v) => v.reasons)];
+  // The worst family first: the first reason is the one a table shows.
+  const reasons = [...perFamily].sort((a, b) => order.indexOf(a.verdict) - order.indexOf(b.verdict)).flatMap((v) => v.reasons);
   if (worst.verdict !== "closed") reasons.push(`the metadata options do not close it either: ${opening}`);
   if (metadata.unknown && worst.verdict !== "closed") return verdict("unknown", [...reasons, metadata.unknown], "bridge");
   return verdict(worst.verdict, reasons, "bridge");

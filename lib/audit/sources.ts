@@ -261,8 +261,8 @@ async function evaluate(node: Node, context: EvalContext, scope: Record<string, 
   if (depth > MAX_EVAL_DEPTH) return { opaque: "expressions nest too deeply" };
   const meta = node.meta;
   switch (node.type) {
-    case "": 
-      return evaluate(node.children[0], context, scope, depth + 1, heredocTemplate);
+    case "":
+      return node.children[0] ? evaluate(node.children[0], context, scope, depth + 1, heredocTemplate) : { opaque: "an empty expression" };
     case "literalValue": {
       if (meta.type === "number") return Number(meta.value);
       if (meta.type === "bool") return meta.value === "true" || meta.value === true;
@@ -288,7 +288,7 @@ async function evaluate(node: Node, context: EvalContext, scope: Record<string, 
     case "relativeTraversal": {
       const name = String(meta.fullAccessor ?? meta.value ?? "");
       if (name in scope) return scope[name];
-      if (name === "path.module" || name === "path.root") return context.dir;
+      if (name === "path.module" || name === "path.root" || name === "path.cwd") return ".";
       if (name.startsWith("var.")) {
         const variable = name.slice(4);
         return variable in context.variables ? (context.variables[variable] as Value) : unknownMark(name);
@@ -303,10 +303,13 @@ async function evaluate(node: Node, context: EvalContext, scope: Record<string, 
     case "tuple":
       return Promise.all(node.children.map((child) => evaluate(child, context, scope, depth + 1, false)));
     case "object": {
-      const keys = Object.keys((meta.items ?? {}) as object);
-      const values = node.children.filter((child) => child.type !== undefined && String(child.type) !== "undefined");
+      // Key nodes carry no text; meta.items maps each key to its value's source text.
+      const items = (meta.items ?? {}) as Record<string, string>;
       const out: Record<string, Value> = {};
-      for (const [index, key] of keys.entries()) out[key] = values[index] ? await evaluate(values[index], context, scope, depth + 1, false) : null;
+      for (const [key, source] of Object.entries(items)) {
+        const child = node.children.find((c) => c.meta?.value === source);
+        out[key] = child ? await evaluate(child, context, scope, depth + 1, false) : { opaque: `the object value ${source}` };
+      }
       return out;
     }
     case "function":
