@@ -37,7 +37,8 @@ export interface ExtraUserDataPart {
   /** The body of the part, exactly as cloud-init should see it. */
   readonly content: string;
   /**
-   * The file name cloud-init gives the part (letters, digits, `.`, `_`, `-`).
+   * The file name cloud-init gives the part: 1-64 of letters, digits, `.`, `_`, `-`, not `.`, `..`
+   * or `part-<digits>`, used by no other part or cloud-config-archive entry.
    * @default `user-part-<n>.<ext>` where n is the 1-based position among the extra parts
    */
   readonly filename?: string;
