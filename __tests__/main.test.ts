@@ -272,5 +272,26 @@ describe("npm run synth", () => {
       instance_metadata_tags: "disabled",
     });
     expect(Buffer.from(template.user_data, "base64").toString("utf8")).toContain("DOCKER-USER");
+
+    // The faster way beside it runs the same app command without the cdktf CLI, to the same files.
+    const scripts = JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")).scripts;
+    expect(scripts["synth:direct"]).toBe(JSON.parse(readFileSync(join(PROJECT_ROOT, "cdktf.json"), "utf8")).app);
+    const outdir = mkdtempSync(join(tmpdir(), "ecs-imds-guard-direct-"));
+    try {
+      const direct = spawnSync("npm", ["run", "synth:direct"], {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" },
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      expect(direct.status).toBe(0);
+      for (const stack of readdirSync(join(PROJECT_ROOT, "cdktf.out", "stacks"))) {
+        expect(readFileSync(join(outdir, "stacks", stack, "cdk.tf.json"), "utf8")).toBe(
+          readFileSync(join(PROJECT_ROOT, "cdktf.out", "stacks", stack, "cdk.tf.json"), "utf8"),
+        );
+      }
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
   }, 150_000);
 });
