@@ -62,7 +62,7 @@ const cases: Array<[string, UserDataOptions, string, unknown, RegExp]> = [
   ["archive entry name that cloud-init cleans into the guard's", { clusterName: "c", extraParts: [archive(`- {filename: " ${GUARD_SCRIPT}!", content: "#!/bin/sh"}`)] }, "extraParts[0].content[0].filename", ` ${GUARD_SCRIPT}!`, /letters, digits/],
   ["archive entry name ..", { clusterName: "c", extraParts: [archive('- {filename: "..", content: "#!/bin/sh"}')] }, "extraParts[0].content[0].filename", "..", /must name a file/],
   ["archive entry name YAML reads as a boolean", { clusterName: "c", extraParts: [archive('- {filename: yes, content: "#!/bin/sh"}')] }, "extraParts[0].content[0].filename", true, /letters, digits/],
-  ["archive entry whose content is a number", { clusterName: "c", extraParts: [archive("- {content: 1}")] }, "extraParts[0].content[0].content", 1, /must be a string .*runs no part at all/],
+  ["archive entry whose content is a number", { clusterName: "c", extraParts: [archive("- {content: 1}")] }, "extraParts[0].content[0].content", 1, /must be a string: cloud-init fails on the whole user data/],
   ["archive entry type without a slash", { clusterName: "c", extraParts: [archive("- {type: shellscript, content: x}")] }, "extraParts[0].content[0].type", "shellscript", /must be one of .*without '\/'/],
   ["archive entry of a nested archive", { clusterName: "c", extraParts: [archive("- {type: text/cloud-config-archive, content: '- a'}")] }, "extraParts[0].content[0].type", "text/cloud-config-archive", /does not process archives/],
   ["archive entry with a header key", { clusterName: "c", extraParts: [archive('- {X-Header: 1, content: "#!/bin/sh"}')] }, "extraParts[0].content[0].X-Header", 1, /only content, type, filename/],

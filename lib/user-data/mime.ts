@@ -55,7 +55,7 @@ export function renderMultipart(parts: readonly RenderedPart[], boundary: string
  * takes the CR and the LF before the delimiter together as the line break the delimiter owns, and
  * the CR would be lost.
  */
-export function travelsAsBase64(content: string): boolean {
+function travelsAsBase64(content: string): boolean {
   return !isAscii(content) || content.endsWith("\r");
 }
 

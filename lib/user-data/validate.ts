@@ -427,7 +427,13 @@ function checkArchive(field: string, content: string, taken: Set<string>): void 
       }
     }
     if (typeof record.content !== "string") {
-      throw new UserDataValidationError(`${at}.content`, record.content, "must be a string (cloud-init fails on anything else, and then runs no part at all)");
+      throw new UserDataValidationError(
+        `${at}.content`,
+        record.content,
+        record.content === undefined
+          ? "is required: an entry without content is an empty part"
+          : "must be a string: cloud-init fails on the whole user data for a number or a list, and then runs no part at all",
+      );
     }
     if (record.type !== undefined && !ARCHIVE_ENTRY_TYPES.includes(record.type as string)) {
       throw new UserDataValidationError(
