@@ -515,7 +515,7 @@ function builtin(args: readonly string[], node: ShellNode & { kind: "simple" }, 
     case "[[":
       return testCommand(rest, context, node);
     case "grep":
-      return { status: concernsOf(node.text).length > 0 ? "unknown" : 0, stdout: [{ unseen: "grep output" }] };
+      return grep(rest, node, context, stdin);
     default:
       break;
   }
@@ -733,6 +733,52 @@ function basicRegExp(source: string, global = false): RegExp | undefined {
   const translated = source.replace(/[+?(){}|]/g, (c) => `\\${c}`).replace(/\[\[:space:\]\]/g, "\\s");
   try {
     return new RegExp(translated, global ? "g" : "");
+  } catch {
+    return undefined;
+  }
+}
+
+/** grep over a file (or input) whose text is known: -q, -v, -x, -F, -E, -c; the status as grep's. */
+function grep(args: readonly string[], node: ShellNode & { kind: "simple" }, context: Context, stdin: Output | undefined): CommandResult {
+  const flags = new Set<string>();
+  const operands: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "-e") operands.unshift(args[++i] ?? "");
+    else if (/^-[a-zA-Z]+$/.test(arg)) for (const flag of arg.slice(1)) flags.add(flag);
+    else if (arg.startsWith("--")) flags.add(arg);
+    else operands.push(arg);
+  }
+  const unknown = (): CommandResult => ({ status: concernsOf(node.text).length > 0 ? "unknown" : 0, stdout: [{ unseen: "grep output" }] });
+  const [pattern, ...files] = operands;
+  if (pattern === undefined || [...flags].some((f) => !["q", "v", "x", "F", "E", "c", "s"].includes(f))) return unknown();
+  let text: string | undefined;
+  if (files.length === 0) {
+    text = stdin === undefined ? "" : "saved" in stdin ? undefined : (stdin as ReadonlyArray<string | Unseen>).every((s) => typeof s === "string") ? (stdin as string[]).join("") : undefined;
+  } else if (files.length === 1) {
+    const content = context.state.files.get(files[0]);
+    if (content === undefined) return { status: 2 };
+    text = knownText(content);
+  }
+  if (text === undefined) return unknown();
+  let test: (line: string) => boolean;
+  if (flags.has("F")) test = flags.has("x") ? (line) => line === pattern : (line) => line.includes(pattern);
+  else {
+    const source = flags.has("E") ? pattern.replace(/\[\[:space:\]\]/g, "\\s") : undefined;
+    const regex = source !== undefined ? safeRegExp(flags.has("x") ? `^(?:${source})$` : source) : basicRegExp(flags.has("x") ? `^${pattern}$` : pattern);
+    if (!regex) return unknown();
+    test = (line) => regex.test(line);
+  }
+  const lines = text.split("\n");
+  if (text.endsWith("\n")) lines.pop();
+  const matching = lines.filter((line) => test(line) !== flags.has("v"));
+  const output = flags.has("q") ? [] : flags.has("c") ? [`${matching.length}\n`] : [matching.map((l) => `${l}\n`).join("")];
+  return { status: matching.length > 0 ? 0 : 1, stdout: output };
+}
+
+function safeRegExp(source: string): RegExp | undefined {
+  try {
+    return new RegExp(source);
   } catch {
     return undefined;
   }

@@ -282,10 +282,14 @@ function familyVerdict(family: Family, timeline: Timeline): { verdict: Verdict; 
   const first = moments[0];
   const describeBlock = (t: Traversal & { result: "blocked" }) =>
     `${t.rule.text} in ${t.chain}, from ${t.rule.origin}`;
-  if (first.result === "passed") {
-    return { verdict: "open", reasons: [`${MOMENTS[0]}, container traffic to ${address} passes: ${passedWhy(first, family, timeline)}`, ...unknowns.map((u) => `also not followed: ${u}`)] };
+  // What the audit cannot follow could add or remove the rule: the visible state decides nothing.
+  if (unknowns.length > 0) {
+    const visible = first.result === "passed" ? `without it, container traffic to ${address} would pass` : first.result === "blocked" ? `without it, container traffic to ${address} would be dropped` : "";
+    return { verdict: "unknown", reasons: [...unknowns.map((u) => `not followed: ${u}`), ...(visible ? [visible] : [])] };
   }
-  if (unknowns.length > 0) return { verdict: "unknown", reasons: unknowns.map((u) => `not followed: ${u}`) };
+  if (first.result === "passed") {
+    return { verdict: "open", reasons: [`${MOMENTS[0]}, container traffic to ${address} passes: ${passedWhy(first, family, timeline)}`] };
+  }
   if (first.result === "unknown") return { verdict: "unknown", reasons: [`${MOMENTS[0]}: ${first.why}`] };
   const lost: string[] = [];
   for (const index of [1, 2]) {
@@ -356,9 +360,9 @@ function judgeAwsvpc(inputs: Inputs): ModeJudgement {
       ? `${ECS_CONFIG} sets ${AWSVPC_KEY}=${reading.value}${overridden}, which the agent reads as true`
       : `${ECS_CONFIG} sets ${AWSVPC_KEY}=${reading.value}${overridden}, which the agent reads as false`;
   };
-  if (first.unknown) return verdict("unknown", [first.unknown, ...unknowns], "awsvpc");
-  if (!agentBoolean(first.value)) return verdict("open", [`${MOMENTS[0]}: ${describe(first)}`, ...unknowns.map((u) => `also not followed: ${u}`)], "awsvpc");
-  if (unknowns.length > 0) return verdict("unknown", unknowns.map((u) => `not followed: ${u}`), "awsvpc");
+  if (unknowns.length > 0) return verdict("unknown", [...unknowns.map((u) => `not followed: ${u}`), ...(first.unknown ? [first.unknown] : [])], "awsvpc");
+  if (first.unknown) return verdict("unknown", [first.unknown], "awsvpc");
+  if (!agentBoolean(first.value)) return verdict("open", [`${MOMENTS[0]}: ${describe(first)}`], "awsvpc");
   if (afterReboot.unknown) return verdict("unknown", [afterReboot.unknown], "awsvpc");
   if (!agentBoolean(afterReboot.value)) return verdict("fragile", [`${MOMENTS[0]}: ${describe(first)}`, `${MOMENTS[2]}: ${describe(afterReboot)}`], "awsvpc");
   return verdict("closed", [`${describe(first)}: the agent blackholes IMDS in each task's namespace (${ECS_CONFIG} is on disk, read again at every start)`, ...ipv6Note], "awsvpc");
