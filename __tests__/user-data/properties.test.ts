@@ -8,6 +8,7 @@ import {
   UserDataValidationError,
 } from "../../lib/user-data";
 import { parseWithCloudInit } from "../support/cloud-init";
+import { effectOf, writtenByCloudInit } from "../support/cloud-init-writes";
 import { describeWhen, hasCloudInit } from "../support/tools";
 
 const MANAGED_KEYS = ["ECS_CLUSTER", "ECS_ENABLE_TASK_IAM_ROLE", "ECS_AWSVPC_BLOCK_IMDS", "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST"];
@@ -114,6 +115,67 @@ describeWhen({ "cloud-init": hasCloudInit() })("properties checked by cloud-init
         throw new Error(`cloud-init disagrees for ${JSON.stringify(samples[i])}`);
       }
     });
+  });
+});
+
+// Names that collide with the guard's, with each other, with cloud-init's own part-<n>, or that
+// cloud-init cleans or cannot write; and archives made of them.
+const partName = fc.constantFrom(
+  undefined,
+  "ecs-imds-guard-ecs-config.sh",
+  "ecs-imds-guard-boothook.sh",
+  "a.sh",
+  "b.sh",
+  "part-002",
+  "part-003",
+  "part-004",
+  ".",
+  "..",
+  " a.sh",
+  "a.sh!",
+  "A.sh",
+);
+const archiveEntry = fc.oneof(
+  fc.constant('"#!/bin/sh"'),
+  fc.record({
+    type: fc.constantFrom(undefined, "text/x-shellscript", "text/cloud-boothook", "text/cloud-config"),
+    filename: partName,
+  }).map(({ type, filename }) =>
+    JSON.stringify({ content: type === "text/cloud-config" ? "#cloud-config" : "#!/bin/sh", ...(type ? { type } : {}), ...(filename !== undefined ? { filename } : {}) }),
+  ),
+);
+const namedPart: fc.Arbitrary<ExtraUserDataPart> = fc.oneof(
+  fc.record({ contentType: fc.constantFrom("text/x-shellscript" as const, "text/cloud-boothook" as const), filename: partName }).map(
+    ({ contentType, filename }) => ({ contentType, content: "#!/bin/sh\n", ...(filename !== undefined ? { filename } : {}) }),
+  ),
+  fc.array(archiveEntry, { minLength: 1, maxLength: 4 }).map((entries) => ({
+    contentType: "text/cloud-config-archive" as const,
+    // JSON is YAML: a flow list of flow maps.
+    content: `#cloud-config-archive\n[${entries.join(", ")}]\n`,
+  })),
+);
+
+describeWhen({ "cloud-init": hasCloudInit() })("part names checked by cloud-init", () => {
+  it("whatever parts and archive entries are accepted, cloud-init writes each to a file of its own", () => {
+    const samples = fc.sample(
+      fc.record({ networkModes: fc.constantFrom(["bridge", "awsvpc"] as const, ["awsvpc"] as const), extraParts: fc.array(namedPart, { minLength: 1, maxLength: 3 }) }),
+      { numRuns: 400, seed: 20261129 },
+    );
+    const accepted: string[] = [];
+    let refused = 0;
+    for (const { networkModes, extraParts } of samples) {
+      try {
+        accepted.push(renderUserData({ clusterName: "c", networkModes, extraParts }).text);
+      } catch (error) {
+        expect(error).toBeInstanceOf(UserDataValidationError);
+        refused += 1;
+      }
+    }
+    // Both sides are well represented, so the property says something.
+    expect(accepted.length).toBeGreaterThan(50);
+    expect(refused).toBeGreaterThan(50);
+    const effects = writtenByCloudInit(accepted).map(effectOf);
+    expect(effects.filter((effect) => effect !== "separate")).toEqual([]);
   });
 });
 
