@@ -147,7 +147,7 @@ export function readUserDataBytes(input: Buffer): ReadUserData {
     } catch {
       return { kind: "unreadable", reason: "the MIME user data is not valid UTF-8: cloud-init fails to parse it" };
     }
-    const message = parseMessage(normalizeNewlines(text), 0);
+    const message = parseMessage(text, 0);
     if (typeof message === "string") return { kind: "unreadable", reason: message };
     collectLeaves(message, leaves);
   } else {
@@ -186,10 +186,6 @@ function strictUtf8(bytes: Buffer): string | undefined {
   }
 }
 
-function normalizeNewlines(text: string): string {
-  return text.replace(/\r\n?/g, "\n");
-}
-
 interface MimeMessage {
   readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly body: string;
@@ -201,12 +197,14 @@ const MAX_DEPTH = 10;
 /** Python's email feedparser for the shapes user data takes: headers, then body or parts. */
 function parseMessage(text: string, depth: number): MimeMessage | string {
   if (depth > MAX_DEPTH) return `the MIME document nests more than ${MAX_DEPTH} multiparts deep`;
-  const lines = text.split("\n");
+  // Lines keep their endings (\r\n, \r or \n), as Python's parser keeps them in bodies.
+  const lines = text.split(/(?<=\r\n|\r(?!\n)|\n)/);
+  const bare = (line: string) => line.replace(/\r?\n$|\r$/, "");
   const headers: Array<[string, string]> = [];
   let index = 0;
   if (lines[0]?.startsWith("From ")) index = 1;
   for (; index < lines.length; index++) {
-    const line = lines[index];
+    const line = bare(lines[index]);
     if (line === "") {
       index += 1;
       break;
@@ -219,23 +217,30 @@ function parseMessage(text: string, depth: number): MimeMessage | string {
     if (!match) break; // Not a header: the body starts here (Python records a defect).
     headers.push([match[1].toLowerCase(), match[2].replace(/^[ \t]+/, "")]);
   }
-  const body = lines.slice(index).join("\n");
+  const bodyLines = lines.slice(index);
+  const body = bodyLines.join("");
   const contentType = parseContentType(header(headers, "content-type"));
   if (contentType.type.startsWith("multipart/")) {
     const boundary = contentType.params.get("boundary");
     if (boundary === undefined) return { headers, body, children: [] };
     const children: MimeMessage[] = [];
-    const bodyLines = body.split("\n");
     const separator = new RegExp(`^--${escapeRegExp(boundary)}(--)?[ \\t]*$`);
     let current: string[] | undefined;
+    // The line ending before a boundary belongs to the boundary, and so does the last one at EOF.
+    const finish = (partLines: string[]): string | undefined => {
+      const joined = partLines.join("");
+      const child = parseMessage(joined.replace(/\r?\n$|\r$/, ""), depth + 1);
+      if (typeof child === "string") return child;
+      children.push(child);
+      return undefined;
+    };
     let closed = false;
     for (const line of bodyLines) {
-      const match = separator.exec(line);
+      const match = separator.exec(bare(line));
       if (match) {
         if (current) {
-          const child = parseMessage(current.join("\n"), depth + 1);
-          if (typeof child === "string") return child;
-          children.push(child);
+          const failure = finish(current);
+          if (failure) return failure;
         }
         if (match[1]) {
           closed = true;
@@ -248,9 +253,8 @@ function parseMessage(text: string, depth: number): MimeMessage | string {
       current?.push(line);
     }
     if (!closed && current) {
-      const child = parseMessage(current.join("\n"), depth + 1);
-      if (typeof child === "string") return child;
-      children.push(child);
+      const failure = finish(current);
+      if (failure) return failure;
     }
     return { headers, body, children };
   }
