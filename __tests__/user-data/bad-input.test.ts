@@ -61,7 +61,7 @@ const cases: Array<[string, UserDataOptions, string, unknown, RegExp]> = [
   ["two archive entries of one name", { clusterName: "c", extraParts: [archive('- {filename: a.sh, content: "#!/bin/sh"}\n- {filename: a.sh, content: "#!/bin/sh"}')] }, "extraParts[0].content[1].filename", "a.sh", /already used/],
   ["archive entry name that cloud-init cleans into the guard's", { clusterName: "c", extraParts: [archive(`- {filename: " ${GUARD_SCRIPT}!", content: "#!/bin/sh"}`)] }, "extraParts[0].content[0].filename", ` ${GUARD_SCRIPT}!`, /letters, digits/],
   ["archive entry name ..", { clusterName: "c", extraParts: [archive('- {filename: "..", content: "#!/bin/sh"}')] }, "extraParts[0].content[0].filename", "..", /must name a file/],
-  ["archive entry name YAML reads as a boolean", { clusterName: "c", extraParts: [archive('- {filename: yes, content: "#!/bin/sh"}')] }, "extraParts[0].content[0].filename", true, /letters, digits/],
+  ["archive entry name YAML reads as a boolean", { clusterName: "c", extraParts: [archive('- {filename: yes, content: "#!/bin/sh"}')] }, "extraParts[0].content[0].filename", true, /must be a YAML string \(quote it/],
   ["archive entry whose content is a number", { clusterName: "c", extraParts: [archive("- {content: 1}")] }, "extraParts[0].content[0].content", 1, /must be a string: cloud-init fails on the whole user data/],
   ["archive entry type without a slash", { clusterName: "c", extraParts: [archive("- {type: shellscript, content: x}")] }, "extraParts[0].content[0].type", "shellscript", /must be one of .*without '\/'/],
   ["archive entry of a nested archive", { clusterName: "c", extraParts: [archive("- {type: text/cloud-config-archive, content: '- a'}")] }, "extraParts[0].content[0].type", "text/cloud-config-archive", /does not process archives/],
@@ -187,6 +187,26 @@ describeWhen({ "cloud-init": hasCloudInit() })("what the part-name rules protect
     const results = writtenByCloudInit(refused.map(([, options, part]) => documentWithUncheckedPart(options, part)));
     refused.forEach(([name, , , effect], index) => {
       expect([name, effectOf(results[index])]).toEqual([name, effect]);
+    });
+  });
+
+  it("accepts an archive entry name only when cloud-init reads the same name", () => {
+    // Plain YAML scalars that YAML 1.1 may read as numbers, booleans, dates or null.
+    const scalars = ["a.sh", "--", "_", "-_", "0o17", "017", "0_1", "y", "n", "yes", "1e3", "+1", "0.", "._", "-1", "1_0.5", "0b11", "0x1f", "E1", "-.5", ".inf", "null", "2001-12-14", "190:20", "'0755'", '"yes"'];
+    const accepted: Array<[string, string]> = [];
+    for (const scalar of scalars) {
+      try {
+        const r = renderUserData({ clusterName: "c", extraParts: [archive(`- {filename: ${scalar}, content: "#!/bin/sh"}`)] });
+        accepted.push([scalar, r.text]);
+      } catch (error) {
+        expect([scalar, (error as Error).message]).toEqual([scalar, expect.stringMatching(/content\[0\]\.filename = .* is invalid/)]);
+      }
+    }
+    expect(accepted.map(([scalar]) => scalar)).toEqual(["a.sh", "--", "_", "-_", "0o17", "'0755'", '"yes"']);
+    const results = writtenByCloudInit(accepted.map(([, text]) => text));
+    accepted.forEach(([scalar], index) => {
+      const named = (results[index].parts ?? []).map((p) => p.filename);
+      expect([scalar, named[named.length - 1]]).toEqual([scalar, scalar.replace(/^['"]|['"]$/g, "")]);
     });
   });
 

@@ -449,7 +449,16 @@ function checkArchive(field: string, content: string, taken: Set<string>): void 
         `must start with an interpreter line such as #!/bin/bash: cloud-init executes ${record.type} parts directly`,
       );
     }
-    if ("filename" in record) claimFilename(`${at}.filename`, record.filename, taken);
+    if ("filename" in record) {
+      if (typeof record.filename !== "string") {
+        throw new UserDataValidationError(
+          `${at}.filename`,
+          record.filename,
+          "must be a YAML string (quote it: YAML reads this one as another type, which cloud-init turns into some other name)",
+        );
+      }
+      claimFilename(`${at}.filename`, record.filename, taken);
+    }
   });
 }
 
