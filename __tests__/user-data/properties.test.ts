@@ -102,6 +102,19 @@ describeWhen({ "cloud-init": hasCloudInit() })("properties checked by cloud-init
     });
   });
 
+  it("delivers any short text of line breaks, spaces, dashes and colons byte for byte", () => {
+    // The characters MIME and header parsing treat specially, in every position of a part.
+    const text = fc.array(fc.constantFrom("a", "\r", "\n", "\r\n", " ", "\t", "-", ":", "é"), { maxLength: 8 }).map((c) => c.join(""));
+    const samples = fc.sample(text, { numRuns: 300, seed: 20261129 });
+    const renders = samples.map((content) =>
+      renderUserData({ clusterName: "c", extraParts: [{ contentType: "text/cloud-config", content }, { contentType: "text/cloud-config", content }] }),
+    );
+    const parsed = parseWithCloudInit(renders.map((r) => r.payload!));
+    samples.forEach((content, i) => {
+      expect([content, parsed[i].slice(-2).map((p) => p.payload)]).toEqual([content, [content, content]]);
+    });
+  });
+
   it("cloud-init finds exactly the expected parts for arbitrary valid input", () => {
     const samples = fc.sample(validOptions, { numRuns: 150, seed: 20261128 });
     const renders = samples.map((options) => renderUserData(options));
