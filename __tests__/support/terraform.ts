@@ -50,6 +50,9 @@ export class TerraformWorkspace {
       TF_IN_AUTOMATION: "1",
       TF_INPUT: "0",
     };
+    // As a pipeline would; offline, it succeeds only because terraform_data needs no provider.
+    const init = this.run(["init", "-input=false", "-no-color"]);
+    if (init.status !== 0 || init.stderr !== "") throw new Error(`terraform init failed: ${init.stderr || init.stdout}`);
   }
 
   /** Runs `terraform <args>` in the folder; throws when it cannot run or times out. */
