@@ -15,3 +15,6 @@ export type { EcsInstanceSecurityGroupProps } from "./ecs-instance-security-grou
 export { EcsInstanceSecurityGroup } from "./ecs-instance-security-group";
 export type { GuardedCapacityOptions, ImdsGuardedCapacityProps } from "./imds-guarded-capacity";
 export { ImdsGuardedCapacity } from "./imds-guarded-capacity";
+export * from "./audit";
+export type { ImdsAuditAspectProps } from "./imds-audit-aspect";
+export { ImdsAuditAspect } from "./imds-audit-aspect";
