@@ -175,8 +175,8 @@ describeWhen({ "cloud-init": hasCloudInit() })("what the part-name rules protect
     ["an archive entry whose content is a number", { clusterName: "c" }, entry("- {content: 1}"), "fails"],
     ["an archive entry type without a slash", { clusterName: "c" }, entry("- {type: shellscript, content: x}"), "fails"],
     ["an archive entry with a number in a header", { clusterName: "c" }, entry('- {X-Header: 1, content: "#!/bin/sh"}'), "fails"],
-    ["a part named ..", { clusterName: "c" }, { ...shell(".."), filename: ".." } as Required<ExtraUserDataPart>, "cannot write"],
-    ["a part named .", { clusterName: "c" }, { ...shell("."), filename: "." } as Required<ExtraUserDataPart>, "cannot write"],
+    ["a part named ..", { clusterName: "c" }, shell("..") as Required<ExtraUserDataPart>, "cannot write"],
+    ["a part named .", { clusterName: "c" }, shell(".") as Required<ExtraUserDataPart>, "cannot write"],
     ["an archive entry named ..", { clusterName: "c" }, entry('- {filename: "..", content: "#!/bin/sh"}'), "cannot write"],
   ];
 
