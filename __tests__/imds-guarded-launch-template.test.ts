@@ -77,7 +77,8 @@ describe("ImdsGuardedLaunchTemplate with literal inputs", () => {
       guard.userData.parts.map((p) => [p.contentType, p.filename]),
     );
     expect(parts.map((p) => p.contentType)).toEqual(["text/cloud-boothook", "text/x-shellscript"]);
-    const script = parts[1].payload;
+    // The boothook installs the guard script that writes ecs.config (before every start of the agent).
+    const script = parts[0].payload;
     expect(script).toMatch(/^ECS_CLUSTER=prod$/m);
     expect(script).toMatch(/^ECS_AWSVPC_BLOCK_IMDS=true$/m);
     expect(parts[0].payload).toContain("DOCKER-USER");
@@ -271,8 +272,9 @@ describe("every platform and network-mode combination", () => {
     parsed.forEach((parts, index) => {
       const networkModes = amazonLinux[index].modes;
       const types = parts.map((p) => p.contentType);
-      expect(types).toEqual([...(networkModes.includes("bridge") ? ["text/cloud-boothook"] : []), "text/x-shellscript"]);
-      const script = parts[parts.length - 1].payload;
+      expect(types).toEqual(["text/cloud-boothook", "text/x-shellscript"]);
+      expect(parts[0].payload.includes("DOCKER-USER")).toBe(networkModes.includes("bridge"));
+      const script = parts[0].payload;
       expect(/^ECS_AWSVPC_BLOCK_IMDS=true$/m.test(script)).toBe(networkModes.includes("awsvpc"));
       expect(/^ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=true$/m.test(script)).toBe(networkModes.includes("host"));
     });

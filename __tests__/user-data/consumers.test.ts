@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ECS_CONFIG_PATH, readEcsConfig, renderUserData, RenderedUserData, UserDataOptions } from "../../lib/user-data";
 import { parseWithCloudInit } from "../support/cloud-init";
 import { describeWhen, hasCloudInit, hasProgram, isRoot } from "../support/tools";
@@ -32,11 +32,44 @@ for (const platform of ["al2023", "al2"] as const) {
   }
 }
 const rendered = variants.map(([name, options]) => [name, renderUserData(options)] as [string, RenderedUserData]);
-const shellParts = rendered.flatMap(([name, r]) =>
-  r.parts
+
+/** A file the boothook writes on the instance. */
+interface WrittenFile {
+  readonly path: string;
+  readonly mode: string;
+  readonly content: string;
+}
+
+/**
+ * The files a boothook writes with `install_file <path> <mode> <<'END'`, read as bash reads a
+ * quoted heredoc: every line after the command up to the line that is exactly the delimiter.
+ */
+function filesWrittenBy(boothook: string): WrittenFile[] {
+  const lines = boothook.split("\n");
+  const files: WrittenFile[] = [];
+  lines.forEach((line, index) => {
+    const command = /^install_file (\S+) ([0-7]{4}) <<'([A-Z_]+)'/.exec(line);
+    if (!command) return;
+    const end = lines.indexOf(command[3], index + 1);
+    if (end < 0) throw new Error(`heredoc for ${command[1]} is not closed`);
+    files.push({ path: command[1], mode: command[2], content: `${lines.slice(index + 1, end).join("\n")}\n` });
+  });
+  return files;
+}
+
+const boothookOf = (r: RenderedUserData) => r.parts.find((p) => p.contentType === "text/cloud-boothook")!.content;
+const GUARD_SCRIPT = "/usr/local/libexec/ecs-imds-guard/ensure";
+const guardScriptOf = (r: RenderedUserData) => filesWrittenBy(boothookOf(r)).find((f) => f.path === GUARD_SCRIPT)!.content;
+
+const shellParts = rendered.flatMap(([name, r]) => [
+  ...r.parts
     .filter((p) => p.contentType === "text/cloud-boothook" || p.contentType === "text/x-shellscript")
     .map((p) => [`${name} ${p.filename}`, p.content] as [string, string]),
-);
+  // Scripts the boothook installs: shellcheck does not look inside the heredoc that carries them.
+  ...filesWrittenBy(boothookOf(r))
+    .filter((f) => f.content.startsWith("#!/bin/bash"))
+    .map((f) => [`${name} installs ${f.path}`, f.content] as [string, string]),
+]);
 
 describeWhen({ "cloud-init": hasCloudInit() })("cloud-init's parser", () => {
   it("finds exactly the rendered parts, types, names and bodies in every variant", () => {
@@ -129,55 +162,171 @@ describeWhen({ root: isRoot, "iptables-restore": hasProgram("iptables-restore"),
   },
 );
 
-describe("ecs.config as ecs-init reads it", () => {
-  /** Runs the ecs.config part with its path moved into a scratch directory. */
-  function runEcsConfigScript(script: string, config: string): void {
-    const occurrences = script.split(`config=${ECS_CONFIG_PATH}\n`).length - 1;
-    expect(occurrences).toBe(1);
-    const relocated = script.replace(`config=${ECS_CONFIG_PATH}\n`, `config=${config}\n`);
-    const result = spawnSync("bash", ["--norc", "--noprofile", "-c", relocated], {
-      encoding: "utf8",
-      timeout: 10_000,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { PATH: process.env.PATH },
-    });
-    expect(result.stderr).toBe("");
-    expect(result.status).toBe(0);
+describeWhen({ "systemd-analyze": hasProgram("systemd-analyze") })("systemd-analyze verify", () => {
+  /**
+   * The AMI's own units that the guard's drop-ins extend, with executables where the AMIs have
+   * them: ecs-init's ecs.service, and iptables-services' iptables.service and ip6tables.service.
+   */
+  const AMI_UNITS: Record<string, string> = {
+    "ecs.service":
+      "[Unit]\nDescription=Amazon Elastic Container Service - container agent\nAfter=cloud-final.service docker.service\nRequires=docker.service\n\n" +
+      "[Service]\nType=simple\nRestart=on-failure\nExecStartPre=/usr/libexec/amazon-ecs-init pre-start\nExecStart=/usr/libexec/amazon-ecs-init start\n\n" +
+      "[Install]\nWantedBy=multi-user.target\n",
+    "docker.service": "[Unit]\nDescription=Docker\n\n[Service]\nExecStart=/usr/bin/dockerd\n",
+    "iptables.service":
+      "[Unit]\nDescription=IPv4 firewall with iptables\nBefore=network-pre.target\n\n" +
+      "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/libexec/iptables/iptables.init start\nExecReload=/usr/libexec/iptables/iptables.init reload\nExecStop=/usr/libexec/iptables/iptables.init stop\n",
+    "ip6tables.service":
+      "[Unit]\nDescription=IPv6 firewall with ip6tables\nBefore=network-pre.target\n\n" +
+      "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/libexec/iptables/ip6tables.init start\nExecReload=/usr/libexec/iptables/ip6tables.init reload\nExecStop=/usr/libexec/iptables/ip6tables.init stop\n",
+  };
+  const AMI_EXECUTABLES = ["/usr/libexec/amazon-ecs-init", "/usr/bin/dockerd", "/usr/libexec/iptables/iptables.init", "/usr/libexec/iptables/ip6tables.init"];
+
+  /** An instance root holding the AMI's units and what the boothook writes, for `--root`. */
+  function instanceRoot(files: readonly WrittenFile[]): string {
+    const root = mkdtempSync(join(tmpdir(), "ecs-imds-guard-units-"));
+    const write = (path: string, content: string, mode: number) => {
+      mkdirSync(dirname(join(root, path)), { recursive: true });
+      writeFileSync(join(root, path), content);
+      chmodSync(join(root, path), mode);
+    };
+    // systemd's own targets and slices, which every unit's default dependencies name.
+    const targets = spawnSync("sh", ["-c", `mkdir -p "$1" && cp -a /lib/systemd/system/*.target /lib/systemd/system/*.slice "$1"/`, "sh", join(root, "usr/lib/systemd/system")]);
+    if (targets.status !== 0) throw new Error(`could not copy systemd's targets: ${targets.stderr}`);
+    for (const [unit, content] of Object.entries(AMI_UNITS)) write(`/usr/lib/systemd/system/${unit}`, content, 0o644);
+    for (const executable of AMI_EXECUTABLES) write(executable, "#!/bin/sh\n", 0o755);
+    for (const file of files) write(file.path, file.content, parseInt(file.mode, 8));
+    return root;
   }
 
-  it("yields exactly the managed and user settings, once each, even when run twice over an old file", () => {
-    const options: UserDataOptions = {
-      clusterName: "prod",
-      ecsSettings: { ECS_LOGLEVEL: "debug", ECS_AVAILABLE_LOGGING_DRIVERS: '["json-file","awslogs"]' },
-    };
-    const r = renderUserData(options);
-    const script = r.parts.find((p) => p.filename === "ecs-imds-guard-ecs-config.sh")!.content;
-    const dir = mkdtempSync(join(tmpdir(), "ecs-imds-guard-ecs-"));
+  /** The units to verify: each unit file written, and the unit each drop-in extends. */
+  function unitsOf(files: readonly WrittenFile[]): string[] {
+    const units = files.flatMap((f) => {
+      const dropIn = /\/([^/]+)\.d\/[^/]+\.conf$/.exec(f.path);
+      if (dropIn) return [dropIn[1]];
+      return /^\/etc\/systemd\/system\/[^/]+\.(service|timer)$/.test(f.path) ? [f.path.split("/").pop()!] : [];
+    });
+    return [...new Set(units)];
+  }
+
+  const written = [...new Map(rendered.map(([name, r]) => [JSON.stringify(filesWrittenBy(boothookOf(r))), name])).entries()].map(
+    ([files, name]) => [name, JSON.parse(files) as WrittenFile[]] as [string, WrittenFile[]],
+  );
+
+  it.each(written)("%s: every unit the boothook writes loads without a warning", (_name, files) => {
+    const units = unitsOf(files);
+    expect(units).toContain("ecs.service");
+    const root = instanceRoot(files);
     try {
+      const verify = spawnSync("systemd-analyze", ["verify", `--root=${root}`, "--man=no", ...units], { encoding: "utf8", timeout: 60_000 });
+      expect({ units, status: verify.status, output: `${verify.stdout}${verify.stderr}` }).toEqual({ units, status: 0, output: "" });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("reports a unit it cannot load (the check can fail)", () => {
+    const root = instanceRoot([
+      { path: "/etc/systemd/system/broken.service", mode: "0644", content: "[Service]\nType=oneshot\nExecStart=/usr/local/libexec/absent\n" },
+      { path: "/etc/systemd/system/broken.timer", mode: "0644", content: "[Timer]\nOnUnitActiveSec=thirty\n" },
+    ]);
+    try {
+      const verify = spawnSync("systemd-analyze", ["verify", `--root=${root}`, "--man=no", "broken.service", "broken.timer"], { encoding: "utf8", timeout: 60_000 });
+      expect(verify.status).not.toBe(0);
+      expect(verify.stderr).toContain("is not executable");
+      expect(verify.stderr).toContain("Failed to parse timer value");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describeWhen({ root: isRoot, unshare: hasProgram("unshare"), iptables: hasProgram("iptables"), flock: hasProgram("flock") })(
+  "the installed guard script, run as the instance runs it",
+  () => {
+    /**
+     * Runs the guard script of a rendered document in a fresh network namespace (its iptables
+     * calls touch nothing of this machine's), with ecs.config and the lock moved into a scratch
+     * directory and a systemctl that records its calls there.
+     */
+    function runGuard(r: RenderedUserData, dir: string) {
+      const script = guardScriptOf(r);
+      expect(script.split(`config=${ECS_CONFIG_PATH} `)).toHaveLength(2);
+      expect(script).toContain("exec 9>>/run/ecs-imds-guard.lock ");
+      const relocated = script
+        .replace(`config=${ECS_CONFIG_PATH} `, `config=${join(dir, "ecs.config")} `)
+        .split("/run/ecs-imds-guard.lock")
+        .join(join(dir, "lock"));
+      const file = join(dir, "ensure");
+      writeFileSync(file, relocated, { mode: 0o755 });
+      mkdirSync(join(dir, "bin"), { recursive: true });
+      writeFileSync(join(dir, "bin", "systemctl"), `#!/bin/sh\necho "systemctl $*" >>${join(dir, "systemctl.log")}\n`, { mode: 0o755 });
+      return spawnSync("unshare", ["--net", file], {
+        encoding: "utf8",
+        timeout: 30_000,
+        env: { PATH: `${join(dir, "bin")}:/usr/sbin:/usr/bin:/sbin:/bin` },
+      });
+    }
+
+    let dir: string;
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), "ecs-imds-guard-ensure-"));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it("leaves exactly the managed and user settings last in ecs.config, once each, when run twice over an old file", () => {
+      const options: UserDataOptions = {
+        clusterName: "prod",
+        ecsSettings: { ECS_LOGLEVEL: "debug", ECS_AVAILABLE_LOGGING_DRIVERS: '["json-file","awslogs"]', ECS_INSTANCE_ATTRIBUTES: '{"cmd":"$(reboot) `id` \'x\'"}' },
+      };
+      const r = renderUserData(options);
       const config = join(dir, "ecs.config");
       // What an AMI or an earlier script may have left: an old cluster, a disabled block, another key.
       writeFileSync(config, "ECS_CLUSTER=old\n  ECS_AWSVPC_BLOCK_IMDS=false\nECS_RESERVED_MEMORY=256\n");
-      runEcsConfigScript(script, config);
-      runEcsConfigScript(script, config);
+      const first = runGuard(r, dir);
+      expect({ status: first.status, stderr: first.stderr }).toEqual({ status: 0, stderr: "" });
+      expect(first.stdout).toContain(`re-applied`);
+      const second = runGuard(r, dir);
+      // Each run has a fresh network namespace, so the rule is re-applied; the file is left alone.
+      expect({ status: second.status, stderr: second.stderr }).toEqual({ status: 0, stderr: "" });
+      expect(second.stdout).not.toContain(config);
       const text = readFileSync(config, "utf8");
-      const settings = readEcsConfig(text);
-      expect(Object.fromEntries(settings)).toEqual({
+      expect(Object.fromEntries(readEcsConfig(text))).toEqual({
         ECS_CLUSTER: "prod",
         ECS_ENABLE_TASK_IAM_ROLE: "true",
         ECS_AWSVPC_BLOCK_IMDS: "true",
         ECS_LOGLEVEL: "debug",
         ECS_AVAILABLE_LOGGING_DRIVERS: '["json-file","awslogs"]',
+        ECS_INSTANCE_ATTRIBUTES: '{"cmd":"$(reboot) `id` \'x\'"}',
         ECS_RESERVED_MEMORY: "256",
       });
-      // One line per key: no key relies on "last one wins".
+      // One line per key: no key relies on "last one wins", and the guard's lines come last.
       const keys = text.split("\n").filter((l) => l.includes("=")).map((l) => l.trim().split("=")[0]);
       expect(new Set(keys).size).toBe(keys.length);
+      expect(keys.slice(-r.ecsConfig.length)).toEqual(r.ecsConfig.map(([key]) => key));
       expect(text).not.toMatch(/^\s*#.*=/m);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    });
 
+    it("puts its settings back after a later line turns the block off, and fails closed when it cannot write", () => {
+      const r = renderUserData({ clusterName: "prod", networkModes: ["awsvpc"] });
+      const config = join(dir, "ecs.config");
+      expect(runGuard(r, dir).status).toBe(0);
+      writeFileSync(config, `${readFileSync(config, "utf8")}ECS_AWSVPC_BLOCK_IMDS=false\n`);
+      expect(runGuard(r, dir).status).toBe(0);
+      expect(readEcsConfig(readFileSync(config, "utf8")).get("ECS_AWSVPC_BLOCK_IMDS")).toBe("true");
+
+      // A directory where the file should be: the guard cannot write it, so the agent is kept down.
+      rmSync(config);
+      mkdirSync(config);
+      const broken = runGuard(r, dir);
+      expect(broken.status).toBe(1);
+      expect(broken.stderr).toMatch(/^ecs-imds-guard: FAILED: .*ecs\.config/m);
+      expect(readFileSync(join(dir, "systemctl.log"), "utf8")).toBe("systemctl mask --runtime ecs.service\nsystemctl stop --no-block ecs.service\n");
+    });
+  },
+);
+
+describe("ecs.config as ecs-init reads it", () => {
   it("reads like ecs-init: trimmed lines, first '=' splits, last key wins, quotes kept", () => {
     const settings = readEcsConfig('  ECS_A=1 \nnoequals\nECS_B="true"\nECS_A=x=y\n#ECS_C=1\n');
     expect(Object.fromEntries(settings)).toEqual({ ECS_A: "x=y", ECS_B: '"true"', "#ECS_C": "1" });

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import {
   FAILURE_PREFIX,
@@ -50,13 +52,13 @@ describe("Amazon Linux defaults", () => {
     expect(unchecked).toEqual([]);
   });
 
-  it("writes the managed ecs.config keys in ecs-init's format", () => {
+  it("writes the managed ecs.config keys in ecs-init's format, from the guard script the boothook installs", () => {
     expect(rendered.ecsConfig).toEqual([
       ["ECS_CLUSTER", "prod"],
       ["ECS_ENABLE_TASK_IAM_ROLE", "true"],
       ["ECS_AWSVPC_BLOCK_IMDS", "true"],
     ]);
-    const script = rendered.parts[1].content;
+    const script = rendered.parts[0].content;
     expect(script).toContain("\nECS_CLUSTER=prod\nECS_ENABLE_TASK_IAM_ROLE=true\nECS_AWSVPC_BLOCK_IMDS=true\n");
     // Written through a quoted heredoc: the shell expands nothing in the values.
     expect(script).toMatch(/<<'ECS_IMDS_GUARD_SETTINGS'\n/);
@@ -77,15 +79,71 @@ describe("Amazon Linux defaults", () => {
   });
 });
 
+describe("the agent never starts unguarded, and the block heals", () => {
+  const HEAL_TIMER = "install_file /etc/systemd/system/ecs-imds-guard-heal.timer 0644";
+
+  it("on every Amazon Linux shape: a boothook that installs the guard script and ecs.service's ExecStartPre drop-in, then runs the script", () => {
+    for (const networkModes of [["bridge"], ["awsvpc"], ["host"], ["bridge", "awsvpc", "host"]] as const) {
+      for (const platform of ["al2023", "al2"] as const) {
+        const boothook = boothookOf({ clusterName: "c", networkModes, platform });
+        expect(boothook).toContain("install_file /usr/local/libexec/ecs-imds-guard/ensure 0755 <<'ECS_IMDS_GUARD_FILE'");
+        expect(boothook).toContain(
+          "install_file /etc/systemd/system/ecs.service.d/ecs-imds-guard.conf 0644 <<'ECS_IMDS_GUARD_FILE' || fail \"could not write /etc/systemd/system/ecs.service.d/ecs-imds-guard.conf\"\n" +
+            "# ecs-imds-guard: the ECS agent starts only when the guard holds; if it cannot, the start fails.\n[Service]\nExecStartPre=/usr/local/libexec/ecs-imds-guard/ensure\nECS_IMDS_GUARD_FILE\n",
+        );
+        // Loaded before anything can start the agent, then applied.
+        const reload = boothook.indexOf("\nsystemctl daemon-reload || fail");
+        expect(reload).toBeGreaterThan(boothook.lastIndexOf("\nECS_IMDS_GUARD_FILE\n"));
+        expect(boothook.indexOf("\n/usr/local/libexec/ecs-imds-guard/ensure || exit 1\n")).toBeGreaterThan(reload);
+        // The heal timer comes with the firewall rule it heals.
+        expect(boothook.includes(HEAL_TIMER)).toBe((networkModes as readonly string[]).includes("bridge"));
+      }
+    }
+  });
+
+  it("starts the heal timer without waiting for it: cloud-init's boothook stage runs before sysinit.target, which a timer waits for", () => {
+    const boothook = boothookOf({ clusterName: "c" });
+    expect(boothook).toContain("\nsystemctl start --no-block ecs-imds-guard-heal.timer || fail");
+    expect(boothook).not.toMatch(/systemctl (start|enable --now) (?!--no-block|iptables|ip6tables)/);
+  });
+
+  it("runs the heal timer as often as the README's bound says", () => {
+    const readme = readFileSync(join(__dirname, "..", "..", "README.md"), "utf8");
+    const stated = /within (\d+) seconds/.exec(readme)?.[1];
+    const boothook = boothookOf({ clusterName: "c" });
+    const timer = boothook.slice(boothook.indexOf(HEAL_TIMER), boothook.indexOf("\nECS_IMDS_GUARD_FILE\n", boothook.indexOf(HEAL_TIMER)));
+    const seconds = (key: string) => Number(new RegExp(`^${key}=(\\d+)s$`, "m").exec(timer)?.[1]);
+    expect(stated).toBeDefined();
+    // The period plus the timer's accuracy, at most.
+    expect(seconds("OnUnitActiveSec") + seconds("AccuracySec")).toBeLessThanOrEqual(Number(stated));
+    expect(seconds("OnBootSec")).toBeLessThanOrEqual(Number(stated));
+  });
+
+  it("writes user values into the guard script only inside quoted heredocs", () => {
+    const value = "$(reboot) `id` ${HOME} 'q' \"d\" \\ ECS_IMDS_GUARD_FILE ECS_IMDS_GUARD_SETTINGS";
+    const boothook = boothookOf({ clusterName: "c", ecsSettings: { ECS_INSTANCE_ATTRIBUTES: value } });
+    const line = `ECS_INSTANCE_ATTRIBUTES=${value}`;
+    const at = boothook.indexOf(`\n${line}\n`);
+    expect(at).toBeGreaterThan(0);
+    // Inside the settings heredoc, itself inside the file heredoc: both quoted, neither closed by the value.
+    const before = boothook.slice(0, at);
+    expect(before.lastIndexOf("<<'ECS_IMDS_GUARD_SETTINGS'\n")).toBeGreaterThan(before.lastIndexOf("\nECS_IMDS_GUARD_SETTINGS\n"));
+    expect(before.lastIndexOf("<<'ECS_IMDS_GUARD_FILE'")).toBeGreaterThan(before.lastIndexOf("\nECS_IMDS_GUARD_FILE\n"));
+  });
+});
+
 describe("network modes", () => {
   it("IPv6 IMDS adds the fd00:ec2::254 drop for bridge containers", () => {
     expect(boothookOf({ clusterName: "c", ipv6Imds: true })).toContain("ensure_first_drop ip6tables fd00:ec2::254/128");
   });
 
-  it("awsvpc only: no boothook, ECS_AWSVPC_BLOCK_IMDS=true", () => {
+  it("awsvpc only: a boothook that guards ecs.config and no firewall rule, ECS_AWSVPC_BLOCK_IMDS=true", () => {
     const rendered = renderUserData({ clusterName: "c", networkModes: ["awsvpc"] });
-    expect(rendered.parts.map((p) => p.contentType)).toEqual(["text/x-shellscript"]);
+    expect(rendered.parts.map((p) => p.contentType)).toEqual(["text/cloud-boothook", "text/x-shellscript"]);
     expect(rendered.ecsConfig).toContainEqual(["ECS_AWSVPC_BLOCK_IMDS", "true"]);
+    const boothook = rendered.parts[0].content;
+    expect(boothook).toContain("\nExecStartPre=/usr/local/libexec/ecs-imds-guard/ensure\n");
+    expect(boothook).not.toMatch(/iptables|DOCKER-USER|\.timer/);
   });
 
   it("bridge only: the boothook, and ECS_AWSVPC_BLOCK_IMDS is not managed", () => {
@@ -114,12 +172,19 @@ describe("platforms", () => {
     const rendered = renderUserData({ clusterName: "c", platform: "al2", firewallPersistence: "iptables-services", ipv6Imds: true });
     const boothook = rendered.parts[0].content;
     expect(boothook).toContain("yum install -y iptables-services");
-    expect(boothook).toContain(`cat >/etc/sysconfig/iptables <<'ECS_IMDS_GUARD_RULES'`);
-    expect(boothook).toContain(`\n${rendered.iptablesRulesFiles!.ipv4}ECS_IMDS_GUARD_RULES\n`);
-    expect(boothook).toContain(`\n${rendered.iptablesRulesFiles!.ipv6}ECS_IMDS_GUARD_RULES\n`);
+    expect(boothook).toContain(`install_file /etc/sysconfig/iptables 0600 <<'ECS_IMDS_GUARD_FILE'`);
+    expect(boothook).toContain(`\n${rendered.iptablesRulesFiles!.ipv4}ECS_IMDS_GUARD_FILE\n`);
+    expect(boothook).toContain(`\n${rendered.iptablesRulesFiles!.ipv6}ECS_IMDS_GUARD_FILE\n`);
     expect(boothook).toContain("systemctl enable iptables && systemctl start iptables;");
     expect(boothook).toContain("systemctl enable ip6tables && systemctl start ip6tables;");
-    expect(boothook).toContain("verify_drop iptables 169.254.169.254/32");
+    // Loading the saved rules drops Docker's jump to DOCKER-USER: a drop-in per service restores it.
+    for (const service of ["iptables", "ip6tables"]) {
+      expect(boothook).toContain(`install_file /etc/systemd/system/${service}.service.d/ecs-imds-guard.conf 0644`);
+    }
+    expect(boothook).toContain("ExecStartPost=/usr/local/libexec/ecs-imds-guard/ensure\nExecReload=/usr/local/libexec/ecs-imds-guard/ensure\nExecStopPost=/usr/local/libexec/ecs-imds-guard/ensure\n");
+    // The drop-ins are in place and loaded before the service first starts.
+    expect(boothook.indexOf("systemctl daemon-reload")).toBeLessThan(boothook.indexOf("systemctl start iptables"));
+    expect(boothook).toContain("ensure_first_drop iptables 169.254.169.254/32");
     expect(rendered.iptablesRulesFiles!.ipv6).toContain("-A DOCKER-USER -d fd00:ec2::254/128 -j DROP");
   });
 
@@ -150,7 +215,7 @@ describe("extra settings and parts", () => {
       "ECS_LOGLEVEL",
       "ECS_AVAILABLE_LOGGING_DRIVERS",
     ]);
-    const lines = rendered.parts[1].content;
+    const lines = rendered.parts[0].content;
     expect(readEcsConfig(lines).get("ECS_AVAILABLE_LOGGING_DRIVERS")).toBe('["json-file","awslogs"]');
   });
 
@@ -224,7 +289,7 @@ describe("Terraform tokens", () => {
     expect(rendered.unresolved).toBe(true);
     expect(rendered.base64).toBeUndefined();
     expect(rendered.ecsConfig[0]).toEqual(["ECS_CLUSTER", token]);
-    expect(rendered.parts[1].content).toContain(`\nECS_CLUSTER=${token}\n`);
+    expect(rendered.parts[0].content).toContain(`\nECS_CLUSTER=${token}\n`);
   });
 
   it("refuses tokens anywhere else", () => {

@@ -75,10 +75,12 @@ export function renderBoothook(options: BoothookOptions): string {
       : []),
     `echo "ecs-imds-guard: the guard holds${options.bridge ? `; container traffic to IMDS is dropped in DOCKER-USER${iptablesServices ? " (iptables-services)" : ""}` : ""}"`,
   ];
+  const where = options.bridge
+    ? "\n# The rule lives in DOCKER-USER: Docker jumps there first from FORWARD and never flushes it."
+    : "";
   return `#!/bin/bash
-# ecs-imds-guard: install the guard (${GUARD_SCRIPT_PATH} and the systemd units that run it) and
-# apply it. cloud-init runs boothooks on every boot, before Docker starts, so every step is
-# idempotent. The rule lives in DOCKER-USER: Docker jumps there first from FORWARD and never flushes it.
+# ecs-imds-guard: install the guard script and the systemd units that run it, then run it.
+# cloud-init runs boothooks on every boot, before Docker starts, so every step is idempotent.${where}
 set -u
 
 ${FAIL_CLOSED_FUNCTION}
