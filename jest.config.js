@@ -1,3 +1,5 @@
+const { jestModuleNameMapper } = require("./tools/flavours.cjs");
+
 // swc strips types only (fast); `tsc --noEmit` in `npm test` does the type checking.
 const transform = { "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2022" }, module: { type: "commonjs" } }] };
 
@@ -11,6 +13,21 @@ module.exports = {
       setupFilesAfterEnv: ["<rootDir>/__tests__/setup.ts"],
       testMatch: ["<rootDir>/__tests__/**/*.test.ts"],
       testPathIgnorePatterns: ["/node_modules/", "<rootDir>/__tests__/e2e/", "<rootDir>/__tests__/consumers/"],
+    },
+    {
+      // The construct suites again on CDK Terrain: cdktf and @cdktf/provider-aws imports resolve to
+      // cdktn and @cdktn/provider-aws, as in the flavour the build writes to dist/cdktn/.
+      displayName: "unit-cdktn",
+      testEnvironment: "node",
+      transform,
+      moduleNameMapper: jestModuleNameMapper(),
+      setupFilesAfterEnv: ["<rootDir>/__tests__/setup.ts"],
+      testMatch: [
+        "<rootDir>/__tests__/imds-guarded-launch-template.test.ts",
+        "<rootDir>/__tests__/capacity.test.ts",
+        "<rootDir>/__tests__/capacity-stack.test.ts",
+        "<rootDir>/__tests__/audit/aspect.test.ts",
+      ],
     },
     {
       displayName: "e2e",

@@ -250,7 +250,7 @@ describe("both stacks as files", () => {
       });
       expect({ status: result.status, signal: result.signal }).toEqual({ status: 0, signal: null });
       const capacity = readFileSync(join(outdir, "stacks", CAPACITY_STACK_NAME, "cdk.tf"), "utf8");
-      expect(capacity).toMatch(/^resource "aws_launch_template" "guarded_capacity_launch_template_launch_template_\w+" \{$/m);
+      expect(capacity).toMatch(/^resource "aws_launch_template" "guarded_capacity_launch_template_\w+" \{$/m);
       expect(capacity).toMatch(/^variable "subnet_ids" \{$/m);
       expect(capacity).toContain("http_put_response_hop_limit = 1");
       const standalone = readFileSync(join(outdir, "stacks", "ecs-imds-guard", "cdk.tf"), "utf8");
