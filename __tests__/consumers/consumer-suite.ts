@@ -7,6 +7,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { ImdsGuardedLaunchTemplate, ImdsGuardedLaunchTemplateProps, renderUserData } from "../../lib";
 import {
   CONSUMERS,
+  flavourOf,
   installConsumerApp,
   installedCopies,
   readmeExamples,
@@ -50,7 +51,11 @@ function synthesizedHere({ name, props, referencedCluster }: Case): any {
  */
 export function describeConsumer(name: string): void {
   const declared = JSON.parse(readFileSync(join(CONSUMERS, name, "package.json"), "utf8")).dependencies;
-  const title = `a cdktf app (cdktf ${declared.cdktf}, constructs ${declared.constructs}, @cdktf/provider-aws ${declared["@cdktf/provider-aws"]})`;
+  const flavour = flavourOf(name);
+  const framework = flavour;
+  const provider = flavour === "cdktf" ? "@cdktf/provider-aws" : "@cdktn/provider-aws";
+  const other = flavour === "cdktf" ? ["cdktn", "@cdktn/provider-aws"] : ["cdktf", "@cdktf/provider-aws"];
+  const title = `a ${framework} app (${framework} ${declared[framework]}, constructs ${declared.constructs}, ${provider} ${declared[provider]})`;
 
   describe(title, () => {
     let workDir: string;
@@ -67,8 +72,9 @@ export function describeConsumer(name: string): void {
       if (workDir) rmSync(workDir, { recursive: true, force: true });
     });
 
-    it("installs with the app's own copy of cdktf, constructs and the AWS provider, and no second one", () => {
-      for (const pkg of ["cdktf", "constructs", "@cdktf/provider-aws"]) {
+    it(`installs with the app's own copy of ${framework}, constructs and the AWS provider, and no second one`, () => {
+      for (const pkg of other) expect({ pkg, copies: installedCopies(appDir, pkg) }).toEqual({ pkg, copies: [] });
+      for (const pkg of [framework, "constructs", provider]) {
         expect({ pkg, copies: installedCopies(appDir, pkg) }).toEqual({ pkg, copies: [join(appDir, "node_modules", pkg)] });
         const probe = `const p=require("path");const pkg=${JSON.stringify(pkg)};` +
           'const fromLib=require.resolve(pkg,{paths:[p.dirname(require.resolve("ecs-imds-guard"))]});' +
@@ -76,11 +82,11 @@ export function describeConsumer(name: string): void {
         const [fromApp, fromLibrary] = JSON.parse(runIn(appDir, process.execPath, ["-e", probe]).stdout);
         expect(fromLibrary).toBe(fromApp);
       }
-      const installed = JSON.parse(readFileSync(join(appDir, "node_modules/cdktf/package.json"), "utf8")).version;
-      expect(installed).toBe(declared.cdktf);
+      const installed = JSON.parse(readFileSync(join(appDir, "node_modules", framework, "package.json"), "utf8")).version;
+      expect(installed).toBe(declared[framework]);
     });
 
-    it("type-checks every README example, exactly as written, under cdktf init's tsconfig", () => {
+    it(`type-checks every README example, exactly as written${flavour === "cdktn" ? " but for the cdktn imports" : ""}, under ${framework} init's tsconfig`, () => {
       expect(readmeExamples().length).toBeGreaterThanOrEqual(3);
       const result = runIn(appDir, "npx", ["tsc", "--noEmit", "-p", "tsconfig.json"], { check: false });
       expect(result.stdout + result.stderr).toBe("");

@@ -9,6 +9,31 @@ export const CONSUMERS = join(ROOT, "__tests__/consumers");
 /** Programs every consumer app gets beside the README's examples. */
 const APP_SOURCES = join(CONSUMERS, "app-src");
 
+const { toCdktn }: { toCdktn(specifier: string): string | null } = require("../../tools/flavours.cjs");
+
+/** The framework a consumer app is built on. */
+export type Flavour = "cdktf" | "cdktn";
+
+/** The framework of a consumer app, from its dependencies. */
+export function flavourOf(name: string): Flavour {
+  const { dependencies } = JSON.parse(readFileSync(join(CONSUMERS, name, "package.json"), "utf8"));
+  return "cdktn" in dependencies ? "cdktn" : "cdktf";
+}
+
+/**
+ * A program written for cdktf, as a CDK Terrain user writes it: the framework and provider imports
+ * renamed (tools/flavours.cjs, the same map the build uses) and ecs-imds-guard's constructs taken
+ * from `ecs-imds-guard/cdktn`. Nothing else changes.
+ */
+export function inFlavour(code: string, flavour: Flavour): string {
+  if (flavour === "cdktf") return code;
+  return code.replace(/(\bfrom |\bimport\(|\brequire\()"([^"]+)"/g, (whole, opener: string, specifier: string) => {
+    if (specifier === "ecs-imds-guard") return `${opener}"ecs-imds-guard/cdktn"`;
+    const renamed = toCdktn(specifier);
+    return renamed === null ? whole : `${opener}"${renamed}"`;
+  });
+}
+
 /** What a finished command left behind. */
 export interface CommandOutput {
   readonly status: number | null;
@@ -72,8 +97,11 @@ export function installConsumerApp(name: string, tarball: string, workDir: strin
   }
   runIn(appDir, "npm", ["ci", "--prefer-offline"], { timeoutMs: 300_000 });
   runIn(appDir, "npm", ["install", "--prefer-offline", tarball], { timeoutMs: 300_000 });
-  for (const example of readmeExamples()) writeFileSync(join(appDir, example.file), example.code);
-  for (const file of readdirSync(APP_SOURCES)) cpSync(join(APP_SOURCES, file), join(appDir, file));
+  const flavour = flavourOf(name);
+  for (const example of readmeExamples()) writeFileSync(join(appDir, example.file), inFlavour(example.code, flavour));
+  for (const file of readdirSync(APP_SOURCES)) {
+    writeFileSync(join(appDir, file), inFlavour(readFileSync(join(APP_SOURCES, file), "utf8"), flavour));
+  }
   return appDir;
 }
 

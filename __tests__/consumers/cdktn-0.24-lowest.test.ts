@@ -1,0 +1,3 @@
+import { describeConsumer } from "./consumer-suite";
+
+describeConsumer("cdktn-0.24-lowest");
