@@ -1,0 +1,190 @@
+/**
+ * A corpus of real shapes of ECS user data and metadata options, with the verdicts an instance
+ * gives them. Each expected verdict is written from what the instance does with the user data
+ * (cloud-init's rules, Docker's firewall, ecs-init's reading of ecs.config), not from what the
+ * judge prints. `kernel` marks the bridge cases the namespace suite boots for real.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { JudgeOptions, LaunchDescription, MetadataOptions, Verdict } from "../../lib/audit";
+
+export const FIXTURES = join(__dirname, "..", "fixtures", "audit");
+export const fixture = (name: string) => readFileSync(join(FIXTURES, name), "utf8");
+
+/** IMDSv1 allowed: only a firewall rule can keep bridge containers out. */
+export const IMDSV1: MetadataOptions = { httpEndpoint: "enabled", httpTokens: "optional" };
+/** IMDSv2 with AL2023's default hop limit: a bridge container one hop away still gets a token. */
+export const HOP_2: MetadataOptions = { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 };
+/** IMDSv2 with hop limit 1: the token response dies before a bridge container. */
+export const HOP_1: MetadataOptions = { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 };
+
+export interface Case {
+  readonly name: string;
+  readonly description: LaunchDescription;
+  readonly options?: JudgeOptions;
+  readonly expected: Partial<Record<"bridge" | "awsvpc" | "host", Verdict>>;
+  /** A phrase the reason of each non-closed mode must hold, so the verdict is for the right cause. */
+  readonly because?: Partial<Record<"bridge" | "awsvpc" | "host", RegExp>>;
+  /** Booted on the emulated instance by the namespace suite (bridge, boothook and shell parts). */
+  readonly kernel?: boolean;
+}
+
+export const template = (userData: LaunchDescription["userData"], metadataOptions?: MetadataOptions, imageId?: string): LaunchDescription => ({
+  resourceType: "aws_launch_template",
+  ...(userData ? { userData } : {}),
+  ...(metadataOptions ? { metadataOptions } : {}),
+  ...(imageId ? { imageId } : {}),
+});
+const text = (name: string) => ({ text: fixture(name) });
+
+export const CORPUS: readonly Case[] = [
+  {
+    // cloud-init strips "#cloud-boothook" and executes the rest directly; it has no #! line, so
+    // the kernel refuses it and no rule is installed; ecs.config gets nothing.
+    name: "the seed article's #cloud-boothook recipe (AL2), IMDSv1",
+    kernel: true,
+    description: template(text("article-boothook.txt"), IMDSV1),
+    expected: { bridge: "open", awsvpc: "open" },
+    because: { bridge: /accepts it first/, awsvpc: /does not set ECS_AWSVPC_BLOCK_IMDS/ },
+  },
+  {
+    // Same boothook without #! inside the MIME example; the shell part only sets ECS_CLUSTER.
+    name: "the seed article's MIME example, IMDSv1",
+    kernel: true,
+    description: template(text("article-mime.txt"), IMDSV1),
+    expected: { bridge: "open", awsvpc: "open" },
+  },
+  {
+    // The rule sits on top of FORWARD after Docker started: it drops now; Docker's restart puts
+    // its ACCEPT above it; `service iptables save` fails without iptables-services, so a reboot
+    // loses it too. ECS_AWSVPC_BLOCK_IMDS=true unquoted closes awsvpc.
+    name: "AWS CDK before 2.233, default FORWARD path, hop limit 2",
+    kernel: true,
+    description: template(text("cdk-2.232-forward.sh"), HOP_2),
+    expected: { bridge: "fragile", awsvpc: "closed" },
+    because: { bridge: /Docker re-inserts its own rules above it/ },
+  },
+  {
+    // DOCKER-USER survives Docker restarts; iptables-save to /etc/sysconfig/iptables with the
+    // service enabled reloads it at every boot before Docker.
+    name: "AWS CDK before 2.233, opt-in DOCKER-USER path with iptables-services, hop limit 2",
+    kernel: true,
+    description: template(text("cdk-2.232-docker-user.sh"), HOP_2),
+    expected: { bridge: "closed", awsvpc: "closed" },
+  },
+  {
+    name: "AWS CDK 2.233 and later: ECS_CLUSTER only, hop limit 2",
+    kernel: true,
+    description: template(text("cdk-2.233.sh"), HOP_2),
+    expected: { bridge: "open", awsvpc: "open" },
+    because: { bridge: /hop limit is 2/ },
+  },
+  {
+    // ecs-init keeps the quotes: the agent reads "true" (with quotes), not a boolean.
+    name: 'ECS_AWSVPC_BLOCK_IMDS="true" (quoted)',
+    description: template(text("quoted-true.sh"), HOP_1),
+    expected: { bridge: "closed", awsvpc: "open" },
+    because: { awsvpc: /keeps the quotes/ },
+  },
+  {
+    name: "a later ECS_AWSVPC_BLOCK_IMDS=false line",
+    description: template(text("later-false.sh"), HOP_1),
+    expected: { bridge: "closed", awsvpc: "open" },
+    because: { awsvpc: /last of 2/ },
+  },
+  {
+    name: "IMDSv1 template with no user data",
+    description: template(undefined, IMDSV1),
+    expected: { bridge: "open", awsvpc: "open", host: "open" },
+    options: { networkModes: ["bridge", "awsvpc", "host"] },
+    because: { bridge: /IMDSv1 is allowed/, host: /share the instance's network namespace/ },
+  },
+  {
+    // The template sets no metadata options: AL2023 AMIs default to hop limit 2.
+    name: "no metadata options at all",
+    description: template(text("cdk-2.233.sh")),
+    expected: { bridge: "open" },
+    because: { bridge: /IMDSv1 may be allowed|default to 2/ },
+  },
+  {
+    name: "a boothook that re-applies the DOCKER-USER drop every boot, IPv4 IMDS only",
+    kernel: true,
+    description: template(text("boothook-v4-only.txt"), IMDSV1),
+    expected: { bridge: "closed", awsvpc: "closed" },
+  },
+  {
+    // fd00:ec2::254 is reachable over IPv6 and nothing drops it.
+    name: "IPv6 endpoint on without the v6 drop",
+    kernel: true,
+    description: template(text("boothook-v4-only.txt"), { ...IMDSV1, httpProtocolIpv6: "enabled" }),
+    expected: { bridge: "open", awsvpc: "closed" },
+    because: { bridge: /fd00:ec2::254/ },
+  },
+  {
+    // Before Docker starts DOCKER-USER does not exist; -I into it fails, nothing else drops.
+    name: "a boothook inserting into DOCKER-USER without creating it",
+    kernel: true,
+    description: template(text("boothook-without-chain.txt"), IMDSV1),
+    expected: { bridge: "open" },
+    because: { bridge: /does not exist/ },
+  },
+  {
+    // runcmd runs once per instance: the rule is gone after a reboot.
+    name: "cloud-config runcmd inserting the drop once, write_files of ecs.config",
+    description: template(text("runcmd-once.yaml"), IMDSV1),
+    expected: { bridge: "fragile", awsvpc: "closed" },
+    because: { bridge: /after a reboot it passes/ },
+  },
+  {
+    name: "cloud-config bootcmd re-applying a REJECT every boot, base64 write_files of ecs.config",
+    description: template(text("bootcmd-every-boot.yaml"), IMDSV1),
+    expected: { bridge: "closed", awsvpc: "closed" },
+  },
+  {
+    name: "gzip-compressed MIME with a boothook and a shell part",
+    kernel: true,
+    description: template({ base64: fixture("gzip-mime.b64").trim() }, IMDSV1),
+    expected: { bridge: "closed", awsvpc: "closed" },
+  },
+  {
+    name: "Bottlerocket TOML with awsvpc-block-imds = true, hop limit 1",
+    description: template(text("bottlerocket-block.toml"), HOP_1, "resolve:ssm:/aws/service/bottlerocket/aws-ecs-2/x86_64/latest/image_id"),
+    expected: { bridge: "closed", awsvpc: "closed" },
+  },
+  {
+    // Bottlerocket has no firewall hook: with hop limit 2 bridge containers get tokens.
+    name: "Bottlerocket TOML without the setting, hop limit 2",
+    description: template(text("bottlerocket-default.toml"), HOP_2),
+    expected: { bridge: "open", awsvpc: "open" },
+    because: { awsvpc: /not set/ },
+  },
+  {
+    name: "#include of a URL: cloud-init downloads the real user data at boot",
+    description: template(text("include-url.txt"), IMDSV1),
+    expected: { bridge: "unknown", awsvpc: "unknown" },
+    because: { bridge: /download/ },
+  },
+  {
+    name: "a script fetched from S3 and run",
+    description: template(text("fetched-script.sh"), HOP_2),
+    expected: { bridge: "unknown", awsvpc: "unknown" },
+    because: { bridge: /cannot see/ },
+  },
+  {
+    name: "hop limit 1 closes bridge whatever the user data",
+    description: template(text("fetched-script.sh"), HOP_1),
+    expected: { bridge: "closed" },
+  },
+  {
+    name: "user data computed at apply time",
+    description: template({ unknown: "${data.template_file.user_data.rendered}" }, HOP_2),
+    expected: { bridge: "unknown", awsvpc: "unknown" },
+  },
+  {
+    name: "the metadata endpoint disabled",
+    description: template(undefined, { httpEndpoint: "disabled" }),
+    options: { networkModes: ["bridge", "awsvpc", "host"] },
+    expected: { bridge: "closed", awsvpc: "closed", host: "closed" },
+  },
+];
+
