@@ -544,7 +544,7 @@ describeProof("namespace proof", () => {
 
     it("installs and starts iptables.service, whose rules from /etc/sysconfig/iptables block the container", async () => {
       expect(boothookRun.code).toBe(0);
-      expect(boothookRun.calls).toEqual(expect.arrayContaining(["yum install -y iptables-services", "systemctl start iptables"]));
+      expect(boothookRun.calls).toEqual(expect.arrayContaining(["yum install -y iptables-services", "systemctl start --no-block iptables"]));
       expect(guarded.diskFile("/etc/sysconfig/iptables")).toContain(DROP_V4);
       expect(await imdsAndNeighbour(guarded.containers[0], "v4")).toEqual({ imds: null, neighbour: 401 });
       expect((await taskRoleCredentials(guarded.containers[0])).status).toBe(200);

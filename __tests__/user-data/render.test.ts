@@ -101,10 +101,12 @@ describe("the agent never starts unguarded, and the block heals", () => {
     }
   });
 
-  it("starts the heal timer without waiting for it: cloud-init's boothook stage runs before sysinit.target, which a timer waits for", () => {
+  it("starts units without waiting for them: cloud-init's boothook stage runs before sysinit.target, which they wait for", () => {
     const boothook = boothookOf({ clusterName: "c" });
     expect(boothook).toContain("\nsystemctl start --no-block ecs-imds-guard-heal.timer || fail");
-    expect(boothook).not.toMatch(/systemctl (start|enable --now) (?!--no-block|iptables|ip6tables)/);
+    for (const options of [{}, { platform: "al2" as const, firewallPersistence: "iptables-services" as const, ipv6Imds: true }]) {
+      expect(boothookOf({ clusterName: "c", ...options })).not.toMatch(/systemctl (start|restart|enable --now) (?!--no-block )/);
+    }
   });
 
   it("runs the heal timer as often as the README's bound says", () => {
@@ -175,15 +177,15 @@ describe("platforms", () => {
     expect(boothook).toContain(`install_file /etc/sysconfig/iptables 0600 <<'ECS_IMDS_GUARD_FILE'`);
     expect(boothook).toContain(`\n${rendered.iptablesRulesFiles!.ipv4}ECS_IMDS_GUARD_FILE\n`);
     expect(boothook).toContain(`\n${rendered.iptablesRulesFiles!.ipv6}ECS_IMDS_GUARD_FILE\n`);
-    expect(boothook).toContain("systemctl enable iptables && systemctl start iptables;");
-    expect(boothook).toContain("systemctl enable ip6tables && systemctl start ip6tables;");
+    expect(boothook).toContain("systemctl enable iptables && systemctl start --no-block iptables;");
+    expect(boothook).toContain("systemctl enable ip6tables && systemctl start --no-block ip6tables;");
     // Loading the saved rules drops Docker's jump to DOCKER-USER: a drop-in per service restores it.
     for (const service of ["iptables", "ip6tables"]) {
       expect(boothook).toContain(`install_file /etc/systemd/system/${service}.service.d/ecs-imds-guard.conf 0644`);
     }
     expect(boothook).toContain("ExecStartPost=/usr/local/libexec/ecs-imds-guard/ensure\nExecReload=/usr/local/libexec/ecs-imds-guard/ensure\nExecStopPost=/usr/local/libexec/ecs-imds-guard/ensure\n");
     // The drop-ins are in place and loaded before the service first starts.
-    expect(boothook.indexOf("systemctl daemon-reload")).toBeLessThan(boothook.indexOf("systemctl start iptables"));
+    expect(boothook.indexOf("systemctl daemon-reload")).toBeLessThan(boothook.indexOf("systemctl start --no-block iptables"));
     expect(boothook).toContain("ensure_first_drop iptables 169.254.169.254/32");
     expect(rendered.iptablesRulesFiles!.ipv6).toContain("-A DOCKER-USER -d fd00:ec2::254/128 -j DROP");
   });

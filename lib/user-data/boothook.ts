@@ -63,9 +63,11 @@ export function renderBoothook(options: BoothookOptions): string {
       ? ['yum install -y iptables-services || fail "could not install iptables-services (does the subnet reach the package repositories?)"']
       : []),
     'systemctl daemon-reload || fail "systemctl daemon-reload failed, so ecs.service would start without checking the guard"',
+    // --no-block: the boothook runs before sysinit.target, which the service is ordered after;
+    // waiting would deadlock the boot. The guard script below and the drop-in hold the rule meanwhile.
     ...services.map(
       (service) =>
-        `{ systemctl enable ${service} && systemctl start ${service}; } || fail "could not enable and start ${service}.service"`,
+        `{ systemctl enable ${service} && systemctl start --no-block ${service}; } || fail "could not enable and start ${service}.service"`,
     ),
     `${GUARD_SCRIPT_PATH} || exit 1`,
     ...(options.bridge
