@@ -1,18 +1,19 @@
 // `npm run bench`: how fast ecs-imds-guard synthesizes and tests, against the cdktf TypeScript
 // template's way (bench/reference/), printed as a table and written to bench/results.json.
-//   npm run bench -- [--only synth,choices,tests,fleet,install] [--rounds N] [--out FILE]
+//   npm run bench -- [--only synth,choices,tests,fleet,install,audit] [--rounds N] [--out FILE]
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
+import { AUDIT_GOAL_MS, AuditBenchRow, auditTable } from "./audit";
 import { installCost, InstallCost } from "./install-cost";
 import { formatMs, Measurement, measureInterleaved, memorySource, runOnce } from "./measure";
 
 const ROOT = resolve(__dirname, "..");
 const REFERENCE = join(ROOT, "bench", "reference");
 const TSX = join(REFERENCE, "node_modules", "tsx");
-const SECTIONS = ["synth", "choices", "tests", "fleet", "install"] as const;
+const SECTIONS = ["synth", "choices", "tests", "fleet", "install", "audit"] as const;
 type Section = (typeof SECTIONS)[number];
 const FLEET_SIZES = [1, 10, 100, 1000] as const;
 
@@ -279,7 +280,7 @@ function previousResults(file: string): Record<string, unknown> | undefined {
 
 function main(): void {
   const options = parseArgs(process.argv.slice(2));
-  const defaultRounds: Record<Section, number> = { synth: 5, choices: 3, tests: 3, fleet: 3, install: 1 };
+  const defaultRounds: Record<Section, number> = { synth: 5, choices: 3, tests: 3, fleet: 3, install: 1, audit: 3 };
   const rounds = (section: Section): number => options.rounds ?? defaultRounds[section];
   const previous = previousResults(options.out);
   const started = Date.now();
@@ -399,6 +400,20 @@ function main(): void {
           ]),
         ]),
     );
+  }
+
+  if (options.sections.has("audit")) {
+    log(`audit: ecs-imds-guard audit on Terraform JSON of 1 to 10,000 launch templates, ${rounds("audit")} rounds`);
+    // bench/audit.ts is asynchronous (the HCL parser is); it runs as its own process.
+    const audit = spawnSync(process.execPath, ["--require", join(ROOT, "tools", "swc-register.cjs"), join(ROOT, "bench", "audit.ts"), "--rounds", String(rounds("audit")), "--json"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    if (audit.status !== 0) throw new Error(`bench/audit.ts exited ${audit.status}`);
+    const points = JSON.parse(audit.stdout) as AuditBenchRow[];
+    const largest = points[points.length - 1]!;
+    results.audit = { points, targets: { tenThousandUnderGoal: largest.cliMs < AUDIT_GOAL_MS } };
+    sections.push(`Audit (median of ${rounds("audit")})\n${auditTable(points)}`);
   }
 
   results.benchSeconds = Math.round((Date.now() - started) / 1000);

@@ -103,14 +103,13 @@ export class InstanceState {
       for (const chain of ["DOCKER", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2", "DOCKER-USER"]) {
         if (!table.chains.has(chain)) table.chains.set(chain, []);
       }
-      const dockerRules = DOCKER_FORWARD_RULES.map((args) => dockerRule(args, family));
-      const specs = new Set(dockerRules.map((rule) => rule.spec));
-      table.chains.set("FORWARD", [...dockerRules, ...(table.chains.get("FORWARD") ?? []).filter((rule) => !specs.has(rule.spec))]);
-      table.chains.set("DOCKER-ISOLATION-STAGE-1", [dockerRule(["-i", "docker0", "!", "-o", "docker0", "-j", "DOCKER-ISOLATION-STAGE-2"], family), dockerRule(["-j", "RETURN"], family)]);
-      table.chains.set("DOCKER-ISOLATION-STAGE-2", [dockerRule(["-o", "docker0", "-j", "DROP"], family), dockerRule(["-j", "RETURN"], family)]);
+      const docker = dockerRules(family);
+      table.chains.set("FORWARD", [...docker.forward, ...(table.chains.get("FORWARD") ?? []).filter((rule) => !docker.forwardSpecs.has(rule.spec))]);
+      table.chains.set("DOCKER-ISOLATION-STAGE-1", [...docker.isolation1]);
+      table.chains.set("DOCKER-ISOLATION-STAGE-2", [...docker.isolation2]);
       table.chains.set("DOCKER", []);
       const user = table.chains.get("DOCKER-USER") ?? [];
-      if (!user.some((rule) => rule.spec === canonicalSpec({ matches: [], target: "RETURN" }))) user.push(dockerRule(["-j", "RETURN"], family));
+      if (!user.some((rule) => rule.spec === docker.return.spec)) user.push(docker.return);
       table.chains.set("DOCKER-USER", user);
     }
     this.dockerRunning = true;
@@ -125,6 +124,32 @@ const DOCKER_FORWARD_RULES: ReadonlyArray<readonly string[]> = [
   ["-i", "docker0", "!", "-o", "docker0", "-j", "ACCEPT"],
   ["-i", "docker0", "-o", "docker0", "-j", "ACCEPT"],
 ];
+
+interface DockerRules {
+  readonly forward: readonly Rule[];
+  readonly forwardSpecs: ReadonlySet<string>;
+  readonly isolation1: readonly Rule[];
+  readonly isolation2: readonly Rule[];
+  readonly return: Rule;
+}
+const DOCKER_RULES = new Map<Family, DockerRules>();
+
+/** Docker's rules for one family, parsed once. */
+function dockerRules(family: Family): DockerRules {
+  let rules = DOCKER_RULES.get(family);
+  if (!rules) {
+    const forward = DOCKER_FORWARD_RULES.map((args) => dockerRule(args, family));
+    rules = {
+      forward,
+      forwardSpecs: new Set(forward.map((rule) => rule.spec)),
+      isolation1: [dockerRule(["-i", "docker0", "!", "-o", "docker0", "-j", "DOCKER-ISOLATION-STAGE-2"], family), dockerRule(["-j", "RETURN"], family)],
+      isolation2: [dockerRule(["-o", "docker0", "-j", "DROP"], family), dockerRule(["-j", "RETURN"], family)],
+      return: dockerRule(["-j", "RETURN"], family),
+    };
+    DOCKER_RULES.set(family, rules);
+  }
+  return rules;
+}
 
 function dockerRule(args: readonly string[], family: Family): Rule {
   const parsed = parseRuleArgs(args);

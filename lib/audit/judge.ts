@@ -55,8 +55,10 @@ export function judge(description: LaunchDescription, options: JudgeOptions = {}
 const CACHE = new Map<string, Judgement>();
 
 function cacheKey(description: LaunchDescription, modes: readonly AuditNetworkMode[]): string | undefined {
-  if (description.userData && "bytes" in description.userData) return undefined;
-  return JSON.stringify([description, modes]);
+  const userData = description.userData;
+  if (userData && "bytes" in userData) return undefined;
+  const data = userData === undefined ? "-" : "base64" in userData ? `b${userData.base64}` : "text" in userData ? `t${userData.text}` : JSON.stringify(userData);
+  return `${description.resourceType}\0${modes.join(",")}\0${JSON.stringify(description.metadataOptions ?? null)}\0${JSON.stringify(description.imageId ?? null)}\0${data}`;
 }
 
 interface Metadata {

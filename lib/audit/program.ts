@@ -56,14 +56,12 @@ function guardBoothook(text: string): GuardBoothook | undefined {
     return [line.slice(0, eq), line.slice(eq + 1)];
   });
   if (settings.some(([key]) => !/^ECS_[A-Z0-9_]+$/.test(key))) return undefined;
-  for (const bridge of [true, false]) {
-    for (const ipv6 of [false, true]) {
-      for (const persistence of ["boothook", "iptables-services"] as const) {
-        if (renderBoothook({ bridge, ipv6Imds: ipv6, firewallPersistence: persistence, settings }) === text) {
-          return { bridge, ipv6, persistence, settings };
-        }
-      }
-    }
+  // The options are read from the text, then the text must be exactly their rendering.
+  const bridge = text.includes("ensure_first_drop iptables ");
+  const ipv6 = text.includes("ensure_first_drop ip6tables ");
+  const candidates: Array<"boothook" | "iptables-services"> = text.includes("iptables-services") ? ["iptables-services", "boothook"] : ["boothook"];
+  for (const persistence of candidates) {
+    if (renderBoothook({ bridge, ipv6Imds: ipv6, firewallPersistence: persistence, settings }) === text) return { bridge, ipv6, persistence, settings };
   }
   return undefined;
 }

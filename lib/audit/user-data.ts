@@ -52,8 +52,10 @@ const TYPE_NEEDED = new Set(["text/plain", "text/x-not-multipart", "text/x-shell
 
 /** Strict base64 (what Terraform and EC2 accept), or undefined. Whitespace is not allowed. */
 export function decodeBase64(value: string): Buffer | undefined {
-  if (value.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) return undefined;
-  return Buffer.from(value, "base64");
+  if (value.length % 4 !== 0) return undefined;
+  const bytes = Buffer.from(value, "base64");
+  // Node skips characters outside the alphabet; re-encoding shows whether any were there.
+  return bytes.toString("base64") === value ? bytes : undefined;
 }
 
 /** gunzip with a size cap; a reason string when the stream is bad or too large. */
@@ -198,7 +200,7 @@ const MAX_DEPTH = 10;
 function parseMessage(text: string, depth: number): MimeMessage | string {
   if (depth > MAX_DEPTH) return `the MIME document nests more than ${MAX_DEPTH} multiparts deep`;
   // Lines keep their endings (\r\n, \r or \n), as Python's parser keeps them in bodies.
-  const lines = text.split(/(?<=\r\n|\r(?!\n)|\n)/);
+  const lines = text.includes("\r") ? text.split(/(?<=\r\n|\r(?!\n)|\n)/) : splitKeepingNewlines(text);
   const bare = (line: string) => line.replace(/\r?\n$|\r$/, "");
   const headers: Array<[string, string]> = [];
   let index = 0;
@@ -259,6 +261,17 @@ function parseMessage(text: string, depth: number): MimeMessage | string {
     return { headers, body, children };
   }
   return { headers, body };
+}
+
+function splitKeepingNewlines(text: string): string[] {
+  const lines: string[] = [];
+  let start = 0;
+  for (let end = text.indexOf("\n"); end >= 0; end = text.indexOf("\n", start)) {
+    lines.push(text.slice(start, end + 1));
+    start = end + 1;
+  }
+  if (start < text.length || lines.length === 0) lines.push(text.slice(start));
+  return lines;
 }
 
 function escapeRegExp(text: string): string {
@@ -337,7 +350,8 @@ function collectLeaves(
 }
 
 function rawUnicodeEscape(text: string): Buffer {
-  if (/^[\x00-\x7f]*$/.test(text)) return Buffer.from(text, "latin1");
+  // Pure ASCII (the usual case) is its own encoding: its UTF-8 length is its length.
+  if (Buffer.byteLength(text, "utf8") === text.length) return Buffer.from(text, "latin1");
   let out = "";
   for (const char of text) {
     const code = char.codePointAt(0) as number;
