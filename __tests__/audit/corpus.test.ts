@@ -1,9 +1,11 @@
 /**
  * The judge on real shapes of ECS user data (the corpus in corpus.ts).
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { judge } from "../../lib/audit";
-import { CORPUS, fixture, IMDSV1, template } from "./corpus";
+import { judge, runAudit } from "../../lib/audit";
+import { CORPUS, corpusTerraformJson, fixture, FIXTURES, IMDSV1, template } from "./corpus";
 
 describe("the judge on the corpus", () => {
   it.each(CORPUS.map((c) => [c.name, c] as const))("%s", (_name, corpusCase) => {
@@ -47,5 +49,24 @@ describe("never closed by default", () => {
     const raw = fixture("boothook-v4-only.txt");
     const gz = judge(template({ bytes: gzipSync(raw) }, IMDSV1));
     expect(gz.modes).toEqual(judge(template({ text: raw }, IMDSV1)).modes);
+  });
+});
+
+describe("the corpus as Terraform JSON (fixtures/audit/corpus.tf.json, the README's table)", () => {
+  it("is the corpus, written out", () => {
+    expect(readFileSync(join(FIXTURES, "corpus.tf.json"), "utf8")).toBe(corpusTerraformJson());
+  });
+
+  it("gets every expected verdict through the CLI's Terraform JSON reader", async () => {
+    let out = "";
+    const code = await runAudit(["audit", "--format", "json", "--network-modes", "bridge,awsvpc,host", join(FIXTURES, "corpus.tf.json")], {
+      stdout: (text) => (out += text),
+      stderr: () => undefined,
+    });
+    expect(code).toBe(1);
+    const byName = new Map((JSON.parse(out).resources as Array<{ address: string; verdicts: Record<string, string> }>).map((r) => [r.address, r.verdicts]));
+    for (const corpusCase of CORPUS) {
+      expect([corpusCase.id, byName.get(`aws_launch_template.${corpusCase.id}`)]).toEqual([corpusCase.id, expect.objectContaining(corpusCase.expected)]);
+    }
   });
 });

@@ -206,7 +206,7 @@ async function resolveUserData(expression: string, base64: boolean, context: Eva
   if (isEncoded(value)) return value.gzip ? { bytes: gzipSync(Buffer.from(value.encodedText, "utf8")) } : { text: value.encodedText };
   if (typeof value !== "string") return { unknown: `user_data evaluates to a ${typeof value}` };
   if (!base64) return { text: value };
-  if (value.includes(UNKNOWN_START)) return { unknown: `user_data is base64 of values known only at apply time (${describeUnknowns(value)})` };
+  if (value.includes(UNKNOWN_START)) return { unknown: describeUnknowns(value) };
   return { base64: value };
 }
 
