@@ -19,10 +19,25 @@ function rewrite(text) {
     const cdktn = toCdktn(specifier);
     if (cdktn !== null) return `${opener}"${cdktn}"`;
     if (!specifier.startsWith("./")) return whole;
+    // Top-level modules are copied beside this one; the framework-free folders stay shared.
     const target = specifier.slice(2);
-    const copied = existsSync(join(DIST, `${target}.js`)) || existsSync(join(DIST, `${target}.d.ts`));
-    return copied ? whole : `${opener}"../${target}"`;
+    return target.includes("/") || !isTopLevelModule(target) ? `${opener}"../${target}"` : whole;
   });
+}
+
+function isTopLevelModule(name) {
+  return existsSync(join(DIST, `${name}.js`)) || existsSync(join(DIST, `${name}.d.ts`));
+}
+
+/** Every relative import of a written file must name a module that exists. */
+function checkRelativeImports(file, text) {
+  for (const [, , specifier] of text.matchAll(SPECIFIER)) {
+    if (!specifier.startsWith(".")) continue;
+    const base = join(OUT, specifier);
+    if (![".js", ".d.ts", "/index.js", "/index.d.ts"].some((ending) => existsSync(base + ending))) {
+      throw new Error(`dist/cdktn/${file} imports ${specifier}, which does not exist`);
+    }
+  }
 }
 
 function filesUnder(dir) {
@@ -46,3 +61,4 @@ for (const name of readdirSync(DIST).filter(isBuilt)) {
   if (usesFramework(text)) throw new Error(`dist/cdktn/${name} still imports cdktf after the rewrite`);
   writeFileSync(join(OUT, name), text);
 }
+for (const name of readdirSync(OUT)) checkRelativeImports(name, readFileSync(join(OUT, name), "utf8"));
