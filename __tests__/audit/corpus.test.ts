@@ -70,3 +70,20 @@ describe("the corpus as Terraform JSON (fixtures/audit/corpus.tf.json, the READM
     }
   });
 });
+
+describe("ecs.config where ecs-init reads it", () => {
+  const awsvpc = (script: string) => judge(template({ text: `#!/bin/bash\n${script}` }, IMDSV1)).modes.awsvpc;
+
+  it("takes the setting from /var/lib/ecs/ecs.config when /etc/ecs/ecs.config does not set it", () => {
+    expect(awsvpc("echo ECS_AWSVPC_BLOCK_IMDS=true >> /var/lib/ecs/ecs.config\necho ECS_CLUSTER=prod >> /etc/ecs/ecs.config\n")?.verdict).toBe("closed");
+  });
+
+  it("lets /etc/ecs/ecs.config override /var/lib/ecs/ecs.config", () => {
+    expect(awsvpc("echo ECS_AWSVPC_BLOCK_IMDS=true >> /var/lib/ecs/ecs.config\necho ECS_AWSVPC_BLOCK_IMDS=false >> /etc/ecs/ecs.config\n")?.verdict).toBe("open");
+  });
+
+  it("lets a whole line written after content it cannot see decide, but not the rest of that content's line", () => {
+    expect(awsvpc('echo "ECS_CLUSTER=$(hostname)" >> /etc/ecs/ecs.config\necho ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config\n')?.verdict).toBe("closed");
+    expect(awsvpc('printf "ECS_CLUSTER=%s" "$(hostname)" >> /etc/ecs/ecs.config\necho ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config\n')?.verdict).toBe("unknown");
+  });
+});

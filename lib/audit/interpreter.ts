@@ -303,12 +303,18 @@ function runCommand(node: ShellNode, context: Context, stdin: Output | undefined
     } else if (redirect.op !== "<&") outputs.push(redirect);
   }
   if (args.length === 0) return { status: 0 };
-  if (args.some((a) => a === undefined) && (args[0] === undefined || concernsOf(node.text).length > 0)) {
-    opaque(context, textOf(node), "part of it is only known when the instance runs it");
-    return { status: "unknown", stdout: [{ unseen: node.text }] };
+  let result: CommandResult;
+  if (args.some((a) => a === undefined)) {
+    // echo and printf of values seen only at boot still write known text around them.
+    const partial = args[0] === "echo" || args[0] === "printf" ? partialOutput(args[0], node.words.slice(1), context) : undefined;
+    if (partial === undefined && (args[0] === undefined || concernsOf(node.text).length > 0)) {
+      opaque(context, textOf(node), "part of it is only known when the instance runs it");
+      return { status: "unknown", stdout: [{ unseen: node.text }] };
+    }
+    result = partial ?? builtin(args.map((a) => a ?? ""), node, context, input);
+  } else {
+    result = builtin(args as string[], node, context, input);
   }
-  const known = args.map((a) => a ?? "");
-  const result = builtin(known, node, context, input);
   // Output redirections of the command's standard output.
   let stdout = result.stdout;
   for (const redirect of outputs) {
@@ -782,4 +788,41 @@ function safeRegExp(source: string): RegExp | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A word as known text and unseen pieces (a command substitution, an unset variable). */
+function wordSegments(word: Word, context: Context): Array<string | Unseen> {
+  const out: Array<string | Unseen> = [];
+  for (const piece of word.pieces) {
+    const value = piece.kind === "text" ? piece.value : piece.kind === "param" ? paramValue(piece.name, context) : undefined;
+    if (value !== undefined) out.push(value);
+    else out.push({ unseen: piece.kind === "command" ? `the output of $(${piece.text})` : `$${(piece as { name: string }).name}` });
+  }
+  return out;
+}
+
+/** `echo WORDS` (no options) or `printf '%s...' WORDS` whose words are partly unseen. */
+function partialOutput(command: "echo" | "printf", words: readonly Word[], context: Context): CommandResult | undefined {
+  const segments = words.map((word) => wordSegments(word, context));
+  if (command === "echo") {
+    if (words.some((word) => /^-[neE]+$/.test(word.raw))) return undefined;
+    const out: Array<string | Unseen> = [];
+    segments.forEach((word, index) => out.push(...(index > 0 ? [" "] : []), ...word));
+    return { status: 0, stdout: [...out, "\n"] };
+  }
+  const [format, ...values] = segments;
+  if (format === undefined || format.some((s) => typeof s !== "string")) return undefined;
+  const text = (format as string[]).join("");
+  if (/%[^%s]/.test(text.replace(/%%/g, ""))) return undefined;
+  const pieces = text.replace(/\\n/g, "\n").replace(/\\t/g, "\t").split(/(%%|%s)/);
+  const out: Array<string | Unseen> = [];
+  let index = 0;
+  do {
+    for (const piece of pieces) {
+      if (piece === "%%") out.push("%");
+      else if (piece === "%s") out.push(...(values[index++] ?? []));
+      else if (piece) out.push(piece);
+    }
+  } while (index < values.length && pieces.includes("%s"));
+  return { status: 0, stdout: out };
 }

@@ -36,6 +36,8 @@ export const FIXES: Readonly<Record<AuditNetworkMode, string>> = {
 };
 
 const AWSVPC_KEY = "ECS_AWSVPC_BLOCK_IMDS";
+/** ecs-init reads this first; /etc/ecs/ecs.config overrides it. */
+const VAR_LIB_ECS_CONFIG = "/var/lib/ecs/ecs.config";
 
 /** Judges one launch description for each network mode. */
 export function judge(description: LaunchDescription, options: JudgeOptions = {}): Judgement {
@@ -182,23 +184,34 @@ function runTimeline(program: BootProgram): Timeline {
   return { firewall, ecs, state };
 }
 
+/** ECS_AWSVPC_BLOCK_IMDS as ecs-init hands it to the agent: /var/lib/ecs/ecs.config, overridden by /etc/ecs/ecs.config. */
 function readEcs(state: InstanceState): { value?: string; unknown?: string; text?: string } {
-  const content = state.files.get(ECS_CONFIG);
+  const etc = readEcsFile(state, ECS_CONFIG);
+  if (etc.unknown !== undefined || etc.value !== undefined) return etc;
+  const varLib = readEcsFile(state, VAR_LIB_ECS_CONFIG);
+  return varLib.unknown !== undefined || varLib.value !== undefined ? varLib : etc;
+}
+
+function readEcsFile(state: InstanceState, path: string): { value?: string; unknown?: string; text?: string } {
+  const content = state.files.get(path);
   if (content === undefined) return {};
-  if (content.kind === "saved") return { unknown: `${ECS_CONFIG} holds saved firewall rules` };
-  // The last copy wins: known text after the last unseen piece decides if it sets the key.
+  if (content.kind === "saved") return { unknown: `${path} holds saved firewall rules` };
+  const checked = (value: string | undefined, text: string) => {
+    if (value !== undefined && value.includes("\ue000")) return { unknown: `${AWSVPC_KEY} is set from a value known only at apply time` };
+    return value === undefined ? { text } : { value, text };
+  };
   const lastUnseen = content.segments.map((s) => typeof s !== "string").lastIndexOf(true);
-  const tail = content.segments.slice(lastUnseen + 1).join("");
-  const tailSettings = readEcsConfigAsEcsInit(`\n${tail}`);
   if (lastUnseen >= 0) {
-    if (tailSettings.has(AWSVPC_KEY) && tail.startsWith("\n") === tail.startsWith("\n")) return { value: tailSettings.get(AWSVPC_KEY), text: tail };
+    // The last copy wins: whole lines written after the last unseen piece decide, if they set the key.
+    const tail = content.segments.slice(lastUnseen + 1).join("");
+    const fresh = tail.includes("\n") ? tail.slice(tail.indexOf("\n") + 1) : "";
+    const value = readEcsConfigAsEcsInit(fresh).get(AWSVPC_KEY);
+    if (value !== undefined) return checked(value, fresh);
     const unseen = content.segments[lastUnseen] as { unseen: string };
-    return { unknown: `${ECS_CONFIG} holds content the audit cannot see (${unseen.unseen})` };
+    return { unknown: `${path} holds content the audit cannot see (${unseen.unseen})` };
   }
   const text = knownText(content) ?? "";
-  const value = readEcsConfigAsEcsInit(text).get(AWSVPC_KEY);
-  if (value !== undefined && value.includes("\ue000")) return { unknown: `${AWSVPC_KEY} is set from a value known only at apply time` };
-  return value === undefined ? { text } : { value, text };
+  return checked(readEcsConfigAsEcsInit(text).get(AWSVPC_KEY), text);
 }
 
 function judgeUncached(description: LaunchDescription, modes: readonly AuditNetworkMode[]): Judgement {

@@ -56,11 +56,17 @@ function guardBoothook(text: string): GuardBoothook | undefined {
     return [line.slice(0, eq), line.slice(eq + 1)];
   });
   if (settings.some(([key]) => !/^ECS_[A-Z0-9_]+$/.test(key))) return undefined;
-  // The options are read from the text, then the text must be exactly their rendering.
-  const bridge = text.includes("ensure_first_drop iptables ");
-  const ipv6 = text.includes("ensure_first_drop ip6tables ");
-  const candidates: Array<"boothook" | "iptables-services"> = text.includes("iptables-services") ? ["iptables-services", "boothook"] : ["boothook"];
-  for (const persistence of candidates) {
+  // The likely options first (one rendering for the usual template), then every other combination.
+  const likely = { bridge: text.includes("169.254.169.254"), ipv6: text.includes("fd00:ec2::254"), iptablesServices: text.includes("iptables-services") };
+  const combinations: Array<{ bridge: boolean; ipv6: boolean; persistence: "boothook" | "iptables-services" }> = [];
+  for (const bridge of [likely.bridge, !likely.bridge]) {
+    for (const ipv6 of [likely.ipv6, !likely.ipv6]) {
+      for (const services of [likely.iptablesServices, !likely.iptablesServices]) {
+        combinations.push({ bridge, ipv6, persistence: services ? "iptables-services" : "boothook" });
+      }
+    }
+  }
+  for (const { bridge, ipv6, persistence } of combinations) {
     if (renderBoothook({ bridge, ipv6Imds: ipv6, firewallPersistence: persistence, settings }) === text) return { bridge, ipv6, persistence, settings };
   }
   return undefined;
