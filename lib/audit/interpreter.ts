@@ -684,8 +684,12 @@ function runShell(name: string, args: readonly string[], node: ShellNode & { kin
 function testCommand(args: readonly string[], context: Context, node: ShellNode & { kind: "simple" }): CommandResult {
   const operands = args.filter((a) => a !== "]" && a !== "]]");
   if (operands.length === 2 && ["-f", "-e", "-s"].includes(operands[0])) {
+    // Files the user data has not written are taken as absent, as grep and cat take them here.
     const content = context.state.files.get(operands[1]);
-    if (content !== undefined) return { status: operands[0] === "-s" && knownText(content) === "" ? 1 : 0 };
+    if (content === undefined) return { status: 1 };
+    const text = knownText(content);
+    if (operands[0] === "-s" && text === undefined) return { status: "unknown" };
+    return { status: operands[0] === "-s" && text === "" ? 1 : 0 };
   }
   return { status: concernsOf(node.text).length > 0 ? "unknown" : 0 };
 }
@@ -713,7 +717,7 @@ function sedInPlace(args: readonly string[], node: ShellNode & { kind: "simple" 
     const lines = text.split("\n");
     const trailing = text.endsWith("\n");
     const edited = (trailing ? lines.slice(0, -1) : lines).flatMap((line) => edit(line));
-    state.files.set(file, { kind: "text", segments: [edited.join("\n") + (trailing ? "\n" : "")] });
+    state.files.set(file, { kind: "text", segments: [trailing ? edited.map((line) => `${line}\n`).join("") : edited.join("\n")] });
   }
   return { status: 0 };
 }
