@@ -10,7 +10,7 @@ import {
   flavourOf,
   installConsumerApp,
   installedCopies,
-  readmeExamples,
+  readmeExamplesFor,
   runAppFile,
   runIn,
   synthesizedStacks,
@@ -87,7 +87,7 @@ export function describeConsumer(name: string): void {
     });
 
     it(`type-checks every README example, exactly as written${flavour === "cdktn" ? " but for the cdktn imports" : ""}, under ${framework} init's tsconfig`, () => {
-      expect(readmeExamples().length).toBeGreaterThanOrEqual(3);
+      expect(readmeExamplesFor(flavour).length).toBeGreaterThanOrEqual(flavour === "cdktn" ? 5 : 4);
       const result = runIn(appDir, "npx", ["tsc", "--noEmit", "-p", "tsconfig.json"], { check: false });
       expect(result.stdout + result.stderr).toBe("");
       expect(result.status).toBe(0);
@@ -106,7 +106,7 @@ export function describeConsumer(name: string): void {
     });
 
     it("runs every README example with the app command of cdktf.json; the app examples synthesize a guarded launch template", () => {
-      for (const example of readmeExamples()) {
+      for (const example of readmeExamplesFor(flavour)) {
         const outdir = join(workDir, `out-${example.file}`);
         const result = runAppFile(appDir, example.file, outdir, false);
         expect({ example: example.file, status: result.status, stderr: result.stderr }).toEqual({

@@ -73,6 +73,8 @@ export interface ReadmeExample {
   readonly code: string;
   /** Whether the block is an app: it calls `app.synth()`. */
   readonly synthesizes: boolean;
+  /** `cdktn` for a block written for CDK Terrain (it imports cdktn); blocks for cdktf run in both flavours. */
+  readonly flavour: Flavour;
 }
 
 /** Every ```ts block of README.md, exactly as written. */
@@ -81,7 +83,13 @@ export function readmeExamples(readme = readFileSync(join(ROOT, "README.md"), "u
     file: `readme-example-${index + 1}.ts`,
     code: match[1],
     synthesizes: /\bapp\.synth\(\)/.test(match[1]),
+    flavour: /\bfrom "cdktn"/.test(match[1]) ? "cdktn" : "cdktf",
   }));
+}
+
+/** The README examples a consumer app of `flavour` runs: all in a CDK Terrain app, the cdktf ones in a cdktf app. */
+export function readmeExamplesFor(flavour: Flavour): ReadmeExample[] {
+  return readmeExamples().filter((example) => flavour === "cdktn" || example.flavour === "cdktf");
 }
 
 /**
@@ -98,7 +106,7 @@ export function installConsumerApp(name: string, tarball: string, workDir: strin
   runIn(appDir, "npm", ["ci", "--prefer-offline"], { timeoutMs: 300_000 });
   runIn(appDir, "npm", ["install", "--prefer-offline", tarball], { timeoutMs: 300_000 });
   const flavour = flavourOf(name);
-  for (const example of readmeExamples()) writeFileSync(join(appDir, example.file), inFlavour(example.code, flavour));
+  for (const example of readmeExamplesFor(flavour)) writeFileSync(join(appDir, example.file), inFlavour(example.code, flavour));
   for (const file of readdirSync(APP_SOURCES)) {
     writeFileSync(join(appDir, file), inFlavour(readFileSync(join(APP_SOURCES, file), "utf8"), flavour));
   }
