@@ -149,6 +149,25 @@ export function describeConsumer(name: string): void {
       expect(warnings.sort()).toEqual(["al2-end-of-support", "host-network-mode", "raised-hop-limit"]);
     });
 
+    it("audits the app's own cdktf.out with npx ecs-imds-guard audit", () => {
+      const outdir = join(workDir, "out-audit");
+      runAppFile(appDir, "same-props.ts", outdir);
+      const audit = (args: string[]) => runIn(appDir, "npx", ["ecs-imds-guard", "audit", ...args], { check: false });
+
+      const guarded = audit(["--format", "json", "--fail-on", "unknown", join(outdir, "stacks", "defaults")]);
+      expect({ status: guarded.status, stderr: guarded.stderr }).toEqual({ status: 0, stderr: "" });
+      const [template] = JSON.parse(guarded.stdout).resources;
+      expect(template.verdicts).toEqual({ bridge: "closed", awsvpc: "closed" });
+
+      // Every case is closed for the modes it guards; host mode is always open and fails the run.
+      expect(audit([outdir]).status).toBe(0);
+      const host = audit(["--network-modes", "host", "--format", "json", outdir]);
+      expect(host.status).toBe(1);
+      expect(JSON.parse(host.stdout).resources.map((resource: any) => resource.verdicts.host)).toEqual(
+        CASES.map(() => "open"),
+      );
+    });
+
     it("stops synth on bad input with the field, the value and the rule, and writes no stack", () => {
       const outdir = join(workDir, "out-bad");
       const result = runAppFile(appDir, "bad-input.ts", outdir, false);
