@@ -353,10 +353,21 @@ function writeFile(state: InstanceState, path: string, output: Output, append: b
   const existing = state.files.get(path);
   if (append && existing !== undefined) {
     const before = existing.kind === "text" ? existing.segments : [{ unseen: `${path} as saved by iptables-save` }];
-    state.files.set(path, { kind: "text", segments: [...before, ...segments] });
+    state.files.set(path, { kind: "text", segments: mergeText([...before, ...segments]) });
   } else {
-    state.files.set(path, { kind: "text", segments: [...segments] });
+    state.files.set(path, { kind: "text", segments: mergeText(segments) });
   }
+}
+
+/** Adjacent known pieces joined, so a file appended to line by line stays one string. */
+function mergeText(segments: ReadonlyArray<string | Unseen>): Array<string | Unseen> {
+  const out: Array<string | Unseen> = [];
+  for (const segment of segments) {
+    const last = out[out.length - 1];
+    if (typeof segment === "string" && typeof last === "string") out[out.length - 1] = last + segment;
+    else out.push(segment);
+  }
+  return out;
 }
 
 function basename(path: string): string {
