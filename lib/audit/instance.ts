@@ -417,14 +417,32 @@ function splitRestoreLine(line: string): string[] | undefined {
 
 /** Ensures the module's own boothook effect: chain, jump, one DROP first. Used for the guard's exact text. */
 export function applyGuardDrop(state: InstanceState, family: Family, destination: string, origin: string): void {
-  const tool = family === "v4" ? "iptables" : "ip6tables";
-  const run = (args: string[]) => applyIptables(state, family, args, origin, `${tool} ${args.join(" ")}`);
-  if (run(["-S", "DOCKER-USER"]) !== 0) run(["-N", "DOCKER-USER"]);
-  if (run(["-C", "FORWARD", "-j", "DOCKER-USER"]) !== 0) run(["-I", "FORWARD", "1", "-j", "DOCKER-USER"]);
-  while (run(["-D", "DOCKER-USER", "-d", destination, "-j", "DROP"]) === 0) {
-    /* remove every copy, then insert one first */
+  const table = state.tables[family];
+  if (table.unknown !== undefined) return;
+  const { jump, drop } = guardRules(family, destination);
+  if (!table.chains.has("DOCKER-USER")) table.chains.set("DOCKER-USER", []);
+  const forward = table.chains.get("FORWARD") as Rule[];
+  if (!forward.some((rule) => rule.spec === jump.spec)) forward.unshift({ ...jump, origin });
+  const user = (table.chains.get("DOCKER-USER") as Rule[]).filter((rule) => rule.spec !== drop.spec);
+  table.chains.set("DOCKER-USER", [{ ...drop, origin }, ...user]);
+}
+
+const GUARD_RULES = new Map<string, { jump: Rule; drop: Rule }>();
+
+/** The guard's jump and DROP rules for a family and destination, parsed once. */
+function guardRules(family: Family, destination: string): { jump: Rule; drop: Rule } {
+  const key = `${family} ${destination}`;
+  let rules = GUARD_RULES.get(key);
+  if (!rules) {
+    const tool = family === "v4" ? "iptables" : "ip6tables";
+    const rule = (args: string[]): Rule => {
+      const parsed = parseRuleArgs(args) as RuleSpec;
+      return { spec: canonicalSpec(parsed), effect: ruleEffect(parsed, family), origin: "", text: `${tool} -I ${args.join(" ")}` };
+    };
+    rules = { jump: { ...rule(["-j", "DOCKER-USER"]), text: `${tool} -I FORWARD 1 -j DOCKER-USER` }, drop: { ...rule(["-d", destination, "-j", "DROP"]), text: `${tool} -I DOCKER-USER 1 -d ${destination} -j DROP` } };
+    GUARD_RULES.set(key, rules);
   }
-  run(["-I", "DOCKER-USER", "1", "-d", destination, "-j", "DROP"]);
+  return rules;
 }
 
 export { parseShell };

@@ -49,6 +49,19 @@ class Exit {
 
 const MAX_DEPTH = 8;
 
+// Every-boot parts run at each boot of the timeline: each text is parsed once.
+const PARSED = new Map<string, ShellNode>();
+
+function parsed(text: string): ShellNode {
+  let tree = PARSED.get(text);
+  if (!tree) {
+    if (PARSED.size > 256) PARSED.clear();
+    tree = parseShell(text);
+    PARSED.set(text, tree);
+  }
+  return tree;
+}
+
 /** Runs a script's text over the state. `origin` names it in reasons. */
 export function interpretScript(state: InstanceState, text: string, origin: string, options: { errexit?: boolean } = {}): void {
   runText(state, text, origin, options.errexit ?? false, new Map(), 0);
@@ -66,7 +79,7 @@ function runText(state: InstanceState, text: string, origin: string, errexit: bo
     }
     if (/(^|\s)-[a-z]*e/.test(shebang[2])) exitOnError = true;
   }
-  const tree = parseShell(text);
+  const tree = parsed(text);
   const context: Context = { state, origin, env, functions: new Map(), positional: [], errexit: exitOnError, depth };
   try {
     return execute(tree, context);

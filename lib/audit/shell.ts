@@ -47,6 +47,8 @@ type Token =
 class ParseFailure extends Error {}
 
 const OPERATORS = ["&&", "||", ";;", "<<<", "<<-", "<<", ">>", "&>>", "&>", ">&", "<&", ">|", "|", "&", ";", "(", ")", "<", ">"];
+// Every operator starts with one of these; a word ends at the first of them.
+const OPERATOR_START = new Set(OPERATORS.map((op) => op[0]));
 const RESERVED = new Set(["if", "then", "elif", "else", "fi", "for", "while", "until", "do", "done", "case", "esac", "in", "{", "}", "!", "function"]);
 
 /** Lexes and parses shell text. Never throws: what it cannot parse comes back as `opaque`. */
@@ -380,7 +382,7 @@ class Parser {
       this.readHeredocBodies();
       return { t: "newline", start };
     }
-    for (const op of OPERATORS) {
+    for (const op of OPERATOR_START.has(src[this.pos]) ? OPERATORS : []) {
       if (src.startsWith(op, this.pos)) {
         this.pos += op.length;
         return { t: "op", op, start };
@@ -417,7 +419,7 @@ class Parser {
     };
     while (this.pos < src.length) {
       const char = src[this.pos];
-      if (" \t\n".includes(char) || OPERATORS.some((op) => src.startsWith(op, this.pos))) break;
+      if (char === " " || char === "\t" || char === "\n" || OPERATOR_START.has(char)) break;
       if (char === "\\") {
         if (src[this.pos + 1] === "\n") this.pos += 2;
         else {

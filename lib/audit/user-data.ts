@@ -238,7 +238,7 @@ function parseMessage(text: string, depth: number): MimeMessage | string {
     };
     let closed = false;
     for (const line of bodyLines) {
-      const match = separator.exec(bare(line));
+      const match = line.startsWith("--") ? separator.exec(bare(line)) : null;
       if (match) {
         if (current) {
           const failure = finish(current);
