@@ -1,6 +1,6 @@
 // `npm run bench`: how fast ecs-imds-guard synthesizes and tests, against the cdktf TypeScript
 // template's way (bench/reference/), printed as a table and written to bench/results.json.
-//   npm run bench -- [--only synth,choices,tests,fleet,install,audit] [--rounds N] [--out FILE]
+//   npm run bench -- [--only synth,flavours,choices,tests,fleet,install,audit] [--rounds N] [--out FILE]
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -13,7 +13,7 @@ import { formatMs, Measurement, measureInterleaved, memorySource, runOnce } from
 const ROOT = resolve(__dirname, "..");
 const REFERENCE = join(ROOT, "bench", "reference");
 const TSX = join(REFERENCE, "node_modules", "tsx");
-const SECTIONS = ["synth", "choices", "tests", "fleet", "install", "audit"] as const;
+const SECTIONS = ["synth", "flavours", "choices", "tests", "fleet", "install", "audit"] as const;
 type Section = (typeof SECTIONS)[number];
 const FLEET_SIZES = [1, 10, 100, 1000] as const;
 
@@ -145,6 +145,35 @@ function benchSynth(rounds: number): SynthResults {
     log,
   );
   return { floor: floor!, app: appRun!, reference: referenceRun!, resources: describeSummary(appResources ?? {}) };
+}
+
+/** Terraform of every stack under a cdktf outdir, without the blocks the flavours may differ in. */
+function comparableOutput(outdir: string): string {
+  const stacksDir = join(outdir, "stacks");
+  return JSON.stringify(
+    readdirSync(stacksDir).sort().map((stack) => {
+      const { terraform: _terraform, "//": _comment, ...rest } = JSON.parse(readFileSync(join(stacksDir, stack, "cdk.tf.json"), "utf8"));
+      return [stack, JSON.stringify(rest).replace(/"\/\/":\{"metadata":\{[^}]*\}\},?/g, "")];
+    }),
+  );
+}
+
+/** This repository's app on cdktf (npm run synth:direct) and on CDK Terrain (npm run synth:cdktn), side by side. */
+function benchFlavours(rounds: number): Measurement[] {
+  const scripts = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts as Record<string, string>;
+  let cdktfOutput: string | undefined;
+  const flavour = (id: string, script: string) => ({
+    id,
+    label: `${id}: npm run ${script}`,
+    command: `CDKTF_OUTDIR="$BENCH_TMP/out" ${scripts[script]}`,
+    cwd: ROOT,
+    verify: (tmp: string) => {
+      const output = comparableOutput(join(tmp, "out"));
+      cdktfOutput ??= output;
+      if (output !== cdktfOutput) throw new Error(`${id} wrote other Terraform than cdktf (apart from the terraform block)`);
+    },
+  });
+  return measureInterleaved([flavour("cdktf", "synth:direct"), flavour("cdktn", "synth:cdktn")], rounds, log);
 }
 
 /** The effect of each choice: app runners, and which part of the reference's cost comes from where. */
@@ -280,7 +309,7 @@ function previousResults(file: string): Record<string, unknown> | undefined {
 
 function main(): void {
   const options = parseArgs(process.argv.slice(2));
-  const defaultRounds: Record<Section, number> = { synth: 5, choices: 3, tests: 3, fleet: 3, install: 1, audit: 3 };
+  const defaultRounds: Record<Section, number> = { synth: 5, flavours: 5, choices: 3, tests: 3, fleet: 3, install: 1, audit: 3 };
   const rounds = (section: Section): number => options.rounds ?? defaultRounds[section];
   const previous = previousResults(options.out);
   const started = Date.now();
@@ -318,6 +347,20 @@ function main(): void {
           ),
         ]) +
         `\ntargets: >=20x faster ${mark(targets.atLeast20xFaster)}, <=1/10 memory ${mark(targets.atMostTenthOfMemory)}, within 2x of floor ${mark(targets.within2xOfFloor)}`,
+    );
+  }
+
+  if (options.sections.has("flavours")) {
+    log(`flavours: the app on cdktf and on CDK Terrain, ${rounds("flavours")} interleaved rounds`);
+    const [cdktf, cdktn] = benchFlavours(rounds("flavours"));
+    results.flavours = { cdktf, cdktn, ratios: { cdktnOverCdktfTime: ratio(cdktn!.wallMs, cdktf!.wallMs), cdktnOverCdktfMemory: ratio(cdktn!.peakRssMiB, cdktf!.peakRssMiB) } };
+    sections.push(
+      `Flavours (median of ${rounds("flavours")}; both stacks of the app, same Terraform apart from the terraform block)\n` +
+        table([
+          ["command", "wall", "peak RSS", "ratio"],
+          row(cdktf!),
+          row(cdktn!, `${ratio(cdktn!.wallMs, cdktf!.wallMs)}x time, ${ratio(cdktn!.peakRssMiB, cdktf!.peakRssMiB)}x memory of cdktf`),
+        ]),
     );
   }
 
