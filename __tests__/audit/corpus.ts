@@ -143,6 +143,15 @@ export const CORPUS: readonly Case[] = [
     because: { bridge: /does not exist/ },
   },
   {
+    // Inserted after Docker started, into DOCKER-USER: survives Docker restarts, not a reboot.
+    id: "docker_user_once",
+    name: "a shell part inserting the drop into DOCKER-USER once",
+    kernel: true,
+    description: template(text("docker-user-once.sh"), IMDSV1),
+    expected: { bridge: "fragile", awsvpc: "open" },
+    because: { bridge: /after a reboot it passes/ },
+  },
+  {
     // runcmd runs once per instance: the rule is gone after a reboot.
     id: "cloud_config_runcmd_once",
     name: "cloud-config runcmd inserting the drop once, write_files of ecs.config",
