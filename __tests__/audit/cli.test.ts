@@ -75,6 +75,14 @@ describe("the executable on this repository's own cdktf.out", () => {
     }
   });
 
+  it("finds cdktf.out inside a cdktf project folder", async () => {
+    const project = tempDir();
+    buildApp(DEFAULT_CONFIG, join(project, "cdktf.out")).synth();
+    const run = await inProcess(["audit", "--format", "json", project]);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).resources).toHaveLength(2);
+  });
+
   it("exits 1 with host mode listed, which cannot be closed, and prints the table", async () => {
     const run = await cli(["audit", "--network-modes", "bridge,awsvpc,host", outdir]);
     expect(run.code).toBe(1);
@@ -127,6 +135,17 @@ describe("the executable on HCL", () => {
     expect(byAddress["aws_launch_template.ecs"]).toEqual({ bridge: "fragile", awsvpc: "closed" });
     expect(byAddress["aws_instance.legacy"]).toEqual({ bridge: "unknown", awsvpc: "unknown" });
     expect(report.resources.find((r: { address: string }) => r.address === "aws_instance.legacy").reasons.bridge[0]).toMatch(/missing\.sh.*not there/);
+  });
+
+  it("follows local modules, with their addresses, literal inputs as variables and references as values known at apply", async () => {
+    const report = JSON.parse((await inProcess(["audit", "--format", "json", join(FIXTURES, "hcl-modules")])).stdout);
+    const byAddress = Object.fromEntries(report.resources.map((r: { address: string; verdicts: unknown }) => [r.address, r.verdicts]));
+    expect(byAddress).toEqual({
+      // tokens = "required", hop_limit = 1 passed in: the metadata options close bridge.
+      "module.guarded.aws_launch_template.this": { bridge: "closed", awsvpc: "closed" },
+      // IMDSv1 passed in; the cluster name is a reference, which decides nothing here.
+      "module.legacy.aws_launch_template.this": { bridge: "open", awsvpc: "closed" },
+    });
   });
 
   it("reads terraform-aws-modules' ECS EC2 example: hop limit 1 closes bridge, awsvpc stays open", async () => {

@@ -43,6 +43,8 @@ export async function readAuditPath(path: string): Promise<FoundResource[]> {
   if (!existsSync(path)) throw new AuditInputError(path, "no such file or folder");
   const stat = statSync(path);
   if (stat.isDirectory()) {
+    // A cdktf project folder: its synthesized output.
+    if (!existsSync(join(path, "stacks")) && existsSync(join(path, "cdktf.out", "stacks"))) return readAuditPath(join(path, "cdktf.out"));
     const stacks = join(path, "stacks");
     if (existsSync(stacks) && statSync(stacks).isDirectory()) {
       const files = readdirSync(stacks)
@@ -125,10 +127,10 @@ function describeSync(type: string, attributes: Record<string, unknown>, context
   const block = ([] as unknown[]).concat(attributes.metadata_options ?? [])[0] as Record<string, unknown> | undefined;
   const metadataOptions = (block
     ? {
-        ...field("httpEndpoint", block.http_endpoint),
-        ...field("httpTokens", block.http_tokens),
-        ...field("httpPutResponseHopLimit", block.http_put_response_hop_limit, true),
-        ...field("httpProtocolIpv6", block.http_protocol_ipv6),
+        ...field("httpEndpoint", block.http_endpoint, context),
+        ...field("httpTokens", block.http_tokens, context),
+        ...field("httpPutResponseHopLimit", block.http_put_response_hop_limit, context, true),
+        ...field("httpProtocolIpv6", block.http_protocol_ipv6, context),
       }
     : undefined) as MetadataOptions | undefined;
   const image = attributes.image_id ?? attributes.ami;
@@ -157,9 +159,16 @@ function pending(userData: { value: string; base64: boolean }, context: EvalCont
   return marker;
 }
 
-function field(name: keyof MetadataOptions, value: unknown, numeric = false): Partial<Record<keyof MetadataOptions, Known<string | number>>> {
+// Metadata options written as expressions (var.hop_limit, a local) are parked the same way.
+const PENDING_FIELDS = new WeakMap<object, { value: string; numeric: boolean; context: EvalContext }>();
+
+function field(name: keyof MetadataOptions, value: unknown, context: EvalContext, numeric = false): Partial<Record<keyof MetadataOptions, Known<string | number>>> {
   if (value === undefined || value === null) return {};
-  if (typeof value === "string" && isExpression(value)) return { [name]: { unknown: value } };
+  if (typeof value === "string" && isExpression(value)) {
+    const marker = { unknown: value };
+    PENDING_FIELDS.set(marker, { value, numeric, context });
+    return { [name]: marker };
+  }
   if (numeric) return { [name]: typeof value === "number" ? value : Number(value) };
   return { [name]: String(value) };
 }
@@ -172,14 +181,20 @@ function isExpression(value: string): boolean {
 export async function resolveExpressions(resources: readonly FoundResource[]): Promise<FoundResource[]> {
   const out: FoundResource[] = [];
   for (const resource of resources) {
-    const userData = resource.description.userData;
+    let description = resource.description;
+    const userData = description.userData;
     const parked = userData && typeof userData === "object" ? PENDING.get(userData) : undefined;
-    if (!parked) {
-      out.push(resource);
-      continue;
+    if (parked) description = { ...description, userData: await resolveUserData(parked.value, parked.base64, parked.context) };
+    const options = description.metadataOptions;
+    if (options) {
+      const resolved: Record<string, unknown> = { ...options };
+      for (const [name, value] of Object.entries(options)) {
+        const parkedField = typeof value === "object" && value !== null ? PENDING_FIELDS.get(value) : undefined;
+        if (parkedField) resolved[name] = await resolveField(parkedField.value, parkedField.numeric, parkedField.context);
+      }
+      description = { ...description, metadataOptions: resolved as MetadataOptions };
     }
-    const resolved = await resolveUserData(parked.value, parked.base64, parked.context);
-    out.push({ ...resource, description: { ...resource.description, userData: resolved } });
+    out.push(description === resource.description ? resource : { ...resource, description });
   }
   return out;
 }
@@ -208,6 +223,19 @@ async function resolveUserData(expression: string, base64: boolean, context: Eva
   if (!base64) return { text: value };
   if (value.includes(UNKNOWN_START)) return { unknown: describeUnknowns(value) };
   return { base64: value };
+}
+
+async function resolveField(expression: string, numeric: boolean, context: EvalContext): Promise<Known<string | number>> {
+  let value: Value;
+  try {
+    value = await evaluateTemplateString(expression, context, {}, 0);
+  } catch (error) {
+    return { unknown: `${expression}: ${(error as Error).message}` };
+  }
+  if (typeof value === "number") return numeric ? value : String(value);
+  if (typeof value === "string" && !value.includes(UNKNOWN_START)) return numeric ? Number(value) : value;
+  if (typeof value === "string") return { unknown: `${expression} is known only at apply time (${describeUnknowns(value)})` };
+  return { unknown: `${expression} is known only at apply time${isOpaque(value) ? ` (${value.opaque})` : ""}` };
 }
 
 export function describeUnknowns(text: string): string {
@@ -381,7 +409,7 @@ async function callFunction(name: string, argNodes: readonly Node[], context: Ev
 }
 
 /** A folder (or one file) of .tf HCL, parsed with HashiCorp's HCL parser. */
-async function readHclModule(dir: string, names: readonly string[]): Promise<FoundResource[]> {
+async function readHclModule(dir: string, names: readonly string[], prefix = "", inputs: Record<string, unknown> = {}, depth = 0): Promise<FoundResource[]> {
   const documents: Array<{ file: string; body: Record<string, unknown> }> = [];
   for (const name of names) {
     const file = join(dir, name);
@@ -400,18 +428,34 @@ async function readHclModule(dir: string, names: readonly string[]): Promise<Fou
       if (first && "default" in first) variables[name] = first.default;
     }
   }
+  // A module call's literal arguments are its variables; any other argument is known at apply time.
+  for (const [name, value] of Object.entries(inputs)) {
+    variables[name] = typeof value === "string" && isExpression(value) ? unknownMark(`module input ${name} = ${value.slice(2, -1)}`) : value;
+  }
   const context: EvalContext = { dir, locals, variables };
   const found: FoundResource[] = [];
+  const children: FoundResource[] = [];
   for (const { file, body } of documents) {
     const resources = (body.resource ?? {}) as Record<string, Record<string, unknown>>;
     for (const type of LAUNCH_RESOURCE_TYPES) {
       for (const [name, blocks] of Object.entries(resources[type] ?? {})) {
         const attributes = ([] as unknown[]).concat(blocks)[0] as Record<string, unknown>;
-        found.push({ address: `${type}.${name}`, file, description: describeSync(type, attributes, context) });
+        found.push({ address: `${prefix}${type}.${name}`, file, description: describeSync(type, attributes, context) });
       }
     }
+    // Modules from local folders are read too; registry and git sources are not fetched.
+    for (const [name, blocks] of Object.entries((body.module ?? {}) as Record<string, unknown>)) {
+      const call = ([] as unknown[]).concat(blocks)[0] as Record<string, unknown>;
+      const source = call?.source;
+      if (typeof source !== "string" || !/^\.\.?\//.test(source) || depth >= 10) continue;
+      const childDir = resolve(dir, source);
+      if (!existsSync(childDir) || !statSync(childDir).isDirectory()) throw new AuditInputError(file, `module "${name}" has source ${source}, which is not a folder here`);
+      const childInputs = Object.fromEntries(Object.entries(call).filter(([key]) => !["source", "version", "providers", "count", "for_each", "depends_on"].includes(key)));
+      const childNames = readdirSync(childDir).filter((entry) => entry.endsWith(".tf")).sort();
+      children.push(...(await readHclModule(childDir, childNames, `${prefix}module.${name}.`, childInputs, depth + 1)));
+    }
   }
-  return resolveExpressions(found);
+  return [...(await resolveExpressions(found)), ...children];
 }
 
 /** `terraform show -json` of a saved plan: planned_values, with child modules. */
