@@ -57,8 +57,8 @@ fi
  * Bridge mode: DOCKER-USER exists, FORWARD's first rule jumps there (Docker puts it first and
  * re-creates it on start), and the first rule of DOCKER-USER is the only DROP for the address.
  */
-const FIREWALL_FUNCTIONS = `# ensure_first_drop <iptables|ip6tables> <destination>: make the block hold, then verify it.
-ensure_first_drop() {
+const FIREWALL_FUNCTIONS = `# apply_first_drop <iptables|ip6tables> <destination>: make the block hold.
+apply_first_drop() {
   local tool=$1 destination=$2 rules number
   local rule="-A DOCKER-USER -d $destination -j DROP"
   command -v "$tool" >/dev/null 2>&1 || fail "$tool not found"
@@ -82,20 +82,31 @@ ensure_first_drop() {
   for number in $(printf '%s\\n' "$rules" | sed 1d | grep -nxF -- "$rule" | cut -d: -f1 | sed 1d | sort -rn); do
     "$tool" -w 30 -D DOCKER-USER "$number" || fail "$tool could not remove a second DROP rule for $destination"
   done
-  verify_drop "$tool" "$destination"
 }
 
 # verify_drop <iptables|ip6tables> <destination>: FORWARD jumps first to DOCKER-USER, whose first
-# rule is the only DROP for the destination.
+# rule is the only DROP for the destination; otherwise says why in $problem.
 verify_drop() {
   local tool=$1 destination=$2 rules
   local rule="-A DOCKER-USER -d $destination -j DROP"
   rules=$("$tool" -w 30 -S FORWARD) || fail "$tool could not list FORWARD to verify the jump"
   [ "$(printf '%s\\n' "$rules" | sed -n 2p)" = "-A FORWARD -j DOCKER-USER" ] \\
-    || fail "$tool: the first rule of FORWARD does not jump to DOCKER-USER"
+    || { problem="$tool: the first rule of FORWARD does not jump to DOCKER-USER"; return 1; }
   rules=$("$tool" -w 30 -S DOCKER-USER) || fail "$tool could not list DOCKER-USER to verify the rule"
   [ "$(printf '%s\\n' "$rules" | sed -n 2p)" = "$rule" ] \\
-    || fail "$tool: the DROP rule for $destination is not the first rule of DOCKER-USER"
+    || { problem="$tool: the DROP rule for $destination is not the first rule of DOCKER-USER"; return 1; }
   [ "$(printf '%s\\n' "$rules" | grep -cxF -- "$rule")" -eq 1 ] \\
-    || fail "$tool: DOCKER-USER does not hold exactly one DROP rule for $destination"
+    || { problem="$tool: DOCKER-USER does not hold exactly one DROP rule for $destination"; return 1; }
+}
+
+# ensure_first_drop <iptables|ip6tables> <destination>: apply and verify; a Docker (re)start
+# rewrites FORWARD for a moment, so try three times, a second apart, before failing closed.
+ensure_first_drop() {
+  local attempt problem=
+  for attempt in 1 2 3; do
+    apply_first_drop "$1" "$2"
+    verify_drop "$1" "$2" && return 0
+    [ "$attempt" -eq 3 ] || sleep 1
+  done
+  fail "$problem"
 }`;
