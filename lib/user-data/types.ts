@@ -11,8 +11,8 @@ export type NetworkMode = "bridge" | "awsvpc" | "host";
  *   flushes Docker's own rules.
  * - `iptables-services`: the recipe of the AWS knowledge-center article: install
  *   `iptables-services`, write `/etc/sysconfig/iptables`, enable and start `iptables.service`.
- *   Needs package repository access at boot, and restarting `iptables.service` while Docker runs
- *   removes Docker's jump to `DOCKER-USER` (see the README).
+ *   Needs package repository access at boot. Loading the saved rules while Docker runs removes
+ *   Docker's jump to `DOCKER-USER`; the guard's drop-in for `iptables.service` puts it back.
  */
 export type FirewallPersistence = "boothook" | "iptables-services";
 
