@@ -455,7 +455,7 @@ function main(): void {
     if (audit.status !== 0) throw new Error(`bench/audit.ts exited ${audit.status}`);
     const points = JSON.parse(audit.stdout) as AuditBenchRow[];
     const largest = points[points.length - 1]!;
-    results.audit = { points, targets: { tenThousandUnderGoal: largest.cliMs < AUDIT_GOAL_MS } };
+    results.audit = { points, targets: { tenThousandUnderGoal: largest.compiledMs < AUDIT_GOAL_MS } };
     sections.push(`Audit (median of ${rounds("audit")})\n${auditTable(points)}`);
   }
 

@@ -4,11 +4,19 @@
  * output of `terraform show -json` for a saved plan. Each yields the EC2 launch resources with
  * their Terraform address and file.
  */
-import { getExpressionAst, parse as parseHcl } from "@cdktf/hcl2json";
+import type * as Hcl2Json from "@cdktf/hcl2json";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Known, LaunchDescription, MetadataOptions, UserDataInput } from "./types";
+
+// HashiCorp's HCL parser (WebAssembly) is loaded only when HCL or an expression needs it: Terraform
+// JSON with literal user data, the common case at fleet scale, starts without it.
+let hclParser: typeof Hcl2Json | undefined;
+function hcl(): typeof Hcl2Json {
+  hclParser ??= require("@cdktf/hcl2json") as typeof Hcl2Json;
+  return hclParser;
+}
 
 /** The resource types the audit judges. */
 export const LAUNCH_RESOURCE_TYPES = ["aws_launch_template", "aws_instance", "aws_launch_configuration"] as const;
@@ -254,10 +262,10 @@ const MAX_EVAL_DEPTH = 20;
 async function evaluateTemplateString(text: string, context: EvalContext, scope: Record<string, Value>, depth: number): Promise<Value> {
   const whole = /^\$\{([\s\S]*)\}$/.exec(text);
   if (whole) {
-    const ast = (await getExpressionAst("main.tf", whole[1]).catch(() => null)) as unknown as Node | null;
+    const ast = (await hcl().getExpressionAst("main.tf", whole[1]).catch(() => null)) as unknown as Node | null;
     if (ast) return evaluate(ast, context, scope, depth, false);
   }
-  const ast = (await getExpressionAst("main.tf", heredoc(text))) as unknown as Node | null;
+  const ast = (await hcl().getExpressionAst("main.tf", heredoc(text))) as unknown as Node | null;
   if (!ast) throw new Error("HCL could not parse the expression");
   // The heredoc adds a final newline that the text does not have.
   const children = ast.children;
@@ -414,7 +422,7 @@ async function readHclModule(dir: string, names: readonly string[], prefix = "",
   for (const name of names) {
     const file = join(dir, name);
     try {
-      documents.push({ file, body: (await parseHcl(name, readText(file))) as Record<string, unknown> });
+      documents.push({ file, body: (await hcl().parse(name, readText(file))) as Record<string, unknown> });
     } catch (error) {
       throw new AuditInputError(file, `HCL does not parse: ${(error as Error).message.split("\n")[0]}`);
     }
