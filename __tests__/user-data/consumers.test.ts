@@ -307,6 +307,35 @@ describeWhen({ root: isRoot, unshare: hasProgram("unshare"), iptables: hasProgra
       expect(text).not.toMatch(/^\s*#.*=/m);
     });
 
+    it.each([
+      ["two listings (a Docker restart in progress)", 2, 0],
+      ["every listing (FORWARD stays without the jump)", 1000, 1],
+    ])("when FORWARD misses the jump to DOCKER-USER in %s, it retries before failing closed", (_case, listings, status) => {
+      // An iptables whose first listings of FORWARD lack the jump, as while dockerd re-creates its rules.
+      const real = spawnSync("sh", ["-c", "command -v iptables"], { encoding: "utf8" }).stdout.trim();
+      const counter = join(dir, "forward-listings");
+      mkdirSync(join(dir, "bin"), { recursive: true });
+      writeFileSync(
+        join(dir, "bin", "iptables"),
+        `#!/bin/bash\ncount=$(cat ${counter} 2>/dev/null || echo 0)\n` +
+          `if [ "$*" = "-w 30 -S FORWARD" ] && [ "$count" -lt ${listings} ]; then\n` +
+          `  echo $((count + 1)) >${counter}\n  ${real} "$@" | grep -vxF -- "-A FORWARD -j DOCKER-USER"\n  exit "\${PIPESTATUS[0]}"\nfi\n` +
+          `exec ${real} "$@"\n`,
+        { mode: 0o755 },
+      );
+      const run = runGuard(renderUserData({ clusterName: "prod" }), dir);
+      expect(run.status).toBe(status);
+      if (status === 0) {
+        expect(run.stderr).toBe("");
+        expect(readFileSync(counter, "utf8").trim()).toBe("2");
+      } else {
+        expect(run.stderr).toMatch(/^ecs-imds-guard: FAILED: iptables: the first rule of FORWARD does not jump to DOCKER-USER;/m);
+        // Three tries: each lists FORWARD to apply and to verify.
+        expect(readFileSync(counter, "utf8").trim()).toBe("6");
+        expect(readFileSync(join(dir, "systemctl.log"), "utf8")).toContain("systemctl mask --runtime ecs.service\n");
+      }
+    });
+
     it("puts its settings back after a later line turns the block off, and fails closed when it cannot write", () => {
       const r = renderUserData({ clusterName: "prod", networkModes: ["awsvpc"] });
       const config = join(dir, "ecs.config");
