@@ -6,7 +6,7 @@
 import { judge } from "./judge";
 import { AuditedResource, formatJson, formatSarif, formatTable, reaches } from "./report";
 import { AuditInputError, readAuditInputs } from "./sources";
-import { AUDIT_NETWORK_MODES, AuditNetworkMode, DEFAULT_AUDIT_NETWORK_MODES, Verdict, VERDICT_ORDER } from "./types";
+import { AUDIT_NETWORK_MODES, AuditNetworkMode, DEFAULT_AUDIT_NETWORK_MODES, Verdict } from "./types";
 
 /** Where the CLI writes. */
 export interface AuditIo {
@@ -158,4 +158,3 @@ function packageVersion(): string {
   return "0.0.0";
 }
 
-void VERDICT_ORDER;

@@ -112,7 +112,6 @@ export function canonicalSpec(spec: RuleSpec): string {
 
 /** What a rule does to the container's packet to IMDS over `family`. */
 export function ruleEffect(spec: RuleSpec, family: Family): RuleEffect {
-  let protocolTcp = true;
   for (const [option, value, negated] of spec.matches) {
     switch (option) {
       case "-d":
@@ -137,7 +136,6 @@ export function ruleEffect(spec: RuleSpec, family: Family): RuleEffect {
       case "-p": {
         const tcp = ["tcp", "6", "all", "0"].includes(value.toLowerCase());
         if (tcp === negated) return { kind: "skip" };
-        protocolTcp = value.toLowerCase() === "tcp" || value === "6";
         break;
       }
       case "--dport":
@@ -162,7 +160,6 @@ export function ruleEffect(spec: RuleSpec, family: Family): RuleEffect {
         return { kind: "unknown", why: `it uses ${option} ${value}, which the audit does not model` };
     }
   }
-  void protocolTcp;
   const target = spec.target;
   if (target === undefined) return { kind: "skip" };
   if (target === "DROP" || target === "REJECT") return { kind: "block" };

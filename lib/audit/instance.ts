@@ -15,7 +15,6 @@ import {
   ruleEffect,
   RuleSpec,
 } from "./firewall";
-import { parseShell, ShellNode, Word } from "./shell";
 
 /** What a piece of user data can affect. */
 export type Concern = "v4" | "v6" | "ecs";
@@ -391,10 +390,8 @@ export function restoreText(state: InstanceState, family: Family, text: string, 
     }
     const chain = /^:(\S+)\s+(\S+)/.exec(line);
     if (chain) {
+      // With --noflush an existing chain keeps its rules.
       if (!fw.chains.has(chain[1])) fw.chains.set(chain[1], []);
-      else if (!options.flush) {
-        /* --noflush keeps the chain's rules */
-      }
       if (isBuiltin(chain[1]) && chain[2] !== "-") fw.policies.set(chain[1], chain[2]);
       continue;
     }
@@ -445,5 +442,3 @@ function guardRules(family: Family, destination: string): { jump: Rule; drop: Ru
   return rules;
 }
 
-export { parseShell };
-export type { ShellNode, Word };

@@ -113,8 +113,8 @@ function execute(node: ShellNode, context: Context, stdin?: Output): Status {
     case "pipeline": {
       let input: Output | undefined = stdin;
       let status: Status = 0;
-      for (const [index, command] of node.commands.entries()) {
-        const result = runCommand(command, context, input, index < node.commands.length - 1);
+      for (const command of node.commands) {
+        const result = runCommand(command, context, input);
         input = result.stdout;
         status = result.status;
       }
@@ -122,7 +122,7 @@ function execute(node: ShellNode, context: Context, stdin?: Output): Status {
       return status;
     }
     case "simple":
-      return runCommand(node, context, stdin, false).status;
+      return runCommand(node, context, stdin).status;
     case "if": {
       for (const [condition, body] of node.branches) {
         const status = executeGuarded(condition, context);
@@ -286,7 +286,7 @@ interface CommandResult {
 
 const WRAPPERS = new Set(["sudo", "env", "command", "nohup", "time", "exec", "builtin"]);
 
-function runCommand(node: ShellNode, context: Context, stdin: Output | undefined, piped: boolean): CommandResult {
+function runCommand(node: ShellNode, context: Context, stdin: Output | undefined): CommandResult {
   if (node.kind !== "simple") return { status: execute(node, context, stdin) };
   const { state } = context;
   for (const [name, value] of node.assignments) {
@@ -346,7 +346,6 @@ function runCommand(node: ShellNode, context: Context, stdin: Output | undefined
     writeFile(state, path, stdout ?? [], redirect.op === ">>" || redirect.op === "&>>");
     stdout = undefined;
   }
-  void piped;
   return { status: result.status, ...(stdout !== undefined ? { stdout } : {}) };
 }
 

@@ -315,11 +315,10 @@ function familyVerdict(family: Family, timeline: Timeline): { verdict: Verdict; 
   if (lost.length > 0) {
     return { verdict: "fragile", reasons: [`${MOMENTS[0]} container traffic to ${address} is dropped by ${describeBlock(first)}`, ...lost] };
   }
-  const everyBoot = /boothook|bootcmd|at boot|per-boot/.test(first.rule.origin) || moments[2].result === "blocked";
   return {
     verdict: "closed",
     reasons: [
-      `container traffic to ${address} is dropped by ${describeBlock(first)}; it holds after a Docker restart (Docker never flushes DOCKER-USER) and after a reboot (${everyBoot && moments[2].result === "blocked" ? `re-applied by ${moments[2].rule.origin}` : "re-applied at boot"})`,
+      `container traffic to ${address} is dropped by ${describeBlock(first)}; it holds after a Docker restart (Docker never flushes DOCKER-USER) and after a reboot (re-applied by ${(moments[2] as Traversal & { result: "blocked" }).rule.origin})`,
       ...(moments[2].result === "blocked" && /iptables\.service|sysconfig/.test(moments[2].rule.origin)
         ? ["note: restarting iptables.service while Docker runs flushes Docker's jump to DOCKER-USER until Docker restarts"]
         : []),

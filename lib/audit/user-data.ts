@@ -50,6 +50,10 @@ const STARTS_WITH: ReadonlyArray<readonly [string, string]> = (
 ).sort((a, b) => b[0].length - a[0].length);
 const TYPE_NEEDED = new Set(["text/plain", "text/x-not-multipart", "text/x-shellscript"]);
 
+// Decoders are costly to create and hold no state between whole-buffer decodes.
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+const STRICT_UTF8_KEEP_BOM = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 /** Strict base64 (what Terraform and EC2 accept), or undefined. Whitespace is not allowed. */
 export function decodeBase64(value: string): Buffer | undefined {
   if (value.length % 4 !== 0) return undefined;
@@ -84,7 +88,7 @@ export function decodeSurrogateEscape(bytes: Buffer, charset = "utf-8"): string 
   }
   if (charset === "iso-8859-1" || charset === "latin-1" || charset === "latin1") return bytes.toString("latin1");
   try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+    return STRICT_UTF8_KEEP_BOM.decode(bytes);
   } catch {
     let out = "";
     let i = 0;
@@ -109,7 +113,7 @@ function utf8SequenceLength(bytes: Buffer, i: number): number {
   if (length === 0 || i + length > bytes.length) return 0;
   for (let k = 1; k < length; k++) if ((bytes[i + k] & 0xc0) !== 0x80) return 0;
   try {
-    new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(i, i + length));
+    STRICT_UTF8.decode(bytes.subarray(i, i + length));
     return length;
   } catch {
     return 0;
@@ -118,7 +122,9 @@ function utf8SequenceLength(bytes: Buffer, i: number): number {
 
 /** cloud-init's type_from_starts_with. */
 export function typeFromStartsWith(payload: string, fallback: string | undefined): string | undefined {
-  const lower = payload.toLowerCase().replace(/^[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+/, "");
+  // Only the first characters after leading white space decide; the longest prefix is 31 long.
+  const start = /[^\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]/.exec(payload)?.index ?? payload.length;
+  const lower = payload.slice(start, start + 40).toLowerCase();
   for (const [prefix, type] of STARTS_WITH) if (lower.startsWith(prefix)) return type;
   return fallback;
 }
@@ -145,7 +151,7 @@ export function readUserDataBytes(input: Buffer): ReadUserData {
   let text: string;
   if (head.includes("mime-version:")) {
     try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      text = STRICT_UTF8.decode(bytes);
     } catch {
       return { kind: "unreadable", reason: "the MIME user data is not valid UTF-8: cloud-init fails to parse it" };
     }
@@ -182,7 +188,7 @@ export function readUserDataBytes(input: Buffer): ReadUserData {
 
 function strictUtf8(bytes: Buffer): string | undefined {
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return STRICT_UTF8.decode(bytes);
   } catch {
     return undefined;
   }
