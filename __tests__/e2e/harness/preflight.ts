@@ -17,6 +17,7 @@ const REQUIRED_COMMANDS: ReadonlyArray<readonly [string, string]> = [
   ["unshare", "util-linux"],
   ["mount", "mount"],
   ["bash", "bash"],
+  ["terraform", "the Terraform CLI, /usr/local/bin/terraform"],
 ];
 
 /** What the suite lacks here, or null when it can run. */
@@ -29,7 +30,7 @@ export function missingPrerequisite(): string | null {
     ([command]) => spawnSync("bash", ["-c", `command -v ${command}`], { env: { PATH: `${process.env.PATH}:/usr/sbin:/sbin` }, timeout: 5_000 }).status !== 0,
   );
   if (missing.length > 0) {
-    return `commands ${missing.map(([command, pkg]) => `${command} (Debian package ${pkg})`).join(", ")}`;
+    return `commands ${missing.map(([command, source]) => `${command} (${source.includes(" ") ? source : `Debian package ${source}`})`).join(", ")}`;
   }
   const cloudInit = spawnSync("/usr/bin/python3", ["-c", "from cloudinit import user_data"], { timeout: 15_000 });
   if (cloudInit.status !== 0) return "cloud-init's parser for /usr/bin/python3 (Debian package cloud-init)";

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CAPACITY_STACK_NAME, DEFAULT_CONFIG, DefaultStackConfig, ImdsGuardCapacityStack, ImdsGuardStack, STACK_NAME } from "../../../app";
-import { parseHclExpression, plannedUserData, unwrapInterpolation } from "../../support/hcl";
+import { offlineConfiguration, withTerraform } from "../../support/terraform";
 import { ImdsGuardedLaunchTemplate, ImdsGuardedLaunchTemplateProps } from "../../../lib/imds-guarded-launch-template";
 import { mustRun } from "./run";
 
@@ -68,7 +68,7 @@ export function defaultStackLaunchTemplate(changes: Partial<DefaultStackConfig> 
 
 /**
  * The capacity stack, whose user data is a Terraform expression over the cluster's name, with the
- * name filled in and encoded as Terraform's base64encode would at apply.
+ * name filled in and encoded by Terraform itself (an offline plan of the stack's locals).
  */
 export async function capacityStackLaunchTemplate(clusterName: string): Promise<LaunchTemplateUnderTest> {
   const stack = new ImdsGuardCapacityStack(Testing.app(), CAPACITY_STACK_NAME, DEFAULT_CONFIG);
@@ -76,11 +76,14 @@ export async function capacityStackLaunchTemplate(clusterName: string): Promise<
   const [template] = Object.values(json.resource.aws_launch_template) as SynthesizedLaunchTemplate[];
   const localName = /^\$\{local\.([A-Za-z0-9_]+)\}$/.exec(template.user_data)?.[1];
   if (!localName) throw new Error(`expected user_data to be a local, got ${template.user_data.slice(0, 80)}`);
-  const expression = await parseHclExpression(unwrapInterpolation(json.locals[localName]));
+  const plan = withTerraform(offlineConfiguration(json), (workspace) =>
+    workspace.plan({ cluster_name: clusterName, vpc_id: "vpc-0123456789abcdef0", subnet_ids: ["subnet-0123456789abcdef0"] }),
+  );
+  if (!plan.ok) throw new Error(`terraform plan of the capacity stack failed: ${plan.diagnostics.map((d) => d.summary).join("; ")}`);
   const literal = launchTemplateFromJson(
     JSON.stringify({ resource: { aws_launch_template: { t: { ...template, user_data: "AA==" } } } }),
   );
-  return { ...literal, userData: plannedUserData(expression, "aws_ecs_cluster.cluster.name", clusterName) };
+  return { ...literal, userData: Buffer.from(plan.outputs[localName] as string, "base64") };
 }
 
 /** A stack holding one `ImdsGuardedLaunchTemplate` with the given props, synthesized in-process. */
