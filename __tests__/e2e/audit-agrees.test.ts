@@ -4,13 +4,16 @@
  * boot, after a Docker restart and after a reboot matches the verdict: closed holds through all
  * three, fragile fails a later one, open fails the first.
  */
+import fc from "fast-check";
 import { rmSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { decodeBase64, judge, LaunchDescription, Verdict } from "../../lib/audit";
+import { canonicalSpec, traverse } from "../../lib/audit/firewall";
+import { applyIptables, InstanceState, parseRuleArgs } from "../../lib/audit/instance";
 import { renderUserData } from "../../lib/user-data";
 import { CORPUS, IMDSV1 } from "../audit/corpus";
 import { describeWhen } from "../support/tools";
-import { bootUserData, containerReachesImds } from "./harness/audit-boot";
+import { bootUserData, containerReachesImds, scratchNamespace } from "./harness/audit-boot";
 import { EmulatedInstance, sweepStaleNamespaces } from "./harness/host";
 import { missingPrerequisite } from "./harness/preflight";
 import { splitUserData, SplitUserData } from "./harness/user-data";
@@ -120,5 +123,95 @@ describeProof("the kernel agrees with the audit", () => {
     cleanups.push(() => rmSync(split.directory, { recursive: true, force: true }));
     await bootUserData(host, split, true, new Set());
     expect((await containerReachesImds(host)).reached).toBe(true);
+  });
+});
+
+describeProof("the audit's firewall model against iptables", () => {
+  let scratch: Awaited<ReturnType<typeof scratchNamespace>>;
+
+  beforeAll(async () => {
+    if (missing !== null) throw new Error(`the namespace proof cannot run in CI: ${missing}`);
+    scratch = await scratchNamespace("fwmodel");
+  });
+  afterAll(async () => scratch?.remove());
+
+  const chain = fc.constantFrom("FORWARD", "DOCKER-USER");
+  const spec = fc.constantFrom(
+    "-d 169.254.169.254 -j DROP",
+    "-d 169.254.169.254/32 -j DROP",
+    "--in-interface docker+ --destination 169.254.169.254/32 --jump DROP",
+    "-p tcp --dport 80 -d 169.254.169.254 -j REJECT",
+    "-j DOCKER-USER",
+    "-j RETURN",
+    "-i docker0 ! -o docker0 -j ACCEPT",
+    "-m comment --comment guard -d 169.254.169.254/32 -j DROP",
+  );
+  const command = fc.oneof(
+    fc.constantFrom("-N DOCKER-USER", "-X DOCKER-USER", "-F DOCKER-USER", "-F", "-X", "-P FORWARD DROP", "-P FORWARD ACCEPT"),
+    fc.tuple(chain, spec).map(([c, s]) => `-A ${c} ${s}`),
+    fc.tuple(chain, fc.constantFrom("", " 1", " 2"), spec).map(([c, n, s]) => `-I ${c}${n} ${s}`),
+    fc.tuple(chain, spec).map(([c, s]) => `-D ${c} ${s}`),
+    fc.tuple(chain, spec).map(([c, s]) => `-C ${c} ${s}`),
+    fc.tuple(chain, fc.constantFrom("1", "2")).map(([c, n]) => `-D ${c} ${n}`),
+  );
+
+  /** A chain's rules as the model keys them, read from `iptables -S`. */
+  const chainsOf = (save: string): Record<string, string[]> => {
+    const chains: Record<string, string[]> = {};
+    for (const line of save.split("\n")) {
+      const declared = /^-N (\S+)$/.exec(line) ?? /^-P (\S+) /.exec(line);
+      if (declared) chains[declared[1]] ??= [];
+      const rule = /^-A (\S+) (.*)$/.exec(line);
+      if (rule) {
+        const parsed = parseRuleArgs(rule[2].match(/"[^"]*"|\S+/g)!.map((word) => word.replace(/^"|"$/g, "")));
+        (chains[rule[1]] ??= []).push(typeof parsed === "string" ? `unparsed ${rule[2]}` : canonicalSpec(parsed));
+      }
+    }
+    return chains;
+  };
+
+  it("ends with the rules iptables ends with, and agrees on which commands fail", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 10 }), async (commands) => {
+        const reset = "iptables -P FORWARD ACCEPT; iptables -F; iptables -X";
+        const script = `${reset}\n${commands.map((c) => `iptables -w 5 ${c} >/dev/null 2>&1; echo $?`).join("\n")}\niptables -S`;
+        const result = await scratch.run(script);
+        const lines = result.stdout.split("\n");
+        const statuses = lines.slice(0, commands.length).map((s) => (s === "0" ? 0 : 1));
+        const real = chainsOf(lines.slice(commands.length).join("\n"));
+
+        const state = new InstanceState();
+        const modelStatuses = commands.map((c) => (applyIptables(state, "v4", c.match(/\S+/g)!, "generated", c) === 0 ? 0 : 1));
+        const model: Record<string, string[]> = {};
+        for (const [name, rules] of state.tables.v4.chains) model[name] = rules.map((rule) => rule.spec);
+        expect({ commands, statuses: modelStatuses, chains: model }).toEqual({ commands, statuses, chains: real });
+        return true;
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("says where a container's packet to IMDS goes as the kernel does, after Docker set up its rules", async () => {
+    const host = await EmulatedInstance.create({ label: "fwpath", httpTokens: "optional", hopLimit: 2, ipv6: false, containers: 1 });
+    try {
+      await fc.assert(
+      fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 6 }), async (commands) => {
+        await host.reboot();
+        await host.startDocker();
+        await host.inNamespace(host.instance, commands.map((c) => `iptables -w 5 ${c} >/dev/null 2>&1 || true`).join("\n"));
+        const state = new InstanceState();
+        state.startDocker();
+        for (const c of commands) applyIptables(state, "v4", c.match(/\S+/g)!, "generated", c);
+        const predicted = traverse(state.tables.v4).result;
+        const reach = await containerReachesImds(host);
+        expect(reach.neighbourAnswers).toBe(true);
+        expect({ commands, result: predicted }).toEqual({ commands, result: reach.reached ? "passed" : "blocked" });
+        return true;
+      }),
+      { numRuns: 20 },
+      );
+    } finally {
+      await host.teardown();
+    }
   });
 });

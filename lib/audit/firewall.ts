@@ -110,6 +110,13 @@ export function canonicalSpec(spec: RuleSpec): string {
   return [...matches, `${spec.goto ? "-g" : "-j"} ${spec.target ?? ""}`].join(" ");
 }
 
+// Extension targets that let the packet go on (or belong to other tables); not chains.
+const NON_TERMINATING_TARGETS = new Set([
+  "LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "TRACE", "NOTRACK", "CT", "AUDIT", "CLASSIFY", "DSCP", "TOS", "TTL", "HL", "ECN",
+  "TCPMSS", "CHECKSUM", "SET", "SECMARK", "CONNSECMARK", "TEE", "IDLETIMER", "LED", "HMARK", "RATEEST", "MASQUERADE", "DNAT",
+  "SNAT", "REDIRECT", "NETMAP", "CLUSTERIP",
+]);
+
 /** What a rule does to the container's packet to IMDS over `family`. */
 export function ruleEffect(spec: RuleSpec, family: Family): RuleEffect {
   for (const [option, value, negated] of spec.matches) {
@@ -165,7 +172,8 @@ export function ruleEffect(spec: RuleSpec, family: Family): RuleEffect {
   if (target === "DROP" || target === "REJECT") return { kind: "block" };
   if (target === "ACCEPT") return { kind: "accept" };
   if (target === "RETURN") return { kind: "return" };
-  if (["LOG", "NFLOG", "MARK", "CONNMARK", "TRACE", "NOTRACK", "CT", "AUDIT", "CLASSIFY", "DSCP", "TOS"].includes(target)) return { kind: "skip" };
+  if (NON_TERMINATING_TARGETS.has(target)) return { kind: "skip" };
+  if (target === "NFQUEUE" || target === "SYNPROXY" || target === "TPROXY") return { kind: "unknown", why: `its target ${target} hands the packet to something the audit cannot see` };
   if (/^[A-Z0-9_-]+$/i.test(target)) return { kind: "jump", chain: target };
   return { kind: "unknown", why: `its target ${target} is not one the audit models` };
 }

@@ -212,9 +212,13 @@ export function parseRuleArgs(args: readonly string[]): RuleSpec | string {
         if (!["tcp", "udp", "comment", "conntrack", "state", "multiport"].includes(v)) matches.push(["-m", v, negate]);
         break;
       }
-      case "--comment":
-        take();
+      case "--comment": {
+        // Part of the rule: -C and -D without the same comment do not match it.
+        const v = take();
+        if (v === undefined) return "--comment without a text";
+        matches.push(["--comment", v, false]);
         break;
+      }
       case "-d":
       case "-s":
       case "-i":
@@ -301,14 +305,19 @@ export function applyIptables(state: InstanceState, family: Family, args: readon
       if (chainName === undefined || fw.chains.has(chainName)) return 1;
       fw.chains.set(chainName, []);
       return 0;
-    case "X":
+    case "X": {
+      // A chain goes only when empty and no rule jumps to it; without a name, every such chain.
+      const referenced = (name: string) => [...fw.chains.values()].some((rules) => rules.some((r) => r.effect.kind === "jump" && r.effect.chain === name));
       if (chainName === undefined) {
-        for (const name of [...fw.chains.keys()]) if (!isBuiltin(name)) fw.chains.delete(name);
+        const userChains = [...fw.chains.keys()].filter((name) => !isBuiltin(name));
+        if (userChains.some((name) => (fw.chains.get(name) ?? []).length > 0 || referenced(name))) return 1;
+        for (const name of userChains) fw.chains.delete(name);
         return 0;
       }
-      if (!fw.chains.has(chainName) || isBuiltin(chainName)) return 1;
+      if (!fw.chains.has(chainName) || isBuiltin(chainName) || (fw.chains.get(chainName) ?? []).length > 0 || referenced(chainName)) return 1;
       fw.chains.delete(chainName);
       return 0;
+    }
     case "F":
       if (chainName === undefined) {
         for (const name of fw.chains.keys()) fw.chains.set(name, []);
@@ -343,6 +352,8 @@ export function applyIptables(state: InstanceState, family: Family, args: readon
     typeof parsed === "string"
       ? { spec: `unparsed:${rest.join(" ")}`, effect: { kind: "unknown", why: parsed }, origin, text }
       : { spec: canonicalSpec(parsed), effect: ruleEffect(parsed, family), origin, text };
+  // A jump to a chain that does not exist is refused (iptables cannot load the target).
+  if (rule.effect.kind === "jump" && !fw.chains.has(rule.effect.chain) && command.op !== "C" && command.op !== "D") return 2;
   switch (command.op) {
     case "A":
       rules.push(rule);

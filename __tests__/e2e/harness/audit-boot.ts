@@ -6,8 +6,8 @@
  * line fails (a shell or glibc's execvp would run it as a script instead).
  */
 import { join } from "node:path";
-import { EmulatedInstance, httpFrom, IMDS_V4, IMDS_V6, NEIGHBOUR_V4, NEIGHBOUR_V6 } from "./host";
-import { PartRun } from "./host";
+import { EmulatedInstance, httpFrom, IMDS_V4, IMDS_V6, NAMESPACE_PREFIX, NEIGHBOUR_V4, NEIGHBOUR_V6, PartRun } from "./host";
+import { CommandResult, mustRun, run } from "./run";
 import { SplitUserData } from "./user-data";
 
 const STANDINS = join(__dirname, "audit-standins");
@@ -60,5 +60,21 @@ export async function containerReachesImds(host: EmulatedInstance): Promise<{ re
   return {
     reached: v4.status !== null || (v6 !== undefined && v6.status !== null),
     neighbourAnswers: n4.status !== null && (n6 === undefined || n6.status !== null),
+  };
+}
+
+/**
+ * A bare network namespace for running iptables commands against the real kernel, named like the
+ * suite's others (swept if a run crashes). `run` executes a bash script in it.
+ */
+export async function scratchNamespace(label: string): Promise<{ name: string; run: (script: string) => Promise<CommandResult>; remove: () => Promise<void> }> {
+  const name = `${NAMESPACE_PREFIX}${process.pid}-${label}`;
+  await mustRun("ip", ["netns", "add", name], { timeoutMs: 10_000 });
+  return {
+    name,
+    run: (script) => run("ip", ["netns", "exec", name, "bash", "-c", script], { timeoutMs: 60_000 }),
+    remove: async () => {
+      await run("ip", ["netns", "delete", name], { timeoutMs: 10_000 });
+    },
   };
 }
