@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { buildApp, DEFAULT_CONFIG } from "../../app";
-import { runAudit } from "../../lib/audit";
+import { fleetTerraformJson } from "../../bench/audit";
+import { formatJson, judge, readAuditInputs, runAudit } from "../../lib/audit";
+import { PARALLEL_THRESHOLD } from "../../lib/audit/parallel";
 
 const ROOT = resolve(__dirname, "..", "..");
 const FIXTURES = join(ROOT, "__tests__", "fixtures", "audit");
@@ -105,6 +107,18 @@ describe("the executable on this repository's own cdktf.out", () => {
       const line = readFileSync(resolve(ROOT, location.artifactLocation.uri), "utf8").split("\n")[location.region.startLine - 1];
       expect(line).toMatch(/"guarded.*launch_template.*":/);
     }
+  });
+});
+
+describe("the executable on a large input, judged on several threads", () => {
+  it("prints what judging every template in order on one thread gives", async () => {
+    const file = join(tempDir(), "cdk.tf.json");
+    writeFileSync(file, fleetTerraformJson(PARALLEL_THRESHOLD + 500, "threads"));
+    const run = await cli(["audit", "--format", "json", file]);
+    expect(run.stderr).toBe("");
+    const found = await readAuditInputs([file]);
+    const sequential = formatJson(found.map((resource) => ({ ...resource, judgement: judge(resource.description) })), ["bridge", "awsvpc"], "open");
+    expect(run.stdout).toBe(sequential);
   });
 });
 

@@ -3,7 +3,7 @@
  * Terraform JSON, HCL or a saved plan, and exits 0 (nothing reaches --fail-on), 1 (something
  * does) or 2 (bad usage or unreadable input).
  */
-import { judge } from "./judge";
+import { judgeAll } from "./parallel";
 import { AuditedResource, formatJson, formatSarif, formatTable, reaches } from "./report";
 import { AuditInputError, readAuditInputs } from "./sources";
 import { AUDIT_NETWORK_MODES, AuditNetworkMode, DEFAULT_AUDIT_NETWORK_MODES, Verdict } from "./types";
@@ -115,7 +115,8 @@ export async function runAudit(args: readonly string[], io: AuditIo): Promise<nu
   let resources: AuditedResource[];
   try {
     const found = await readAuditInputs(options.paths);
-    resources = found.map((resource) => ({ ...resource, judgement: judge(resource.description, { networkModes: options.modes }) }));
+    const judgements = await judgeAll(found.map((resource) => resource.description), options.modes, (message) => io.stderr(`ecs-imds-guard: ${message}\n`));
+    resources = found.map((resource, index) => ({ ...resource, judgement: judgements[index] }));
   } catch (error) {
     if (error instanceof AuditInputError) {
       io.stderr(`ecs-imds-guard: cannot read ${error.file}: ${error.problem}\n`);

@@ -68,7 +68,7 @@ export function interpretScript(state: InstanceState, text: string, origin: stri
 }
 
 function runText(state: InstanceState, text: string, origin: string, errexit: boolean, env: Map<string, string | undefined>, depth: number): Status {
-  const shebang = /^#!\s*(\S+)(.*)$/m.exec(text.split("\n")[0] ?? "");
+  const shebang = /^#!\s*(\S+)(.*)$/.exec(text.slice(0, text.indexOf("\n") >>> 0));
   let exitOnError = errexit;
   if (shebang) {
     const program = shebang[1];

@@ -129,7 +129,7 @@ function shellRunnable(text: string, origin: string): Runnable {
 
 /** cloud-init executes part files directly: without `#!` the kernel refuses them. */
 function executable(text: string, origin: string, notes: string[]): boolean {
-  if (text.startsWith("#!") && /\r$/.test(text.split("\n")[0])) {
+  if (text.startsWith("#!") && /\r$/.test(text.slice(0, text.indexOf("\n") >>> 0))) {
     notes.push(`${origin} has a CRLF #! line: the kernel looks for an interpreter whose name ends in a carriage return, and the part does not run`);
     return false;
   }

@@ -204,10 +204,18 @@ const MAX_DEPTH = 10;
 
 /** Python's email feedparser for the shapes user data takes: headers, then body or parts. */
 function parseMessage(text: string, depth: number): MimeMessage | string {
-  if (depth > MAX_DEPTH) return `the MIME document nests more than ${MAX_DEPTH} multiparts deep`;
   // Lines keep their endings (\r\n, \r or \n), as Python's parser keeps them in bodies.
   const lines = text.includes("\r") ? text.split(/(?<=\r\n|\r(?!\n)|\n)/) : splitKeepingNewlines(text);
-  const bare = (line: string) => line.replace(/\r?\n$|\r$/, "");
+  return parseLines(lines, depth);
+}
+
+function bare(line: string): string {
+  return line.endsWith("\n") ? line.slice(0, line.endsWith("\r\n") ? -2 : -1) : line.endsWith("\r") ? line.slice(0, -1) : line;
+}
+
+/** One message from its lines; parts are parsed from slices of the same lines, not re-split. */
+function parseLines(lines: readonly string[], depth: number): MimeMessage | string {
+  if (depth > MAX_DEPTH) return `the MIME document nests more than ${MAX_DEPTH} multiparts deep`;
   const headers: Array<[string, string]> = [];
   let index = 0;
   if (lines[0]?.startsWith("From ")) index = 1;
@@ -217,7 +225,7 @@ function parseMessage(text: string, depth: number): MimeMessage | string {
       index += 1;
       break;
     }
-    if (/^[ \t]/.test(line) && headers.length > 0) {
+    if ((line[0] === " " || line[0] === "\t") && headers.length > 0) {
       headers[headers.length - 1][1] += `\n${line}`;
       continue;
     }
@@ -225,48 +233,38 @@ function parseMessage(text: string, depth: number): MimeMessage | string {
     if (!match) break; // Not a header: the body starts here (Python records a defect).
     headers.push([match[1].toLowerCase(), match[2].replace(/^[ \t]+/, "")]);
   }
-  const bodyLines = lines.slice(index);
-  const body = bodyLines.join("");
   const contentType = parseContentType(header(headers, "content-type"));
-  if (contentType.type.startsWith("multipart/")) {
-    const boundary = contentType.params.get("boundary");
-    if (boundary === undefined) return { headers, body, children: [] };
-    const children: MimeMessage[] = [];
-    const separator = new RegExp(`^--${escapeRegExp(boundary)}(--)?[ \\t]*$`);
-    let current: string[] | undefined;
-    // The line ending before a boundary belongs to the boundary, and so does the last one at EOF.
-    const finish = (partLines: string[]): string | undefined => {
-      const joined = partLines.join("");
-      const child = parseMessage(joined.replace(/\r?\n$|\r$/, ""), depth + 1);
-      if (typeof child === "string") return child;
-      children.push(child);
-      return undefined;
-    };
-    let closed = false;
-    for (const line of bodyLines) {
-      const match = line.startsWith("--") ? separator.exec(bare(line)) : null;
-      if (match) {
-        if (current) {
-          const failure = finish(current);
-          if (failure) return failure;
-        }
-        if (match[1]) {
-          closed = true;
-          current = undefined;
-          break;
-        }
-        current = [];
-        continue;
-      }
-      current?.push(line);
-    }
-    if (!closed && current) {
-      const failure = finish(current);
+  if (!contentType.type.startsWith("multipart/")) return { headers, body: lines.slice(index).join("") };
+  const boundary = contentType.params.get("boundary");
+  if (boundary === undefined) return { headers, body: "", children: [] };
+  const children: MimeMessage[] = [];
+  const separator = new RegExp(`^--${escapeRegExp(boundary)}(--)?[ \\t]*$`);
+  // The line ending before a boundary belongs to the boundary, and so does the last one at EOF.
+  const finish = (from: number, to: number): string | undefined => {
+    const part = lines.slice(from, to);
+    if (part.length > 0) part[part.length - 1] = bare(part[part.length - 1]);
+    const child = parseLines(part, depth + 1);
+    if (typeof child === "string") return child;
+    children.push(child);
+    return undefined;
+  };
+  let partStart: number | undefined;
+  for (let i = index; i < lines.length; i++) {
+    const line = lines[i];
+    const match = line.startsWith("--") ? separator.exec(bare(line)) : null;
+    if (!match) continue;
+    if (partStart !== undefined) {
+      const failure = finish(partStart, i);
       if (failure) return failure;
     }
-    return { headers, body, children };
+    if (match[1]) return { headers, body: "", children };
+    partStart = i + 1;
   }
-  return { headers, body };
+  if (partStart !== undefined) {
+    const failure = finish(partStart, lines.length);
+    if (failure) return failure;
+  }
+  return { headers, body: "", children };
 }
 
 function splitKeepingNewlines(text: string): string[] {
