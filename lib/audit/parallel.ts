@@ -14,6 +14,8 @@ export const PARALLEL_THRESHOLD = 2000;
 const MAX_WORKERS = 4;
 
 interface Job {
+  /** Marks the worker data as this module's, so importing it in another worker does nothing. */
+  readonly ecsImdsGuardJudge: true;
   readonly descriptions: readonly LaunchDescription[];
   readonly networkModes: readonly AuditNetworkMode[];
 }
@@ -29,7 +31,7 @@ export async function judgeAll(
   const size = Math.ceil(descriptions.length / cores);
   const chunks = Array.from({ length: cores }, (_, i) => descriptions.slice(i * size, (i + 1) * size));
   // The last chunk is judged here while the workers run the others.
-  const remote = chunks.slice(0, -1).map((chunk) => inWorker({ descriptions: chunk, networkModes }));
+  const remote = chunks.slice(0, -1).map((chunk) => inWorker({ ecsImdsGuardJudge: true, descriptions: chunk, networkModes }));
   const local = chunks[chunks.length - 1].map((d) => judge(d, { networkModes }));
   const results = await Promise.all(
     remote.map((promise, i) =>
@@ -57,7 +59,7 @@ function inWorker(job: Job): Promise<Judgement[]> {
   });
 }
 
-if (!isMainThread && parentPort && (workerData as Job | undefined)?.descriptions) {
+if (!isMainThread && parentPort && (workerData as Job | undefined)?.ecsImdsGuardJudge === true) {
   const job = workerData as Job;
   parentPort.postMessage(job.descriptions.map((d) => judge(d, { networkModes: job.networkModes })));
 }
