@@ -128,7 +128,7 @@ export async function benchAudit(rounds: number): Promise<AuditBenchRow[]> {
 /** The rows as a Markdown table. */
 export function auditTable(rows: readonly AuditBenchRow[]): string {
   const lines = [
-    "| templates | Terraform JSON | audit in-process | executable, compiled JavaScript (as packaged) | executable from TypeScript (swc at load) |",
+    "| templates | Terraform JSON | read + judge + report, one thread, in-process | executable, compiled JavaScript (as packaged) | executable from TypeScript (swc at load) |",
     "| --- | --- | --- | --- | --- |",
     ...rows.map(
       (row) =>
