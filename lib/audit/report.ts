@@ -28,11 +28,14 @@ function cell(text: string): string {
 /** A Markdown table: one row per resource and mode. */
 export function formatTable(resources: readonly AuditedResource[], modes: readonly AuditNetworkMode[]): string {
   const rows = ["| resource | mode | verdict | reason | fix |", "| --- | --- | --- | --- | --- |"];
+  // Several inputs can hold the same address: then each row names its file too.
+  const manyFiles = new Set(resources.map((resource) => resource.file)).size > 1;
   for (const resource of resources) {
+    const name = manyFiles ? `${resource.address} (${relative(process.cwd(), resource.file)})` : resource.address;
     for (const mode of modes) {
       const judged = resource.judgement.modes[mode];
       if (!judged) continue;
-      rows.push(`| ${cell(resource.address)} | ${mode} | ${judged.verdict} | ${cell(judged.reasons[0] ?? "")} | ${judged.verdict === "closed" ? "" : cell(SHORT_FIXES[mode])} |`);
+      rows.push(`| ${cell(name)} | ${mode} | ${judged.verdict} | ${cell(judged.reasons[0] ?? "")} | ${judged.verdict === "closed" ? "" : cell(SHORT_FIXES[mode])} |`);
     }
   }
   const counts = summary(resources, modes);
