@@ -88,7 +88,8 @@ describe("the executable on this repository's own cdktf.out", () => {
   it("exits 1 with host mode listed, which cannot be closed, and prints the table", async () => {
     const run = await cli(["audit", "--network-modes", "bridge,awsvpc,host", outdir]);
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/\| aws_launch_template\.\S+ \| host \| open \| host-mode tasks share/);
+    // Two stacks, two files: each row names its stack's cdk.tf.json.
+    expect(run.stdout).toMatch(/\| aws_launch_template\.\S+ \(\S+\/stacks\/ecs-imds-guard-capacity\/cdk\.tf\.json\) \| host \| open \| host-mode tasks share/);
     expect(run.stdout).toMatch(/2 resource\(s\): 4 closed, 0 unknown, 0 fragile, 2 open/);
   });
 
