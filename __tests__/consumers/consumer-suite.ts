@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EcsCluster } from "@cdktf/provider-aws/lib/ecs-cluster";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { ImdsGuardedLaunchTemplate, ImdsGuardedLaunchTemplateProps, renderUserData } from "../../lib";
+import { ImdsGuardedLaunchTemplate, ImdsGuardedLaunchTemplateProps, NETWORK_MODES_TAG, renderUserData } from "../../lib";
 import {
   CONSUMERS,
   flavourOf,
@@ -115,10 +115,16 @@ export function describeConsumer(name: string): void {
           stderr: "",
         });
         if (!example.synthesizes) continue;
-        const templates = Object.values(synthesizedStacks(outdir)).flatMap((stack) => Object.values(stack.resource?.aws_launch_template ?? {}));
+        const templates = Object.values(synthesizedStacks(outdir)).flatMap((stack) => Object.values(stack.resource?.aws_launch_template ?? {})) as any[];
         expect({ example: example.file, hasTemplate: templates.length > 0 }).toEqual({ example: example.file, hasTemplate: true });
-        for (const template of templates as any[]) {
+        for (const template of templates.filter((t) => t.tags?.[NETWORK_MODES_TAG] !== undefined)) {
           expect(template.metadata_options).toMatchObject({ http_tokens: "required", http_put_response_hop_limit: 1 });
+        }
+        if (example.code.includes("ImdsAuditAspect")) {
+          // The audit's findings on the template it did not make reach cdktf's manifest.
+          const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8"));
+          const messages = Object.values(manifest.stacks).flatMap((stack: any) => stack.annotations.map((a: any) => a.message));
+          expect(messages).toEqual(expect.arrayContaining([expect.stringMatching(/^ecs-imds-guard audit: aws_launch_template .*: bridge mode is open/)]));
         }
       }
     });
