@@ -24,9 +24,17 @@ export type RuleEffect =
 /** One rule: its canonical spec (for -C and -D), its effect, and where it came from. */
 export interface Rule {
   readonly spec: string;
+  /** What the rule does to the container's packet to IMDS. */
   readonly effect: RuleEffect;
+  /** What it does to IMDS's answer on its way back to the container. */
+  readonly replyEffect: RuleEffect;
   readonly origin: string;
   readonly text: string;
+}
+
+/** A rule from its parsed arguments, with its effect on both directions of the container's request. */
+export function makeRule(spec: RuleSpec, family: Family, origin: string, text: string): Rule {
+  return { spec: canonicalSpec(spec), effect: ruleEffect(spec, family), replyEffect: replyEffect(spec, family), origin, text };
 }
 
 /** The filter table of one family. */
@@ -62,13 +70,22 @@ export type Traversal =
   | { readonly result: "passed"; readonly rule?: Rule; readonly chain: string }
   | { readonly result: "unknown"; readonly why: string };
 
-/** Follows the container's packet to IMDS through FORWARD. */
-export function traverse(table: FilterTable): Traversal {
+/**
+ * Whether a container's request reaches IMDS and its answer comes back: the request through
+ * FORWARD, then the answer (a rule or policy that drops answers into docker0 blocks it as surely).
+ */
+export function containerReach(table: FilterTable): Traversal {
+  const request = traverse(table, "request");
+  return request.result === "passed" ? traverse(table, "reply") : request;
+}
+
+/** Follows the container's packet to IMDS (or IMDS's answer to it) through FORWARD. */
+export function traverse(table: FilterTable, direction: "request" | "reply" = "request"): Traversal {
   if (table.unknown !== undefined) return { result: "unknown", why: table.unknown };
   const walk = (chain: string, depth: number): Traversal | undefined => {
     if (depth > 20) return { result: "unknown", why: "rules jump more than 20 chains deep" };
     for (const rule of table.chains.get(chain) ?? []) {
-      const effect = rule.effect;
+      const effect = direction === "request" ? rule.effect : rule.replyEffect;
       switch (effect.kind) {
         case "block":
           return { result: "blocked", rule, chain };
@@ -93,7 +110,11 @@ export function traverse(table: FilterTable): Traversal {
   const decided = walk("FORWARD", 0);
   if (decided) return decided;
   return table.policies.get("FORWARD") === "DROP"
-    ? { result: "blocked", rule: { spec: "policy", effect: { kind: "block" }, origin: "FORWARD policy", text: "FORWARD policy DROP" }, chain: "FORWARD" }
+    ? {
+        result: "blocked",
+        rule: { spec: "policy", effect: { kind: "block" }, replyEffect: { kind: "block" }, origin: "FORWARD policy", text: `FORWARD policy DROP${direction === "reply" ? " (IMDS's answer to the container)" : ""}` },
+        chain: "FORWARD",
+      }
     : { result: "passed", chain: "FORWARD" };
 }
 
@@ -167,6 +188,11 @@ export function ruleEffect(spec: RuleSpec, family: Family): RuleEffect {
         return { kind: "unknown", why: `it uses ${option} ${value}, which the audit does not model` };
     }
   }
+  return targetEffect(spec);
+}
+
+/** What a rule's target does to a packet its matches catch. */
+function targetEffect(spec: RuleSpec): RuleEffect {
   const target = spec.target;
   if (target === undefined) return { kind: "skip" };
   if (target === "DROP" || target === "REJECT") return { kind: "block" };
@@ -176,6 +202,88 @@ export function ruleEffect(spec: RuleSpec, family: Family): RuleEffect {
   if (target === "NFQUEUE" || target === "SYNPROXY" || target === "TPROXY") return { kind: "unknown", why: `its target ${target} hands the packet to something the audit cannot see` };
   if (/^[A-Z0-9_-]+$/i.test(target)) return { kind: "jump", chain: target };
   return { kind: "unknown", why: `its target ${target} is not one the audit models` };
+}
+
+// Linux's default ephemeral ports (net.ipv4.ip_local_port_range): the container's side of its request.
+const EPHEMERAL_PORTS = [32768, 60999] as const;
+
+/**
+ * What a rule does to IMDS's answer to the container over `family`: from IMDS port 80, in through
+ * the instance's uplink, out through docker0 to an ephemeral port of the container, an ESTABLISHED
+ * connection.
+ */
+export function replyEffect(spec: RuleSpec, family: Family): RuleEffect {
+  for (const [option, value, negated] of spec.matches) {
+    switch (option) {
+      case "-d":
+      case "-s": {
+        const covered = value
+          .split(",")
+          .map((address) =>
+            option === "-s" ? cidrContains(address, IMDS_ADDRESS[family], family) : cidrCoversCidr(address, DOCKER_SUBNET[family], family),
+          );
+        if (covered.some((c) => c === undefined)) return { kind: "unknown", why: `the address ${value} is not one the audit can read` };
+        if (covered.some(Boolean) === negated) return { kind: "skip" };
+        break;
+      }
+      case "-i":
+        if (/^docker(0|\+)$/.test(value)) {
+          if (!negated) return { kind: "skip" };
+          break;
+        }
+        return { kind: "unknown", why: `it matches traffic arriving through ${value}, the audit cannot tell the instance's interface names` };
+      case "-o":
+        if (/^docker(0|\+)$/.test(value) === negated) return { kind: "skip" };
+        break;
+      case "-p": {
+        const tcp = ["tcp", "6", "all", "0"].includes(value.toLowerCase());
+        if (tcp === negated) return { kind: "skip" };
+        break;
+      }
+      case "--sport":
+      case "--sports": {
+        const port80 = portRanges(value).some(([low, high]) => low <= 80 && 80 <= high);
+        if (port80 === negated) return { kind: "skip" };
+        break;
+      }
+      case "--dport":
+      case "--dports": {
+        const [low, high] = EPHEMERAL_PORTS;
+        const ranges = portRanges(value);
+        const all = ranges.some(([from, to]) => from <= low && high <= to);
+        const some = ranges.some(([from, to]) => from <= high && low <= to);
+        if (!some) {
+          if (!negated) return { kind: "skip" };
+          break;
+        }
+        if (all) {
+          if (negated) return { kind: "skip" };
+          break;
+        }
+        return { kind: "unknown", why: `it matches some of the container's ephemeral ports (${value}), the audit cannot tell which one a request uses` };
+      }
+      case "--ctstate":
+      case "--state": {
+        const states = value.toUpperCase().split(",");
+        if (states.includes("ESTABLISHED") === negated) return { kind: "skip" };
+        break;
+      }
+      case "-m":
+      case "--comment":
+        break;
+      default:
+        return { kind: "unknown", why: `it uses ${option} ${value}, which the audit does not model` };
+    }
+  }
+  return targetEffect(spec);
+}
+
+/** Port ranges of a --dport/--sport value (`80`, `1024:65535`, `80,443`). */
+function portRanges(value: string): Array<[number, number]> {
+  return value.split(",").map((range) => {
+    const [low, high] = range.split(":").map(Number);
+    return [low, high ?? low];
+  });
 }
 
 /** Whether `cidr` contains `address`; undefined when either is unreadable. */

@@ -5,14 +5,13 @@
  * says `unknown` instead of guessing.
  */
 import {
-  canonicalSpec,
   cloneTable,
   emptyTable,
   Family,
   FilterTable,
   isBuiltin,
+  makeRule,
   Rule,
-  ruleEffect,
   RuleSpec,
 } from "./firewall";
 
@@ -153,7 +152,7 @@ function dockerRules(family: Family): DockerRules {
 function dockerRule(args: readonly string[], family: Family): Rule {
   const parsed = parseRuleArgs(args);
   if (typeof parsed === "string") throw new Error(parsed);
-  return { spec: canonicalSpec(parsed), effect: ruleEffect(parsed, family), origin: "Docker", text: args.join(" ") };
+  return makeRule(parsed, family, "Docker", args.join(" "));
 }
 
 /** The known text of a file, or undefined when part of it is unseen. */
@@ -350,19 +349,19 @@ export function applyIptables(state: InstanceState, family: Family, args: readon
   const parsed = parseRuleArgs(rest);
   const rule: Rule =
     typeof parsed === "string"
-      ? { spec: `unparsed:${rest.join(" ")}`, effect: { kind: "unknown", why: parsed }, origin, text }
-      : { spec: canonicalSpec(parsed), effect: ruleEffect(parsed, family), origin, text };
+      ? { spec: `unparsed:${rest.join(" ")}`, effect: { kind: "unknown", why: parsed }, replyEffect: { kind: "unknown", why: parsed }, origin, text }
+      : makeRule(parsed, family, origin, text);
   // A jump to a chain that does not exist is refused (iptables cannot load the target).
   if (rule.effect.kind === "jump" && !fw.chains.has(rule.effect.chain) && command.op !== "C" && command.op !== "D") return 2;
   switch (command.op) {
     case "A":
       rules.push(rule);
-      return 0;
+      return refuseLoop(state, fw, rules, rule, text, origin);
     case "I": {
       const position = command.extra.length > 0 ? Number(command.extra[0]) : 1;
       if (position < 1 || position > rules.length + 1) return 1;
       rules.splice(position - 1, 0, rule);
-      return 0;
+      return refuseLoop(state, fw, rules, rule, text, origin);
     }
     case "C":
       return rules.some((r) => r.spec === rule.spec) ? 0 : 1;
@@ -375,6 +374,34 @@ export function applyIptables(state: InstanceState, family: Family, args: readon
     default:
       return 2;
   }
+}
+
+/**
+ * The kernel refuses a table in which a built-in chain reaches a loop of jumps (ELOOP); a loop
+ * among chains no built-in chain reaches is loaded. Takes a just-added rule back out when it makes
+ * such a loop reachable, as the failed command leaves the table.
+ */
+function refuseLoop(state: InstanceState, fw: FilterTable, rules: Rule[], rule: Rule, text: string, origin: string): number {
+  if (rule.effect.kind !== "jump" || !loopReachable(fw)) return 0;
+  rules.splice(rules.indexOf(rule), 1);
+  state.failures.push(`\`${text}\` (${origin}) fails: the jump to ${rule.effect.chain} makes a loop of chains`);
+  return 1;
+}
+
+/** Whether a loop of jumps can be reached from a built-in chain. */
+function loopReachable(fw: FilterTable): boolean {
+  const done = new Set<string>();
+  const onPath = new Set<string>();
+  const visit = (chain: string): boolean => {
+    if (onPath.has(chain)) return true;
+    if (done.has(chain)) return false;
+    onPath.add(chain);
+    const loops = (fw.chains.get(chain) ?? []).some((r) => r.effect.kind === "jump" && fw.chains.has(r.effect.chain) && visit(r.effect.chain));
+    onPath.delete(chain);
+    done.add(chain);
+    return loops;
+  };
+  return [...fw.chains.keys()].filter(isBuiltin).some(visit);
 }
 
 /** iptables-restore of a rules file's text. Only the filter table is followed. */
@@ -445,7 +472,7 @@ function guardRules(family: Family, destination: string): { jump: Rule; drop: Ru
     const tool = family === "v4" ? "iptables" : "ip6tables";
     const rule = (args: string[]): Rule => {
       const parsed = parseRuleArgs(args) as RuleSpec;
-      return { spec: canonicalSpec(parsed), effect: ruleEffect(parsed, family), origin: "", text: `${tool} -I ${args.join(" ")}` };
+      return makeRule(parsed, family, "", `${tool} -I ${args.join(" ")}`);
     };
     rules = { jump: { ...rule(["-j", "DOCKER-USER"]), text: `${tool} -I FORWARD 1 -j DOCKER-USER` }, drop: { ...rule(["-d", destination, "-j", "DROP"]), text: `${tool} -I DOCKER-USER 1 -d ${destination} -j DROP` } };
     GUARD_RULES.set(key, rules);

@@ -3,7 +3,7 @@
  * containers in each mode can reach IMDS. Pure; imports nothing from cdktf.
  */
 import { parse as parseToml } from "smol-toml";
-import { Family, IMDS_ADDRESS, traverse, Traversal } from "./firewall";
+import { containerReach, Family, IMDS_ADDRESS, Traversal } from "./firewall";
 import { agentBoolean, readEcsConfigAsEcsInit } from "./go";
 import { Concern, ECS_CONFIG, InstanceState, knownText } from "./instance";
 import { boot, bootProgram, BootProgram } from "./program";
@@ -172,7 +172,7 @@ function runTimeline(program: BootProgram): Timeline {
   const firewall: Record<Family, Traversal[]> = { v4: [], v6: [] };
   const ecs: Timeline["ecs"] = [];
   const record = (withEcs: boolean) => {
-    for (const family of ["v4", "v6"] as const) firewall[family].push(traverse(state.tables[family]));
+    for (const family of ["v4", "v6"] as const) firewall[family].push(containerReach(state.tables[family]));
     if (withEcs) ecs.push(readEcs(state));
   };
   boot(program, state, true);
