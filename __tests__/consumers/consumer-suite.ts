@@ -15,6 +15,7 @@ import {
   runIn,
   synthesizedStacks,
 } from "../support/consumer-app";
+import { withoutFrameworkBlocks } from "../support/terraform-json";
 
 interface Case {
   readonly name: string;
@@ -23,17 +24,6 @@ interface Case {
 }
 
 const CASES: Case[] = JSON.parse(readFileSync(join(CONSUMERS, "app-src/cases.json"), "utf8"));
-
-/** Terraform of a stack without cdktf's `//` comments and without the `terraform` block. */
-function comparable(stack: any): any {
-  const strip = (value: any): any => {
-    if (Array.isArray(value)) return value.map(strip);
-    if (value === null || typeof value !== "object") return value;
-    return Object.fromEntries(Object.entries(value).filter(([key]) => key !== "//").map(([key, inner]) => [key, strip(inner)]));
-  };
-  const { terraform: _terraform, ...rest } = strip(stack);
-  return rest;
-}
 
 /** The same case synthesized in this repository with `Testing.synth`, as the construct tests do. */
 function synthesizedHere({ name, props, referencedCluster }: Case): any {
@@ -135,9 +125,9 @@ export function describeConsumer(name: string): void {
       const stacks = synthesizedStacks(outdir);
       expect(Object.keys(stacks).sort()).toEqual(CASES.map((c) => c.name).sort());
       for (const testCase of CASES) {
-        expect({ case: testCase.name, terraform: comparable(stacks[testCase.name]) }).toEqual({
+        expect({ case: testCase.name, terraform: withoutFrameworkBlocks(stacks[testCase.name]) }).toEqual({
           case: testCase.name,
-          terraform: comparable(synthesizedHere(testCase)),
+          terraform: withoutFrameworkBlocks(synthesizedHere(testCase)),
         });
       }
       // Sanity: the literal cases carry the renderer's bytes.

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { withoutFrameworkBlocks } from "../support/terraform-json";
 import { CATALOGUE } from "./catalogue";
 
 const ROOT = join(__dirname, "../..");
@@ -17,17 +18,6 @@ function run(args: string[], env: Record<string, string> = {}) {
   });
   if (result.status !== 0) throw new Error(`node ${args.join(" ")} ended with ${result.status}: ${result.stderr}`);
   return result.stdout;
-}
-
-/** A stack's Terraform without its `terraform` block (provider version constraints differ) or cdktf's `//` comments. */
-function withoutFrameworkBlocks(stack: any): any {
-  const strip = (value: any): any => {
-    if (Array.isArray(value)) return value.map(strip);
-    if (value === null || typeof value !== "object") return value;
-    return Object.fromEntries(Object.entries(value).filter(([key]) => key !== "//").map(([key, inner]) => [key, strip(inner)]));
-  };
-  const { terraform: _terraform, ...rest } = strip(stack);
-  return rest;
 }
 
 describe("the cdktf and the CDK Terrain (cdktn) flavour", () => {
