@@ -4,7 +4,9 @@
  * and nothing else. See harness/host.ts for the emulated host and the README ("How we prove it").
  */
 import { spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { copiesOfKey, readAgentSettings } from "./harness/ecs-config";
 import {
   AgentStart,
@@ -227,6 +229,17 @@ describeProof("namespace proof", () => {
       [unguarded, guarded] = await Promise.all([track(instanceFor(template, "plain")), track(instanceFor(template, "guard"))]);
       await unguarded.startDocker();
       await boot(guarded, userData);
+    });
+
+    it("runs a part only as cloud-init does: a file without #! fails and does nothing", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "imdsguard-e2e-noshebang-"));
+      cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+      const part = join(dir, "no-shebang.sh");
+      writeFileSync(part, "iptables -N NO_SHEBANG_RAN\n", { mode: 0o755 });
+      const ran = await unguarded.runPart(part);
+      expect(ran.code).not.toBe(0);
+      expect(ran.stderr).toMatch(/Exec format error/);
+      expect(await unguarded.save("iptables")).not.toContain("NO_SHEBANG_RAN");
     });
 
     it("lets a bridge container reach IMDS before the user data runs (the harness can fail)", async () => {

@@ -17,4 +17,6 @@ mkdir -p "$state/run"
 mount --bind "$state/run" /run
 touch "$state/console.log"
 mount --bind "$state/console.log" /dev/console
-exec "$@"
+# cloud-init executes a part with a plain execve: a file without "#!" fails ("Exec format error")
+# and does not run. bash's exec, like glibc's execvp, would run such a file with a shell instead.
+exec /usr/bin/python3 -c 'import os, sys; os.execvp(sys.argv[1], sys.argv[1:])' "$@"
