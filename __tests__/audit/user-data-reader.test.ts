@@ -6,8 +6,8 @@ import fc from "fast-check";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { readUserDataBytes, readEcsConfigAsEcsInit, agentBoolean, goTrimSpace } from "../../lib/audit";
-import { renderUserData } from "../../lib/user-data";
+import { readUserDataBytes } from "../../lib/audit";
+import { agentBoolean, goTrimSpace, readEcsConfig, renderUserData } from "../../lib/user-data";
 import { parseWithCloudInit } from "../support/cloud-init";
 import { describeWhen, hasCloudInit } from "../support/tools";
 
@@ -118,14 +118,14 @@ describe("ecs.config as ecs-init reads it", () => {
         const last = counted[counted.length - 1];
         const raw = last === undefined ? undefined : goTrimSpace(`${last.eq === "= " ? " " : ""}${last.v}${last.b}`);
         const expected = raw !== undefined && ["1", "t", "T", "TRUE", "true", "True"].includes(raw);
-        return agentBoolean(readEcsConfigAsEcsInit(file).get("ECS_AWSVPC_BLOCK_IMDS")) === expected;
+        return agentBoolean(readEcsConfig(file).get("ECS_AWSVPC_BLOCK_IMDS")) === expected;
       }),
       { numRuns: 500 },
     );
   });
 
   it("does not unquote", () => {
-    expect(readEcsConfigAsEcsInit('ECS_AWSVPC_BLOCK_IMDS="true"').get("ECS_AWSVPC_BLOCK_IMDS")).toBe('"true"');
+    expect(readEcsConfig('ECS_AWSVPC_BLOCK_IMDS="true"').get("ECS_AWSVPC_BLOCK_IMDS")).toBe('"true"');
     expect(agentBoolean('"true"')).toBe(false);
   });
 

@@ -360,6 +360,12 @@ describe("ecs.config as ecs-init reads it", () => {
     const settings = readEcsConfig('  ECS_A=1 \nnoequals\nECS_B="true"\nECS_A=x=y\n#ECS_C=1\n');
     expect(Object.fromEntries(settings)).toEqual({ ECS_A: "x=y", ECS_B: '"true"', "#ECS_C": "1" });
   });
+
+  it("trims as Go's strings.TrimSpace does, not as JavaScript's trim()", () => {
+    // U+0085 is Unicode White_Space (Go strips it, JavaScript keeps it); U+FEFF is not (the reverse).
+    const settings = readEcsConfig("ECS_A=info\u0085\n\ufeffECS_B=1\u00a0\n");
+    expect(Object.fromEntries(settings)).toEqual({ ECS_A: "info", "\ufeffECS_B": "1" });
+  });
 });
 
 describeWhen({ "cloud-init": hasCloudInit() })("fidelity with the article", () => {

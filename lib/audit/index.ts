@@ -2,7 +2,6 @@ export * from "./types";
 export { judge, FIXES } from "./judge";
 export { readUserDataBytes, decodeBase64, EC2_USER_DATA_LIMIT, MAX_DECOMPRESSED_BYTES } from "./user-data";
 export type { CloudInitPart, ReadUserData } from "./user-data";
-export { readEcsConfigAsEcsInit, goTrimSpace, goParseBool, agentBoolean } from "./go";
 export { runAudit, USAGE as AUDIT_USAGE } from "./cli";
 export type { AuditIo } from "./cli";
 export { readAuditInputs, readAuditPath, AuditInputError, LAUNCH_RESOURCE_TYPES } from "./sources";

@@ -4,7 +4,7 @@
  */
 import { parse as parseToml } from "smol-toml";
 import { containerReach, Family, IMDS_ADDRESS, Traversal } from "./firewall";
-import { agentBoolean, readEcsConfigAsEcsInit } from "./go";
+import { agentBoolean, readEcsConfig } from "../user-data/ecs-init";
 import { Concern, ECS_CONFIG, InstanceState, knownText } from "./instance";
 import { boot, bootProgram, BootProgram } from "./program";
 import {
@@ -205,13 +205,13 @@ function readEcsFile(state: InstanceState, path: string): { value?: string; unkn
     // The last copy wins: whole lines written after the last unseen piece decide, if they set the key.
     const tail = content.segments.slice(lastUnseen + 1).join("");
     const fresh = tail.includes("\n") ? tail.slice(tail.indexOf("\n") + 1) : "";
-    const value = readEcsConfigAsEcsInit(fresh).get(AWSVPC_KEY);
+    const value = readEcsConfig(fresh).get(AWSVPC_KEY);
     if (value !== undefined) return checked(value, fresh);
     const unseen = content.segments[lastUnseen] as { unseen: string };
     return { unknown: `${path} holds content the audit cannot see (${unseen.unseen})` };
   }
   const text = knownText(content) ?? "";
-  return checked(readEcsConfigAsEcsInit(text).get(AWSVPC_KEY), text);
+  return checked(readEcsConfig(text).get(AWSVPC_KEY), text);
 }
 
 function judgeUncached(description: LaunchDescription, modes: readonly AuditNetworkMode[]): Judgement {

@@ -58,18 +58,3 @@ ${FAIL_CLOSED_FUNCTION}
 exec ${GUARD_SCRIPT_PATH}
 `;
 }
-
-/**
- * Reads ecs.config the way ecs-init does: split on newlines, trim each line, split at the first
- * \`=\`, skip lines without one; later keys override earlier ones; values are taken verbatim.
- */
-export function readEcsConfig(text: string): Map<string, string> {
-  const settings = new Map<string, string>();
-  for (const line of text.split("\n")) {
-    const trimmed = line.trim();
-    const equals = trimmed.indexOf("=");
-    if (equals < 0) continue;
-    settings.set(trimmed.slice(0, equals), trimmed.slice(equals + 1));
-  }
-  return settings;
-}

@@ -9,7 +9,8 @@ import { BOOTHOOK_FILENAME, ECS_CONFIG_FILENAME, managedEcsSettings, resolveOpti
 
 export * from "./types";
 export { UserDataValidationError } from "./errors";
-export { readEcsConfig, ECS_CONFIG_PATH } from "./ecs-config";
+export { ECS_CONFIG_PATH } from "./ecs-config";
+export { agentBoolean, goParseBool, goTrimSpace, readEcsConfig } from "./ecs-init";
 export { IMDS_IPV4, IMDS_IPV6, FAILURE_PREFIX } from "./boothook";
 export {
   CLUSTER_NAME_PATTERN,

@@ -1,4 +1,5 @@
 import { parseAllDocuments } from "yaml";
+import { GO_SPACE } from "./ecs-init";
 import { UserDataValidationError } from "./errors";
 import {
   EXTRA_PART_CONTENT_TYPES,
@@ -26,8 +27,6 @@ const FILENAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 const CLOUD_INIT_DEFAULT_NAME = /^part-\d{3,}$/;
 // C0 controls and DEL: a newline would start a new ecs.config line, NUL truncates C strings.
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
-// Go's unicode.IsSpace, which strings.TrimSpace uses in ecs-init and the agent: Unicode White_Space.
-const GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 const OUTER_GO_SPACE = new RegExp(`^[${GO_SPACE}]|[${GO_SPACE}]$`);
 // A UTF-16 surrogate without its pair has no UTF-8 form; Buffer.from writes U+FFFD instead.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;

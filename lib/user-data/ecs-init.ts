@@ -1,6 +1,12 @@
-// Go's unicode.IsSpace (Unicode White_Space), what strings.TrimSpace strips in ecs-init and the
-// agent. JavaScript's trim() differs: it also strips U+FEFF and keeps U+0085.
-const GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+// How ecs-init and the ECS agent (Go) read /etc/ecs/ecs.config: the one definition the renderer's
+// checks, its tests and the audit use.
+
+/**
+ * Go's unicode.IsSpace (Unicode White_Space) as a regular-expression class body, what
+ * strings.TrimSpace strips in ecs-init and the agent. JavaScript's trim() differs: it also strips
+ * U+FEFF and keeps U+0085.
+ */
+export const GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 const LEADING = new RegExp(`^[${GO_SPACE}]+`);
 const TRAILING = new RegExp(`[${GO_SPACE}]+$`);
 
@@ -21,7 +27,7 @@ export function goParseBool(text: string): boolean | undefined {
  * split at the first `=`, lines without one skipped, the last copy of a key kept, values verbatim
  * (quotes stay).
  */
-export function readEcsConfigAsEcsInit(text: string): Map<string, string> {
+export function readEcsConfig(text: string): Map<string, string> {
   const settings = new Map<string, string>();
   for (const line of goTrimSpace(text).split("\n")) {
     const trimmed = goTrimSpace(line);
