@@ -40,7 +40,8 @@ export function installCost(root: string, log: (line: string) => void): InstallC
     copyFileSync(join(root, "package.json"), join(scratch, "package.json"));
     copyFileSync(join(root, "package-lock.json"), join(scratch, "package-lock.json"));
     const started = performance.now();
-    const install = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: scratch, encoding: "utf8", timeout: 600_000 });
+    // --ignore-scripts: the scratch folder has no sources for this package's own `prepare` (its build).
+    const install = spawnSync("npm", ["ci", "--no-audit", "--no-fund", "--ignore-scripts"], { cwd: scratch, encoding: "utf8", timeout: 600_000 });
     const npmCiMs = performance.now() - started;
     if (install.status !== 0) throw new Error(`npm ci failed in ${scratch}:\n${install.stderr}`);
     log(`  npm ci: ${(npmCiMs / 1000).toFixed(1)} s`);
