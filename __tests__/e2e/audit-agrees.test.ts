@@ -15,6 +15,7 @@ import { CORPUS, IMDSV1 } from "../audit/corpus";
 import { describeWhen } from "../support/tools";
 import { bootUserData, containerReachesImds, scratchNamespace } from "./harness/audit-boot";
 import { EmulatedInstance, sweepStaleNamespaces } from "./harness/host";
+import { Cleanup, runCleanups } from "./harness/cleanups";
 import { missingPrerequisite } from "./harness/preflight";
 import { splitUserData, SplitUserData } from "./harness/user-data";
 
@@ -57,24 +58,14 @@ const missing = missingPrerequisite();
 const describeProof = describeWhen({ [missing ?? "root and the namespace tools"]: missing === null });
 
 describeProof("the kernel agrees with the audit", () => {
-  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanups: Cleanup[] = [];
 
   beforeAll(async () => {
     if (missing !== null) throw new Error(`the namespace proof cannot run in CI: ${missing}`);
     await sweepStaleNamespaces();
   });
 
-  afterAll(async () => {
-    const errors: unknown[] = [];
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      try {
-        await cleanup();
-      } catch (error) {
-        errors.push(error);
-      }
-    }
-    if (errors.length > 0) throw new AggregateError(errors, "teardown failed");
-  });
+  afterAll(() => runCleanups(cleanups));
 
   it.each(CASES.map((c, index) => [c.name, index] as const))("%s", async (_name, index) => {
     const { description } = CASES[index];

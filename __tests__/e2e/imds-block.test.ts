@@ -23,6 +23,7 @@ import {
   TASK_CREDENTIALS_ADDRESS,
 } from "./harness/host";
 import { INSTANCE_ROLE_ACCESS_KEY, INSTANCE_ROLE_NAME, TASK_CREDENTIALS_PATH, TASK_ROLE_ACCESS_KEY } from "./harness/metadata-servers";
+import { Cleanup, runCleanups } from "./harness/cleanups";
 import { missingPrerequisite } from "./harness/preflight";
 import { describeWhen } from "../support/tools";
 import { mustRun } from "./harness/run";
@@ -163,7 +164,7 @@ function serviceOfTimer(host: EmulatedInstance, timerPath: string): string {
   return unit ?? timerPath.split("/").pop()!.replace(/\.timer$/, ".service");
 }
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const cleanups: Cleanup[] = [];
 
 /** Builds a host and registers its teardown, which runs even when a later step fails. */
 async function track(host: Promise<EmulatedInstance>): Promise<EmulatedInstance> {
@@ -188,17 +189,7 @@ describeProof("namespace proof", () => {
     await sweepStaleNamespaces();
   });
 
-  afterAll(async () => {
-    const errors: unknown[] = [];
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      try {
-        await cleanup();
-      } catch (error) {
-        errors.push(error);
-      }
-    }
-    if (errors.length > 0) throw new AggregateError(errors, "teardown failed");
-  });
+  afterAll(() => runCleanups(cleanups));
 
   it("removes namespaces that a crashed earlier run left behind, and only those", async () => {
     // A pid that existed and is gone, like the jest worker of a run that crashed.

@@ -161,20 +161,13 @@ export function ruleEffect(spec: RuleSpec, family: Family): RuleEffect {
         if (/^docker(0|\+)$/.test(value) && !negated) return { kind: "skip" };
         if (!(/^docker(0|\+)$/.test(value) && negated)) return { kind: "unknown", why: `it matches only traffic leaving through ${value}, the audit cannot tell the instance's interface names` };
         break;
-      case "-p": {
-        const tcp = ["tcp", "6", "all", "0"].includes(value.toLowerCase());
-        if (tcp === negated) return { kind: "skip" };
+      case "-p":
+        if (matchesTcp(value) === negated) return { kind: "skip" };
         break;
-      }
       case "--dport":
-      case "--dports": {
-        const ports = value.split(",").some((range) => {
-          const [low, high] = range.split(":").map(Number);
-          return high === undefined ? low === 80 : low <= 80 && 80 <= high;
-        });
-        if (ports === negated) return { kind: "skip" };
+      case "--dports":
+        if (coversPort80(value) === negated) return { kind: "skip" };
         break;
-      }
       case "--ctstate":
       case "--state": {
         const states = value.toUpperCase().split(",");
@@ -235,17 +228,13 @@ export function replyEffect(spec: RuleSpec, family: Family): RuleEffect {
       case "-o":
         if (/^docker(0|\+)$/.test(value) === negated) return { kind: "skip" };
         break;
-      case "-p": {
-        const tcp = ["tcp", "6", "all", "0"].includes(value.toLowerCase());
-        if (tcp === negated) return { kind: "skip" };
+      case "-p":
+        if (matchesTcp(value) === negated) return { kind: "skip" };
         break;
-      }
       case "--sport":
-      case "--sports": {
-        const port80 = portRanges(value).some(([low, high]) => low <= 80 && 80 <= high);
-        if (port80 === negated) return { kind: "skip" };
+      case "--sports":
+        if (coversPort80(value) === negated) return { kind: "skip" };
         break;
-      }
       case "--dport":
       case "--dports": {
         const [low, high] = EPHEMERAL_PORTS;
@@ -276,6 +265,16 @@ export function replyEffect(spec: RuleSpec, family: Family): RuleEffect {
     }
   }
   return targetEffect(spec);
+}
+
+/** Whether a -p value takes in TCP, the protocol of IMDS requests and answers. */
+function matchesTcp(protocol: string): boolean {
+  return ["tcp", "6", "all", "0"].includes(protocol.toLowerCase());
+}
+
+/** Whether a --dport/--sport value takes in port 80, IMDS's side of the connection. */
+function coversPort80(value: string): boolean {
+  return portRanges(value).some(([low, high]) => low <= 80 && 80 <= high);
 }
 
 /** Port ranges of a --dport/--sport value (`80`, `1024:65535`, `80,443`). */
