@@ -1,10 +1,10 @@
 /**
  * Readers of the places launch descriptions live: Terraform JSON (`cdk.tf.json`, a `cdktf.out`
- * folder), HCL `.tf` files (parsed by HashiCorp's own HCL parser, `@cdktf/hcl2json`), and the
+ * folder), HCL `.tf` files (parsed by HashiCorp's own HCL parser, `@cdktn/hcl2json`), and the
  * output of `terraform show -json` for a saved plan. Each yields the EC2 launch resources with
  * their Terraform address and file.
  */
-import type * as Hcl2Json from "@cdktf/hcl2json";
+import type * as Hcl2Json from "@cdktn/hcl2json";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -14,7 +14,7 @@ import { Known, LaunchDescription, MetadataOptions, UserDataInput } from "./type
 // JSON with literal user data, the common case at fleet scale, starts without it.
 let hclParser: typeof Hcl2Json | undefined;
 function hcl(): typeof Hcl2Json {
-  hclParser ??= require("@cdktf/hcl2json") as typeof Hcl2Json;
+  hclParser ??= require("@cdktn/hcl2json") as typeof Hcl2Json;
   return hclParser;
 }
 
