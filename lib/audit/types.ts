@@ -63,6 +63,12 @@ export interface LaunchDescription {
   readonly metadataOptions?: MetadataOptions;
   /** `image_id` / `ami`, used to recognise Bottlerocket. */
   readonly imageId?: Known<string>;
+  /**
+   * Where the AMI comes from when `imageId` itself is only known at apply time: the SSM parameter
+   * name (`/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id`, also from
+   * `resolve:ssm:` or an `aws_ssm_parameter` data source) or an `aws_ami` name filter, as written.
+   */
+  readonly imageSource?: string;
 }
 
 /** How the judge is asked. */
