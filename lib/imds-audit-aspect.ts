@@ -1,7 +1,7 @@
 import { Annotations, DefaultTokenResolver, IAspect, StringConcat, TerraformResource, TerraformStack, Tokenization } from "cdktf";
 import { IConstruct } from "constructs";
 import { judge } from "./audit/judge";
-import { UNKNOWN_END, UNKNOWN_START } from "./audit/sources";
+import { UNKNOWN_END, UNKNOWN_START } from "./audit/evaluate/expression";
 import { AuditNetworkMode, Known, LaunchDescription, MetadataOptions, UserDataInput } from "./audit/types";
 import { ImdsGuardedLaunchTemplate } from "./imds-guarded-launch-template";
 

@@ -4,19 +4,11 @@
  * output of `terraform show -json` for a saved plan. Each yields the EC2 launch resources with
  * their Terraform address and file.
  */
-import type * as Hcl2Json from "@cdktn/hcl2json";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
+import { EvalScope, evaluateTemplateString, hcl, isEncoded, isOpaque, UNKNOWN_START, unknownMark, Value } from "./evaluate/expression";
 import { Known, LaunchDescription, MetadataOptions, UserDataInput } from "./types";
-
-// HashiCorp's HCL parser (WebAssembly) is loaded only when HCL or an expression needs it: Terraform
-// JSON with literal user data, the common case at fleet scale, starts without it.
-let hclParser: typeof Hcl2Json | undefined;
-function hcl(): typeof Hcl2Json {
-  hclParser ??= require("@cdktn/hcl2json") as typeof Hcl2Json;
-  return hclParser;
-}
 
 /** The resource types the audit judges. */
 export const LAUNCH_RESOURCE_TYPES = ["aws_launch_template", "aws_instance", "aws_launch_configuration"] as const;
@@ -41,10 +33,7 @@ export class AuditInputError extends Error {
 /** The largest input file read (Terraform JSON of 10,000 templates is about 40 MB). */
 const MAX_FILE_BYTES = 256 * 1024 * 1024;
 
-/** Marks a value Terraform only knows at apply time inside a string: U+E000 reference U+E001. */
-export const UNKNOWN_START = "\ue000";
-export const UNKNOWN_END = "\ue001";
-const unknownMark = (what: string) => `${UNKNOWN_START}${what}${UNKNOWN_END}`;
+export { UNKNOWN_START, UNKNOWN_END } from "./evaluate/expression";
 
 /** Reads every launch resource from a path: a file or a folder. */
 export async function readAuditPath(path: string): Promise<FoundResource[]> {
@@ -117,6 +106,27 @@ interface EvalContext {
   readonly dir: string;
   readonly locals: Record<string, unknown>;
   readonly variables: Record<string, unknown>;
+}
+
+/** The references a module's expressions can resolve here: its variables and locals. */
+function scopeOf(context: EvalContext, depth = 0): EvalScope {
+  return {
+    dir: context.dir,
+    resolve: (name) => {
+      if (name.startsWith("var.")) {
+        const variable = name.slice(4);
+        return variable in context.variables ? (context.variables[variable] as Value) : undefined;
+      }
+      if (name.startsWith("local.")) {
+        const local = context.locals[name.slice(6)];
+        if (local === undefined) return undefined;
+        // A local that refers back to itself would never end: Terraform rejects such a cycle.
+        if (depth > 20) return { opaque: `${name} refers to itself through other locals` };
+        return typeof local === "string" ? evaluateTemplateString(local, scopeOf(context, depth + 1)) : (local as Value);
+      }
+      return undefined;
+    },
+  };
 }
 
 function jsonContext(file: string, document: Record<string, unknown>): EvalContext {
@@ -207,21 +217,10 @@ export async function resolveExpressions(resources: readonly FoundResource[]): P
   return out;
 }
 
-type Value = string | number | boolean | null | Value[] | { [key: string]: Value } | Encoded | Opaque;
-interface Encoded {
-  readonly encodedText: string;
-  readonly gzip: boolean;
-}
-interface Opaque {
-  readonly opaque: string;
-}
-const isEncoded = (v: unknown): v is Encoded => typeof v === "object" && v !== null && "encodedText" in v;
-const isOpaque = (v: unknown): v is Opaque => typeof v === "object" && v !== null && "opaque" in v;
-
 async function resolveUserData(expression: string, base64: boolean, context: EvalContext): Promise<UserDataInput> {
   let value: Value;
   try {
-    value = await evaluateTemplateString(expression, context, {}, 0);
+    value = await evaluateTemplateString(expression, scopeOf(context));
   } catch (error) {
     return { unknown: `${expression.slice(0, 80)}: ${(error as Error).message}` };
   }
@@ -236,7 +235,7 @@ async function resolveUserData(expression: string, base64: boolean, context: Eva
 async function resolveField(expression: string, numeric: boolean, context: EvalContext): Promise<Known<string | number>> {
   let value: Value;
   try {
-    value = await evaluateTemplateString(expression, context, {}, 0);
+    value = await evaluateTemplateString(expression, scopeOf(context));
   } catch (error) {
     return { unknown: `${expression}: ${(error as Error).message}` };
   }
@@ -248,172 +247,6 @@ async function resolveField(expression: string, numeric: boolean, context: EvalC
 
 export function describeUnknowns(text: string): string {
   return [...text.matchAll(/\ue000([^\ue001]*)\ue001/g)].map((m) => m[1]).join(", ");
-}
-
-interface Node {
-  readonly type: string;
-  readonly meta: Record<string, unknown>;
-  readonly children: readonly Node[];
-}
-
-const MAX_EVAL_DEPTH = 20;
-
-/** A JSON-syntax string: literal text with "${...}" interpolations (cdktf writes whole expressions). */
-async function evaluateTemplateString(text: string, context: EvalContext, scope: Record<string, Value>, depth: number): Promise<Value> {
-  const whole = /^\$\{([\s\S]*)\}$/.exec(text);
-  if (whole) {
-    const ast = (await hcl().getExpressionAst("main.tf", whole[1]).catch(() => null)) as unknown as Node | null;
-    if (ast) return evaluate(ast, context, scope, depth, false);
-  }
-  const ast = (await hcl().getExpressionAst("main.tf", heredoc(text))) as unknown as Node | null;
-  if (!ast) throw new Error("HCL could not parse the expression");
-  // The heredoc adds a final newline that the text does not have.
-  const children = ast.children;
-  const last = children[children.length - 1];
-  if (last?.type === "literalValue" && String(last.meta.value).endsWith("\n")) {
-    const trimmed = String(last.meta.value).slice(0, -1);
-    const rest = trimmed ? [...children.slice(0, -1), { ...last, meta: { ...last.meta, value: trimmed } }] : children.slice(0, -1);
-    if (rest.length === 1 && rest[0].type !== "literalValue") return evaluate(rest[0], context, scope, depth, true);
-    return evaluate({ ...ast, children: rest }, context, scope, depth, true);
-  }
-  return evaluate(ast, context, scope, depth, true);
-}
-
-function heredoc(text: string): string {
-  let delimiter = "EOT";
-  while (text.split("\n").some((line) => line.trim() === delimiter)) delimiter += "X";
-  return `<<${delimiter}\n${text}\n${delimiter}\n`;
-}
-
-function asString(value: Value): string {
-  if (typeof value === "string") return value;
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  if (isOpaque(value)) return unknownMark(value.opaque);
-  if (isEncoded(value)) return unknownMark("an encoded value used as text");
-  return unknownMark("a collection used as text");
-}
-
-async function evaluate(node: Node, context: EvalContext, scope: Record<string, Value>, depth: number, heredocTemplate: boolean): Promise<Value> {
-  if (depth > MAX_EVAL_DEPTH) return { opaque: "expressions nest too deeply" };
-  const meta = node.meta;
-  switch (node.type) {
-    case "":
-      return node.children[0] ? evaluate(node.children[0], context, scope, depth + 1, heredocTemplate) : { opaque: "an empty expression" };
-    case "literalValue": {
-      if (meta.type === "number") return Number(meta.value);
-      if (meta.type === "bool") return meta.value === "true" || meta.value === true;
-      const raw = String(meta.value ?? "");
-      return heredocTemplate ? raw.replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{") : decodeQuoted(raw);
-    }
-    case "template": {
-      const source = String(meta.value ?? "");
-      const isHeredoc = source.startsWith("<<");
-      if (node.children.length === 1 && node.children[0].type !== "literalValue") {
-        return evaluate(node.children[0], context, scope, depth + 1, isHeredoc);
-      }
-      let out = "";
-      for (const child of node.children) {
-        if (child.type !== "literalValue" && child.type !== "scopeTraversal" && child.type !== "function" && child.type !== "" && child.type !== "relativeTraversal") {
-          return { opaque: `a template directive (${child.type}) the audit does not evaluate` };
-        }
-        out += asString(await evaluate(child, context, scope, depth + 1, isHeredoc));
-      }
-      return out;
-    }
-    case "scopeTraversal":
-    case "relativeTraversal": {
-      const name = String(meta.fullAccessor ?? meta.value ?? "");
-      if (name in scope) return scope[name];
-      if (name === "path.module" || name === "path.root" || name === "path.cwd") return ".";
-      if (name.startsWith("var.")) {
-        const variable = name.slice(4);
-        return variable in context.variables ? (context.variables[variable] as Value) : unknownMark(name);
-      }
-      if (name.startsWith("local.")) {
-        const local = context.locals[name.slice(6)];
-        if (local === undefined) return unknownMark(name);
-        return typeof local === "string" ? evaluateTemplateString(local, context, scope, depth + 1) : (local as Value);
-      }
-      return unknownMark(name);
-    }
-    case "tuple":
-      return Promise.all(node.children.map((child) => evaluate(child, context, scope, depth + 1, false)));
-    case "object": {
-      // Key nodes carry no text; meta.items maps each key to its value's source text.
-      const items = (meta.items ?? {}) as Record<string, string>;
-      const out: Record<string, Value> = {};
-      for (const [key, source] of Object.entries(items)) {
-        const child = node.children.find((c) => c.meta?.value === source);
-        out[key] = child ? await evaluate(child, context, scope, depth + 1, false) : { opaque: `the object value ${source}` };
-      }
-      return out;
-    }
-    case "function":
-      return callFunction(String(meta.name), node.children, context, scope, depth + 1);
-    default:
-      return { opaque: `a ${node.type} expression the audit does not evaluate` };
-  }
-}
-
-function decodeQuoted(raw: string): string {
-  return raw
-    .replace(/\\(["\\nrt])|\\u([0-9a-fA-F]{4})|\$\$\{|%%\{/g, (whole, simple: string | undefined, hex: string | undefined) => {
-      if (simple) return ({ n: "\n", r: "\r", t: "\t", '"': '"', "\\": "\\" } as Record<string, string>)[simple];
-      if (hex) return String.fromCharCode(parseInt(hex, 16));
-      return whole.slice(1);
-    });
-}
-
-async function callFunction(name: string, argNodes: readonly Node[], context: EvalContext, scope: Record<string, Value>, depth: number): Promise<Value> {
-  const args = await Promise.all(argNodes.map((child) => evaluate(child, context, scope, depth, false)));
-  const opaque = args.find(isOpaque);
-  const readPath = (value: Value): string | Opaque => {
-    if (typeof value !== "string" || value.includes(UNKNOWN_START)) return { opaque: `${name}() of a path known only at apply time` };
-    const path = resolve(context.dir, value);
-    if (!existsSync(path)) return { opaque: `${name}("${value}"): the file is not there` };
-    return path;
-  };
-  switch (name) {
-    case "file": {
-      const path = readPath(args[0]);
-      return typeof path === "string" ? readText(path) : path;
-    }
-    case "filebase64": {
-      const path = readPath(args[0]);
-      if (typeof path !== "string") return path;
-      return { encodedText: readFileSync(path).toString("utf8"), gzip: false };
-    }
-    case "templatefile": {
-      const path = readPath(args[0]);
-      if (typeof path !== "string") return path;
-      const vars = args[1];
-      const templateScope: Record<string, Value> = {};
-      if (vars && typeof vars === "object" && !Array.isArray(vars) && !isOpaque(vars) && !isEncoded(vars)) Object.assign(templateScope, vars);
-      else if (isOpaque(vars)) return vars;
-      const rendered = await evaluateTemplateString(readText(path), { ...context, dir: dirname(path) }, templateScope, depth + 1);
-      return rendered;
-    }
-    case "base64encode":
-    case "base64gzip":
-      if (opaque) return opaque;
-      return { encodedText: asString(args[0]), gzip: name === "base64gzip" };
-    case "base64decode": {
-      if (typeof args[0] !== "string" || args[0].includes(UNKNOWN_START)) return { opaque: "base64decode() of a value known only at apply time" };
-      return Buffer.from(args[0], "base64").toString("utf8");
-    }
-    case "join": {
-      if (opaque) return opaque;
-      const list = args[1];
-      if (!Array.isArray(list)) return { opaque: "join() of something not a list" };
-      return list.map(asString).join(asString(args[0]));
-    }
-    case "trimspace":
-      return typeof args[0] === "string" ? args[0].trim() : { opaque: "trimspace() of a non-string" };
-    case "chomp":
-      return typeof args[0] === "string" ? args[0].replace(/[\r\n]+$/, "") : { opaque: "chomp() of a non-string" };
-    default:
-      return { opaque: `${name}() is a function the audit does not evaluate` };
-  }
 }
 
 /** A folder (or one file) of .tf HCL, parsed with HashiCorp's HCL parser. */
