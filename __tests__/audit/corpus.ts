@@ -48,7 +48,7 @@ export const CORPUS: readonly Case[] = [
     kernel: true,
     description: template(text("article-boothook.txt"), IMDSV1),
     expected: { bridge: "open", awsvpc: "open" },
-    because: { bridge: /accepts it first/, awsvpc: /does not set ECS_AWSVPC_BLOCK_IMDS/ },
+    because: { bridge: /Docker's rule "-i docker0 ! -o docker0 -j ACCEPT" in FORWARD accepts its new connection/, awsvpc: /does not set ECS_AWSVPC_BLOCK_IMDS/ },
   },
   {
     // Same boothook without #! inside the MIME example; the shell part only sets ECS_CLUSTER.

@@ -67,36 +67,53 @@ export function isBuiltin(chain: string): boolean {
 /** Where the packet ends, and the rule that decided it. */
 export type Traversal =
   | { readonly result: "blocked"; readonly rule: Rule; readonly chain: string }
-  | { readonly result: "passed"; readonly rule?: Rule; readonly chain: string }
+  | {
+      readonly result: "passed";
+      readonly rule?: Rule;
+      readonly chain: string;
+      /** Each chain the packet entered, with the rule where it left it (accept, return, or a jump that decided); absent when it ran off the end. */
+      readonly entered: ReadonlyMap<string, Rule | undefined>;
+    }
   | { readonly result: "unknown"; readonly why: string };
 
 /**
  * Whether a container's request reaches IMDS and its answer comes back: the request through
  * FORWARD, then the answer (a rule or policy that drops answers into docker0 blocks it as surely).
+ * When both pass, the request's traversal: the rule that accepts the container's new connection
+ * (in Docker's layout `-i docker0 ! -o docker0 -j ACCEPT`), not the rule that lets the answer back.
  */
 export function containerReach(table: FilterTable): Traversal {
   const request = traverse(table, "request");
-  return request.result === "passed" ? traverse(table, "reply") : request;
+  if (request.result !== "passed") return request;
+  const reply = traverse(table, "reply");
+  return reply.result === "passed" ? request : reply;
 }
 
 /** Follows the container's packet to IMDS (or IMDS's answer to it) through FORWARD. */
 export function traverse(table: FilterTable, direction: "request" | "reply" = "request"): Traversal {
   if (table.unknown !== undefined) return { result: "unknown", why: table.unknown };
+  const entered = new Map<string, Rule | undefined>();
   const walk = (chain: string, depth: number): Traversal | undefined => {
     if (depth > 20) return { result: "unknown", why: "rules jump more than 20 chains deep" };
+    entered.set(chain, undefined);
     for (const rule of table.chains.get(chain) ?? []) {
       const effect = direction === "request" ? rule.effect : rule.replyEffect;
       switch (effect.kind) {
         case "block":
           return { result: "blocked", rule, chain };
         case "accept":
-          return { result: "passed", rule, chain };
+          entered.set(chain, rule);
+          return { result: "passed", rule, chain, entered };
         case "return":
+          entered.set(chain, rule);
           return undefined;
         case "jump": {
           if (!table.chains.has(effect.chain)) continue;
           const inner = walk(effect.chain, depth + 1);
-          if (inner) return inner;
+          if (inner) {
+            entered.set(chain, rule);
+            return inner;
+          }
           continue;
         }
         case "unknown":
@@ -115,7 +132,7 @@ export function traverse(table: FilterTable, direction: "request" | "reply" = "r
         rule: { spec: "policy", effect: { kind: "block" }, replyEffect: { kind: "block" }, origin: "FORWARD policy", text: `FORWARD policy DROP${direction === "reply" ? " (IMDS's answer to the container)" : ""}` },
         chain: "FORWARD",
       }
-    : { result: "passed", chain: "FORWARD" };
+    : { result: "passed", chain: "FORWARD", entered };
 }
 
 /** Matches and target of one rule, as parsed from iptables arguments. */

@@ -3,7 +3,7 @@
  * containers in each mode can reach IMDS. Pure; imports nothing from cdktf.
  */
 import { parse as parseToml } from "smol-toml";
-import { containerReach, Family, IMDS_ADDRESS, Traversal } from "./firewall";
+import { cloneTable, containerReach, Family, FilterTable, IMDS_ADDRESS, Rule, Traversal } from "./firewall";
 import { agentBoolean, readEcsConfig } from "../user-data/ecs-init";
 import { Concern, ECS_CONFIG, InstanceState, knownText } from "./instance";
 import { boot, bootProgram, BootProgram } from "./program";
@@ -162,6 +162,8 @@ const MOMENTS = ["after the first boot", "after a Docker restart", "after a rebo
 
 interface Timeline {
   readonly firewall: Record<Family, Traversal[]>;
+  /** The filter table at each moment the packet passed, for saying why no rule stopped it. */
+  readonly passedTables: Record<Family, Array<FilterTable | undefined>>;
   readonly ecs: Array<{ readonly value?: string; readonly unknown?: string; readonly text?: string }>;
   readonly state: InstanceState;
 }
@@ -170,9 +172,14 @@ function runTimeline(program: BootProgram): Timeline {
   const state = new InstanceState();
   for (const [concerns, why] of program.blind) state.markUnknown(concerns, why);
   const firewall: Record<Family, Traversal[]> = { v4: [], v6: [] };
+  const passedTables: Timeline["passedTables"] = { v4: [], v6: [] };
   const ecs: Timeline["ecs"] = [];
   const record = (withEcs: boolean) => {
-    for (const family of ["v4", "v6"] as const) firewall[family].push(containerReach(state.tables[family]));
+    for (const family of ["v4", "v6"] as const) {
+      const reach = containerReach(state.tables[family]);
+      firewall[family].push(reach);
+      passedTables[family].push(reach.result === "passed" ? cloneTable(state.tables[family]) : undefined);
+    }
     if (withEcs) ecs.push(readEcs(state));
   };
   boot(program, state, true);
@@ -181,7 +188,7 @@ function runTimeline(program: BootProgram): Timeline {
   record(false);
   boot(program, state, false);
   record(true);
-  return { firewall, ecs, state };
+  return { firewall, passedTables, ecs, state };
 }
 
 /** ECS_AWSVPC_BLOCK_IMDS as ecs-init hands it to the agent: /var/lib/ecs/ecs.config, overridden by /etc/ecs/ecs.config. */
@@ -303,7 +310,7 @@ function familyVerdict(family: Family, timeline: Timeline): { verdict: Verdict; 
     return { verdict: "unknown", reasons: [...unknowns.map((u) => `not followed: ${u}`), ...(visible ? [visible] : [])] };
   }
   if (first.result === "passed") {
-    return { verdict: "open", reasons: [`${MOMENTS[0]}, container traffic to ${address} passes: ${passedWhy(first, family, timeline)}`] };
+    return { verdict: "open", reasons: [`${MOMENTS[0]}, container traffic to ${address} passes: ${passedWhy(first, family, timeline, 0)}`] };
   }
   if (first.result === "unknown") return { verdict: "unknown", reasons: [`${MOMENTS[0]}: ${first.why}`] };
   const lost: string[] = [];
@@ -326,22 +333,34 @@ function familyVerdict(family: Family, timeline: Timeline): { verdict: Verdict; 
   };
 }
 
-function passedWhy(t: Traversal & { result: "passed" }, family: Family, timeline: Timeline): string {
-  const failures = timeline.state.failures.filter((f) => (family === "v4" ? /iptables/ : /ip6tables/).test(f));
-  const byDocker = t.rule?.origin === "Docker" ? `Docker's rule "${t.rule.text}" in ${t.chain} accepts it first` : t.rule ? `"${t.rule.text}" (${t.rule.origin}) accepts it` : "no rule drops it";
-  const user = [...timeline.state.tables[family].chains].flatMap(([chain, rules]) =>
-    rules.filter((r) => r.effect.kind === "block").map((r) => `"${r.text}" (${r.origin}) sits in ${chain} where the packet never reaches it`),
+function passedWhy(t: Traversal & { result: "passed" }, family: Family, timeline: Timeline, moment: number): string {
+  const failures = [...new Set(timeline.state.failures.filter((f) => (family === "v4" ? /iptables/ : /ip6tables/).test(f)))];
+  const table = timeline.passedTables[family][moment] as FilterTable;
+  const accepted = t.rule?.origin === "Docker" ? `Docker's rule "${t.rule.text}" in ${t.chain} accepts its new connection` : t.rule ? `"${t.rule.text}" (${t.rule.origin}) in ${t.chain} accepts its new connection` : `no rule drops it and the ${t.chain} policy is ACCEPT`;
+  const user = [...table.chains].flatMap(([chain, rules]) =>
+    rules.filter((r) => r.effect.kind === "block").map((r) => `"${r.text}" (${r.origin}) ${whyNotMet(chain, rules, r, t)}`),
   );
-  return [byDocker, ...user, ...failures].join("; ");
+  return [accepted, ...user, ...failures].join("; ");
+}
+
+/** Why a rule that would drop the container's packet never sees it, in the packet's own path. */
+function whyNotMet(chain: string, rules: readonly Rule[], rule: Rule, t: Traversal & { result: "passed" }): string {
+  if (chain === "INPUT") return "is in INPUT, which sees only traffic addressed to the instance itself: a container's traffic to IMDS is forwarded (FORWARD)";
+  if (chain === "OUTPUT") return "is in OUTPUT, which sees only traffic the instance itself sends: a container's traffic to IMDS is forwarded (FORWARD)";
+  if (!t.entered.has(chain)) return `is in ${chain}, which the packet never enters: no rule on its way jumps there`;
+  const left = t.entered.get(chain);
+  if (left === undefined || rules.indexOf(left) > rules.indexOf(rule)) return `is in ${chain}, which the packet leaves before it`;
+  const how = left.effect.kind === "accept" ? "accepts it" : left.effect.kind === "return" ? "sends it back to the calling chain" : "sends it on";
+  return `sits in ${chain} below "${left.text}" (${left.origin}), which ${how} before it gets there`;
 }
 
 function lostWhy(index: number, first: Traversal & { result: "blocked" }, moment: Traversal & { result: "passed" }, family: Family, timeline: Timeline): string {
   if (index === 1) {
     return first.chain === "FORWARD"
       ? `the rule sits on FORWARD, and Docker re-inserts its own rules above it when it restarts (${moment.rule ? `"${moment.rule.text}" accepts first` : "nothing drops it"})`
-      : `Docker's restart leaves nothing that drops it (${passedWhy(moment, family, timeline)})`;
+      : `Docker's restart leaves nothing that drops it (${passedWhy(moment, family, timeline, index)})`;
   }
-  return `the rule was added once, at first boot (${first.rule.origin}), and nothing re-applies it when the instance boots again (${passedWhy(moment, family, timeline)})`;
+  return `the rule was added once, at first boot (${first.rule.origin}), and nothing re-applies it when the instance boots again (${passedWhy(moment, family, timeline, index)})`;
 }
 
 function judgeAwsvpc(inputs: Inputs): ModeJudgement {
