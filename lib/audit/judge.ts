@@ -3,6 +3,7 @@
  * containers in each mode can reach IMDS. Pure; imports nothing from cdktf.
  */
 import { parse as parseToml } from "smol-toml";
+import { AmiIdentity, amiName, amiRegistration, describeAmi, identifyAmi } from "./ami";
 import { cloneTable, containerReach, Family, FilterTable, IMDS_ADDRESS, Rule, Traversal } from "./firewall";
 import { agentBoolean, readEcsConfig } from "../user-data/ecs-init";
 import { Concern, ECS_CONFIG, InstanceState, knownText } from "./instance";
@@ -60,13 +61,15 @@ function cacheKey(description: LaunchDescription, modes: readonly AuditNetworkMo
   const userData = description.userData;
   if (userData && "bytes" in userData) return undefined;
   const data = userData === undefined ? "-" : "base64" in userData ? `b${userData.base64}` : "text" in userData ? `t${userData.text}` : JSON.stringify(userData);
-  return `${description.resourceType}\0${modes.join(",")}\0${JSON.stringify(description.metadataOptions ?? null)}\0${JSON.stringify(description.imageId ?? null)}\0${data}`;
+  return `${description.resourceType}\0${modes.join(",")}\0${JSON.stringify(description.metadataOptions ?? null)}\0${JSON.stringify(description.imageId ?? null)}\0${description.imageSource ?? ""}\0${data}`;
 }
 
 interface Metadata {
   readonly endpointDisabled: boolean;
   /** Why bridge containers are closed by the metadata options, if they are. */
   readonly closesBridge?: string;
+  /** Set when the closure rests on the AMI's defaults for options the template leaves unset. */
+  readonly closedByDefault?: string;
   /** Why they are not, when they are not. */
   readonly bridgeOpening?: string;
   /** Set when a value the decision depends on is unknown. */
@@ -74,41 +77,79 @@ interface Metadata {
   readonly ipv6: boolean | "unknown";
 }
 
-function readMetadata(options: MetadataOptions | undefined, platform: "bottlerocket" | "amazon-linux"): Metadata {
+/** What EC2 gives an option: the template's value, the AMI's default, or nothing the audit knows. */
+interface Effective<T> {
+  readonly value: T | undefined | "unknown";
+  /** True when the value is the AMI's default for an option the template leaves unset. */
+  readonly byDefault: boolean;
+}
+
+const UNKNOWN_AMI_DEFAULTS = "unset metadata options take the AMI's defaults, and the account's regional IMDS defaults may differ";
+const ACCOUNT_DEFAULTS =
+  "the account's regional IMDS defaults (ModifyInstanceMetadataDefaults, or an Organizations declarative policy) take precedence over the AMI's when set";
+
+/**
+ * The metadata options as EC2 applies them: set values as written, unset ones from the AMI's
+ * defaults when the image tells which (ImdsSupport v2.0: IMDSv2 required, hop limit 2; otherwise
+ * IMDSv1 allowed, hop limit 1). The account's regional defaults come before the AMI's, but no
+ * template, plan or configuration holds them: the judge says what the AMI default gives and that
+ * account defaults may differ. Where only they could change the outcome (an Amazon Linux 2 AMI with
+ * IMDSv2 required and no hop limit, say), the verdict is the AMI default's, closed included, with
+ * that dependency named as a reason: an `unknown` there would make every template with an unset
+ * option unknown, whatever its AMI, and hide the difference the AMI makes; the account setting is
+ * one per region that a reviewer can check, and setting the option in the template removes it.
+ */
+function readMetadata(options: MetadataOptions | undefined, ami: AmiIdentity): Metadata {
   const value = <T>(field: Known<T> | undefined): T | undefined | "unknown" => (isUnknown(field) ? "unknown" : field);
   const endpoint = value(options?.httpEndpoint);
-  const tokens = value(options?.httpTokens);
-  const hop = value(options?.httpPutResponseHopLimit);
   const ipv6Value = value(options?.httpProtocolIpv6);
   const ipv6 = ipv6Value === "unknown" ? "unknown" : ipv6Value === "enabled";
   if (endpoint === "disabled") return { endpointDisabled: true, ipv6 };
+  const withDefault = <T>(set: T | undefined | "unknown", v2: T, other: T): Effective<T> =>
+    set !== undefined || ami.imdsSupport === "unknown" ? { value: set, byDefault: false } : { value: ami.imdsSupport === "v2.0" ? v2 : other, byDefault: true };
+  const tokens = withDefault<string>(value(options?.httpTokens), "required", "optional");
+  const hop = withDefault<number>(value(options?.httpPutResponseHopLimit), 2, 1);
+  const amiText = describeAmi(ami);
+  const unsetFields = [tokens.byDefault ? "http_tokens" : undefined, hop.byDefault ? "http_put_response_hop_limit" : undefined].filter(Boolean).join(" and ");
   const unknownFields = [
     endpoint === "unknown" ? "http_endpoint" : undefined,
-    tokens === "unknown" ? "http_tokens" : undefined,
-    hop === "unknown" ? "http_put_response_hop_limit" : undefined,
+    tokens.value === "unknown" ? "http_tokens" : undefined,
+    hop.value === "unknown" ? "http_put_response_hop_limit" : undefined,
   ].filter(Boolean);
-  const defaults = "unset metadata options take the AMI's defaults, and the account's regional IMDS defaults may differ";
-  if (tokens === "required" && hop === 1) {
-    return { endpointDisabled: false, ipv6, closesBridge: 'IMDSv2 is required (http_tokens = "required") with hop limit 1: the token response dies one hop out, before it reaches a bridge container' };
+  if (tokens.value === "required" && hop.value === 1) {
+    const closesBridge = `IMDSv2 is required (${tokens.byDefault ? "http_tokens unset: the AMI's default" : 'http_tokens = "required"'}) with hop limit 1${hop.byDefault ? " (http_put_response_hop_limit unset: the AMI's default)" : ""}: the token response dies one hop out, before it reaches a bridge container`;
+    if (!tokens.byDefault && !hop.byDefault) return { endpointDisabled: false, ipv6, closesBridge };
+    return {
+      endpointDisabled: false,
+      ipv6,
+      closesBridge,
+      closedByDefault: `this rests on the defaults of ${amiName(ami)}, which ${amiRegistration(ami)}, for ${unsetFields}, left unset: ${ACCOUNT_DEFAULTS}; set ${[tokens.byDefault ? 'http_tokens = "required"' : undefined, hop.byDefault ? "http_put_response_hop_limit = 1" : undefined].filter(Boolean).join(" and ")} in the template to be sure`,
+    };
   }
+  const accountMayDiffer = "account defaults may differ";
   let bridgeOpening: string;
-  if (tokens !== "required" && tokens !== "unknown") {
+  const imdsV1 = tokens.value !== "required" && tokens.value !== "unknown";
+  if (imdsV1) {
     bridgeOpening =
-      tokens === undefined
-        ? `http_tokens is unset, so IMDSv1 may be allowed (${defaults}): a plain GET needs no token and no hop limit applies`
-        : `IMDSv1 is allowed (http_tokens = "${tokens}"): a plain GET needs no token and no hop limit applies`;
-  } else if (hop === undefined) {
-    bridgeOpening = `http_put_response_hop_limit is unset: ${platform === "amazon-linux" ? "AL2023 AMIs default to 2" : "AMIs marked ImdsSupport v2.0 default to 2"}, which lets a bridge container (one hop away) get a token (${defaults})`;
-  } else if (hop === "unknown") {
+      tokens.value === undefined
+        ? `http_tokens is unset, so IMDSv1 may be allowed (${UNKNOWN_AMI_DEFAULTS}): a plain GET needs no token and no hop limit applies`
+        : tokens.byDefault
+          ? `http_tokens is unset and ${amiText}: EC2 defaults it to optional, so IMDSv1 is allowed (${accountMayDiffer}): a plain GET needs no token and no hop limit applies`
+          : `IMDSv1 is allowed (http_tokens = "${tokens.value}"): a plain GET needs no token and no hop limit applies`;
+  } else if (hop.value === undefined) {
+    bridgeOpening = `http_put_response_hop_limit is unset: AMIs registered with ImdsSupport v2.0 (Amazon Linux 2023 among them) default to 2, which lets a bridge container (one hop away) get a token (${UNKNOWN_AMI_DEFAULTS})`;
+  } else if (hop.value === "unknown") {
     bridgeOpening = "the hop limit is only known at apply time";
+  } else if (hop.byDefault) {
+    bridgeOpening = `${unsetFields} ${tokens.byDefault ? "are" : "is"} unset and ${amiText}: EC2 defaults ${tokens.byDefault ? "them to IMDSv2 required with hop limit 2" : "the hop limit to 2"}, which lets a bridge container (one hop away) get a token (${accountMayDiffer})`;
   } else {
-    bridgeOpening = `the hop limit is ${hop}, which lets a bridge container (one hop away) get an IMDSv2 token`;
+    bridgeOpening = `the hop limit is ${hop.value}${tokens.byDefault ? ` (IMDSv2 required by the AMI's default: ${amiText})` : ""}, which lets a bridge container (one hop away) get an IMDSv2 token`;
   }
   return {
     endpointDisabled: false,
     ipv6,
     bridgeOpening,
-    ...(unknownFields.length > 0 && !(tokens !== "required" && tokens !== "unknown") ? { unknown: `${unknownFields.join(", ")} only known at apply time` } : {}),
+    ...(unknownFields.length > 0 && !imdsV1 ? { unknown: `${unknownFields.join(", ")} only known at apply time` } : {}),
   };
 }
 
@@ -222,19 +263,19 @@ function readEcsFile(state: InstanceState, path: string): { value?: string; unkn
 }
 
 function judgeUncached(description: LaunchDescription, modes: readonly AuditNetworkMode[]): Judgement {
-  const image = description.imageId;
-  const bottlerocketImage = typeof image === "string" && /bottlerocket/i.test(image);
+  const ami = identifyAmi(description.imageId, description.imageSource);
+  const bottlerocketImage = ami.platform === "bottlerocket";
   const reading = readDescriptionUserData(description, bottlerocketImage);
-  const platform = reading.kind === "bottlerocket" || bottlerocketImage ? "bottlerocket" : "amazon-linux";
-  const metadata = readMetadata(description.metadataOptions, platform);
-  const notes: string[] = [];
+  const metadata = readMetadata(description.metadataOptions, ami);
+  const amiText = describeAmi(ami);
+  const notes: string[] = amiText !== undefined ? [amiText] : [];
   if (reading.kind === "cloud-init" || reading.kind === "bottlerocket") notes.push(...reading.notes);
   if (reading.kind === "cloud-init") notes.push(...reading.program.notes);
   const timeline = reading.kind === "cloud-init" ? runTimeline(reading.program) : undefined;
   if (timeline) notes.push(...timeline.state.failures);
   const result: Partial<Record<AuditNetworkMode, ModeJudgement>> = {};
   for (const mode of modes) {
-    result[mode] = judgeMode(mode, { description, reading, metadata, timeline, platform });
+    result[mode] = judgeMode(mode, { description, reading, metadata, timeline });
   }
   return { modes: result, notes };
 }
@@ -244,7 +285,6 @@ interface Inputs {
   readonly reading: Reading;
   readonly metadata: Metadata;
   readonly timeline: Timeline | undefined;
-  readonly platform: "bottlerocket" | "amazon-linux";
 }
 
 function verdict(v: Verdict, reasons: string[], mode: AuditNetworkMode): ModeJudgement {
@@ -273,7 +313,7 @@ function judgeBridge(inputs: Inputs): ModeJudgement {
       reading.kind === "cloud-init" && metadata.ipv6 !== "unknown"
         ? (metadata.ipv6 ? (["v4", "v6"] as const) : (["v4"] as const)).map((family) => familyVerdict(family, timeline as Timeline)).filter((v) => v.verdict === "closed")
         : [];
-    return verdict("closed", [metadata.closesBridge, ...also.flatMap((v) => v.reasons.map((r) => `also: ${r}`))], "bridge");
+    return verdict("closed", [metadata.closesBridge, ...(metadata.closedByDefault ? [metadata.closedByDefault] : []), ...also.flatMap((v) => v.reasons.map((r) => `also: ${r}`))], "bridge");
   }
   const opening = metadata.bridgeOpening ?? "";
   const families: Family[] = metadata.ipv6 === true ? ["v4", "v6"] : ["v4"];
