@@ -1,6 +1,6 @@
 /** The audit's output: a table, JSON, or SARIF 2.1.0 for code scanning. */
 import { readFileSync } from "node:fs";
-import { relative } from "node:path";
+import { relative, resolve, sep } from "node:path";
 import { FoundResource } from "./sources";
 import { AuditNetworkMode, Judgement, Verdict, VERDICT_ORDER } from "./types";
 
@@ -25,31 +25,69 @@ function cell(text: string): string {
   return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 
-/** A Markdown table: one row per resource and mode. */
+/**
+ * A resource's file as every output shows it: relative to the working directory, with `/`
+ * separators (what SARIF's `artifactLocation.uri` and code scanning expect), module files included.
+ */
+export function displayPath(file: string): string {
+  return relative(process.cwd(), resolve(file)).split(sep).join("/");
+}
+
+/** A Markdown table: one row per resource and mode, each naming the resource's file. */
 export function formatTable(resources: readonly AuditedResource[], modes: readonly AuditNetworkMode[]): string {
   const rows = ["| resource | mode | verdict | reason | fix |", "| --- | --- | --- | --- | --- |"];
-  // Several inputs can hold the same address: then each row names its file too.
-  const manyFiles = new Set(resources.map((resource) => resource.file)).size > 1;
   for (const resource of resources) {
-    const name = manyFiles ? `${resource.address} (${relative(process.cwd(), resource.file)})` : resource.address;
+    // Several files can hold the same address (two stacks, a module called twice): each row names its file.
+    const name = `${resource.address} (${displayPath(resource.file)})`;
     for (const mode of modes) {
       const judged = resource.judgement.modes[mode];
       if (!judged) continue;
       rows.push(`| ${cell(name)} | ${mode} | ${judged.verdict} | ${cell(judged.reasons[0] ?? "")} | ${judged.verdict === "closed" ? "" : cell(SHORT_FIXES[mode])} |`);
     }
   }
-  const counts = summary(resources, modes);
-  rows.push("", `${resources.length} resource(s): ${VERDICT_ORDER.map((v) => `${counts[v]} ${v}`).join(", ")}`);
+  rows.push("", ...summaryLines(summarize(resources, modes)));
   return `${rows.join("\n")}\n`;
 }
 
-function summary(resources: readonly AuditedResource[], modes: readonly AuditNetworkMode[]): Record<Verdict, number> {
-  const counts: Record<Verdict, number> = { closed: 0, unknown: 0, fragile: 0, open: 0 };
+/** Verdict counts, worst last. */
+export type VerdictCounts = Record<Verdict, number>;
+
+/** How many resources were judged, how many verdicts that gave (one per resource and mode), and their counts per mode. */
+export interface AuditSummary {
+  readonly resources: number;
+  readonly networkModes: readonly AuditNetworkMode[];
+  readonly verdicts: number;
+  readonly byMode: Readonly<Partial<Record<AuditNetworkMode, VerdictCounts>>>;
+}
+
+function zeroCounts(): VerdictCounts {
+  return { closed: 0, unknown: 0, fragile: 0, open: 0 };
+}
+
+/** Counts resources and their verdicts per mode. */
+export function summarize(resources: readonly AuditedResource[], modes: readonly AuditNetworkMode[]): AuditSummary {
+  const byMode: Partial<Record<AuditNetworkMode, VerdictCounts>> = Object.fromEntries(modes.map((mode) => [mode, zeroCounts()]));
+  let verdicts = 0;
   for (const resource of resources) for (const mode of modes) {
     const judged = resource.judgement.modes[mode];
-    if (judged) counts[judged.verdict] += 1;
+    if (!judged) continue;
+    (byMode[mode] as VerdictCounts)[judged.verdict] += 1;
+    verdicts += 1;
   }
-  return counts;
+  return { resources: resources.length, networkModes: modes, verdicts, byMode };
+}
+
+const plural = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
+
+/**
+ * The summary as a user reads it: resources and verdicts are different counts (each resource gets
+ * one verdict per mode), so the line says both, and the counts go per mode (a Markdown list).
+ */
+export function summaryLines(summary: AuditSummary): string[] {
+  const modes = summary.networkModes;
+  const head = `${plural(summary.resources, "resource", "resources")} judged in ${plural(modes.length, "network mode", "network modes")} (${modes.join(", ")}): ${plural(summary.verdicts, "verdict", "verdicts")}, one per resource and mode.`;
+  const counts = (c: VerdictCounts) => VERDICT_ORDER.map((v) => `${c[v]} ${v}`).join(", ");
+  return [head, "", ...modes.map((mode) => `- ${mode}: ${counts(summary.byMode[mode] ?? zeroCounts())}`)];
 }
 
 /** `{"resources": [...]}` with verdicts, reasons and fixes per mode. */
@@ -57,10 +95,10 @@ export function formatJson(resources: readonly AuditedResource[], modes: readonl
   const body = {
     networkModes: modes,
     failOn,
-    summary: summary(resources, modes),
+    summary: jsonSummary(summarize(resources, modes)),
     resources: resources.map((resource) => ({
       address: resource.address,
-      file: resource.file,
+      file: displayPath(resource.file),
       resourceType: resource.description.resourceType,
       verdicts: Object.fromEntries(modes.map((mode) => [mode, resource.judgement.modes[mode]?.verdict])),
       reasons: Object.fromEntries(modes.map((mode) => [mode, resource.judgement.modes[mode]?.reasons ?? []])),
@@ -69,6 +107,13 @@ export function formatJson(resources: readonly AuditedResource[], modes: readonl
     })),
   };
   return `${JSON.stringify(body, null, 2)}\n`;
+}
+
+/** `summary` in JSON: resources, verdicts, the verdict counts over every mode (as before), and per mode. */
+function jsonSummary(summary: AuditSummary): Record<string, unknown> {
+  const total = zeroCounts();
+  for (const counts of Object.values(summary.byMode)) for (const verdict of VERDICT_ORDER) total[verdict] += (counts as VerdictCounts)[verdict];
+  return { resources: summary.resources, verdicts: summary.verdicts, ...total, byMode: summary.byMode };
 }
 
 const LEVELS: Readonly<Record<Verdict, "error" | "warning" | "note" | "none">> = { open: "error", fragile: "warning", unknown: "note", closed: "none" };
@@ -103,7 +148,7 @@ export function formatSarif(resources: readonly AuditedResource[], modes: readon
           locations: [
             {
               physicalLocation: {
-                artifactLocation: { uri: relative(process.cwd(), resource.file).split("\\").join("/") },
+                artifactLocation: { uri: displayPath(resource.file) },
                 region: { startLine: lineOf(resource) },
               },
               logicalLocations: [{ fullyQualifiedName: resource.address, kind: "resource" }],
@@ -118,7 +163,14 @@ export function formatSarif(resources: readonly AuditedResource[], modes: readon
   const log = {
     $schema: "https://json.schemastore.org/sarif-2.1.0.json",
     version: "2.1.0",
-    runs: [{ tool: { driver: { name: "ecs-imds-guard", version, informationUri: "https://www.npmjs.com/package/ecs-imds-guard", rules } }, results }],
+    runs: [
+      {
+        tool: { driver: { name: "ecs-imds-guard", version, informationUri: "https://www.npmjs.com/package/ecs-imds-guard", rules } },
+        results,
+        // Results hold only what is not closed: the property bag says how many resources and verdicts there were.
+        properties: { summary: jsonSummary(summarize(resources, modes)) },
+      },
+    ],
   };
   return `${JSON.stringify(log, null, 2)}\n`;
 }
@@ -136,14 +188,22 @@ function lineOf(resource: FoundResource): number {
     }
     FILE_TEXT.set(resource.file, text);
   }
-  const parts = resource.address.split(".");
-  const [type, name] = parts.slice(-2);
-  const patterns = [new RegExp(`resource\\s+"${type}"\\s+"${name}"`), new RegExp(`"${name}"\\s*:`)];
+  // The last `type.name` of the address, without a count/for_each key: `module.m["a"].aws_x.y["k"]` → aws_x, y.
+  const match = /([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)(\[[^\]]*\])?$/.exec(resource.address);
+  if (!match) return 1;
+  const [, type, name] = match;
+  const quoted = (value: string) => `"${escapeRegExp(value)}"`;
+  // A plan names the full address; HCL declares `resource "type" "name"`; Terraform JSON nests "name" under "type".
+  const patterns = [new RegExp(`"address"\\s*:\\s*${quoted(resource.address.replace(/"/g, '\\"'))}`), new RegExp(`resource\\s+${quoted(type)}\\s+${quoted(name)}`), new RegExp(`${quoted(name)}\\s*:`)];
   const typeAt = text.indexOf(`"${type}"`);
   for (const pattern of patterns) {
-    const from = pattern === patterns[1] && typeAt >= 0 ? typeAt : 0;
-    const match = pattern.exec(text.slice(from));
-    if (match) return text.slice(0, from + match.index).split("\n").length;
+    const from = pattern === patterns[2] && typeAt >= 0 ? typeAt : 0;
+    const found = pattern.exec(text.slice(from));
+    if (found) return text.slice(0, from + found.index).split("\n").length;
   }
   return 1;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
