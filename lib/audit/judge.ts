@@ -396,6 +396,9 @@ function whyNotMet(chain: string, rules: readonly Rule[], rule: Rule, t: Travers
 
 function lostWhy(index: number, first: Traversal & { result: "blocked" }, moment: Traversal & { result: "passed" }, family: Family, timeline: Timeline): string {
   if (index === 1) {
+    if (first.rule.spec === "policy") {
+      return `Docker re-inserts its own rules in FORWARD when it restarts, the one that lets IMDS's answers back to containers among them (${passedWhy(moment, family, timeline, index)})`;
+    }
     return first.chain === "FORWARD"
       ? `the rule sits on FORWARD, and Docker re-inserts its own rules above it when it restarts (${moment.rule ? `"${moment.rule.text}" accepts first` : "nothing drops it"})`
       : `Docker's restart leaves nothing that drops it (${passedWhy(moment, family, timeline, index)})`;
