@@ -328,7 +328,8 @@ interface PlanModule {
   readonly child_modules?: readonly PlanModule[];
 }
 
-function describePlanned(resource: { type: string; values?: Record<string, unknown> }, afterUnknown: Record<string, unknown>): LaunchDescription {
+/** One planned launch resource (its `values` and `after_unknown`) as the judge reads it. */
+export function describePlanned(resource: { type: string; values?: Record<string, unknown> }, afterUnknown: Record<string, unknown>): LaunchDescription {
   const values = resource.values ?? {};
   const later = (name: string) => ({ unknown: `${name} is known only after apply` });
   let userData: UserDataInput | undefined;
