@@ -5,7 +5,8 @@
  */
 import { judgeAll } from "./parallel";
 import { AuditedResource, formatJson, formatSarif, formatTable, reaches } from "./report";
-import { AuditInputError, readAuditInputs } from "./sources";
+import { AuditInputError, FoundResource, readAuditInputs } from "./sources";
+import { evaluateWithTerraform } from "./terraform-runner";
 import { AUDIT_NETWORK_MODES, AuditNetworkMode, DEFAULT_AUDIT_NETWORK_MODES, Verdict } from "./types";
 
 /** Where the CLI writes. */
@@ -16,6 +17,8 @@ export interface AuditIo {
 
 const FORMATS = ["table", "json", "sarif"] as const;
 type Format = (typeof FORMATS)[number];
+const EVALUATIONS = ["static", "terraform"] as const;
+type Evaluation = (typeof EVALUATIONS)[number];
 
 export const USAGE = `Usage: ecs-imds-guard audit [options] PATH...
 
@@ -30,6 +33,15 @@ Options:
   --format FORMAT       table (default), json, or sarif (SARIF 2.1.0 for code scanning)
   --fail-on VERDICT     exit 1 when a mode is at least this bad: open (default), fragile
                         (open or fragile) or unknown (anything not closed)
+  --evaluate HOW        static (default): the audit reads the files itself; terraform:
+                        Terraform (1.9 or later, on PATH) plans each PATH, a root module
+                        folder, with \`terraform test\` on a temporary copy, the AWS provider
+                        mocked and the folder's .terraform reused; values Terraform would
+                        read from AWS and variables not given stay unknown
+  --var NAME=VALUE      a root variable's value for --evaluate terraform, as terraform -var
+                        takes it (repeatable)
+  --var-file FILE       a variable file for --evaluate terraform, as terraform -var-file
+                        takes it (repeatable)
   -h, --help            this text
 
 Verdicts: closed (cannot reach IMDS, for a named reason), fragile (blocked, but lost on a
@@ -43,6 +55,9 @@ interface Options {
   readonly modes: readonly AuditNetworkMode[];
   readonly format: Format;
   readonly failOn: Verdict;
+  readonly evaluate: Evaluation;
+  readonly variables: readonly string[];
+  readonly variableFiles: readonly string[];
   readonly paths: readonly string[];
 }
 
@@ -50,6 +65,9 @@ function parseArgs(args: readonly string[]): Options | "help" {
   let modes: readonly AuditNetworkMode[] = DEFAULT_AUDIT_NETWORK_MODES;
   let format: Format = "table";
   let failOn: Verdict = "open";
+  let evaluate: Evaluation = "static";
+  const variables: string[] = [];
+  const variableFiles: string[] = [];
   const paths: string[] = [];
   const rest = [...args];
   if (rest.length === 0 || rest[0] === "-h" || rest[0] === "--help" || rest[0] === "help") return "help";
@@ -87,13 +105,32 @@ function parseArgs(args: readonly string[]): Options | "help" {
         failOn = chosen as Verdict;
         break;
       }
+      case "--evaluate": {
+        const chosen = value();
+        if (!(EVALUATIONS as readonly string[]).includes(chosen)) throw new UsageError(`--evaluate: "${chosen}" is not one of ${EVALUATIONS.join(", ")}`);
+        evaluate = chosen as Evaluation;
+        break;
+      }
+      case "--var": {
+        const assignment = value();
+        // Terraform's own rule for -var: a name, "=", then the value (which may be empty).
+        if (!/^[A-Za-z_][\w-]*=/.test(assignment)) throw new UsageError(`--var: "${assignment}" is not NAME=VALUE with NAME a Terraform variable name (letters, digits, _ and -, not starting with a digit)`);
+        variables.push(assignment);
+        break;
+      }
+      case "--var-file":
+        variableFiles.push(value());
+        break;
       default:
         if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown option ${arg}`);
         paths.push(arg);
     }
   }
   if (paths.length === 0) throw new UsageError("no PATH given");
-  return { modes, format, failOn, paths };
+  if (evaluate === "static" && (variables.length > 0 || variableFiles.length > 0)) {
+    throw new UsageError(`${variables.length > 0 ? "--var" : "--var-file"} gives Terraform a value: it needs --evaluate terraform`);
+  }
+  return { modes, format, failOn, evaluate, variables, variableFiles, paths };
 }
 
 /** Runs the CLI with arguments after the program name; resolves to the exit code. */
@@ -114,7 +151,7 @@ export async function runAudit(args: readonly string[], io: AuditIo): Promise<nu
   }
   let resources: AuditedResource[];
   try {
-    const found = await readAuditInputs(options.paths);
+    const found = options.evaluate === "terraform" ? await evaluateAll(options) : await readAuditInputs(options.paths);
     const judgements = await judgeAll(found.map((resource) => resource.description), options.modes, (message) => io.stderr(`ecs-imds-guard: ${message}\n`));
     resources = found.map((resource, index) => ({ ...resource, judgement: judgements[index] }));
   } catch (error) {
@@ -140,6 +177,15 @@ export async function runAudit(args: readonly string[], io: AuditIo): Promise<nu
     }),
   );
   return failing ? 1 : 0;
+}
+
+async function evaluateAll(options: Options): Promise<FoundResource[]> {
+  const found: FoundResource[] = [];
+  for (const path of options.paths) {
+    if (/\.(json|tfplan)$/.test(path)) throw new AuditInputError(path, "--evaluate terraform plans a root module: give its folder (a plan or Terraform JSON file is read without --evaluate terraform)");
+    found.push(...(await evaluateWithTerraform(path, { variables: options.variables, variableFiles: options.variableFiles })));
+  }
+  return found;
 }
 
 function packageVersion(): string {

@@ -8,3 +8,5 @@ export { readAuditInputs, readAuditPath, AuditInputError, LAUNCH_RESOURCE_TYPES 
 export type { FoundResource } from "./sources";
 export { formatJson, formatSarif, formatTable, reaches, SHORT_FIXES } from "./report";
 export type { AuditedResource } from "./report";
+export { evaluateWithTerraform } from "./terraform-runner";
+export type { TerraformEvaluationOptions } from "./terraform-runner";
