@@ -63,9 +63,12 @@ const LAUNCH_MOCK_DEFAULTS: Readonly<Record<string, Record<string, unknown>>> = 
   },
 };
 
-/** What a mocked data source attribute holds: a mark naming it, never a made-up string. */
+/**
+ * What a mocked data source attribute holds: a mark naming it, never a made-up string. Plain words
+ * only: the mark sits inside shell text the instance layers parse.
+ */
 export function mockedDataValue(type: string, attribute: string): string {
-  return `${UNKNOWN_START}data.${type} ${attribute}, which Terraform reads from AWS (the audit mocks AWS)${UNKNOWN_END}`;
+  return `${UNKNOWN_START}data.${type}.${attribute}, read from AWS when Terraform plans${UNKNOWN_END}`;
 }
 
 /** The name of the local that stands for a variable left unknown. */
