@@ -273,6 +273,8 @@ export function applyIptables(state: InstanceState, family: Family, args: readon
     // Bundled short flags like -nL or -vnL list or zero: harmless.
     if (/^-[nvxL]+$/.test(arg) && arg.includes("L")) {
       command = { op: "L", extra: [] };
+      // -nL CHAIN lists that chain, and fails when it does not exist.
+      if (args[i + 1] !== undefined && !args[i + 1].startsWith("-")) command.chain = args[++i];
       continue;
     }
     if (commandOptions[arg] !== undefined && command === undefined) {

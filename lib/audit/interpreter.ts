@@ -10,13 +10,14 @@ import {
   applyIptables,
   Concern,
   ALL_CONCERNS,
+  ECS_CONFIG,
   FileContent,
   InstanceState,
   knownText,
   restoreText,
   Unseen,
 } from "./instance";
-import { parseShell, Redirect, ShellNode, Word } from "./shell";
+import { parseShell, Redirect, Reference, ShellNode, Word, WordPiece } from "./shell";
 
 /** How the concerns a text touches are found. */
 const CONCERN_PATTERNS: ReadonlyArray<readonly [Concern, RegExp]> = [
@@ -41,13 +42,30 @@ interface Context {
   readonly positional: ReadonlyArray<string | undefined>;
   errexit: boolean;
   readonly depth: number;
+  /** How many loops enclose the command (`break` outside a loop does nothing). */
+  loops: number;
 }
 
 class Exit {
   constructor(readonly status: number) {}
 }
 
+/** `break N` / `continue N` leaving the loops they name. */
+class LoopJump {
+  constructor(
+    readonly kind: "break" | "continue",
+    public levels: number,
+  ) {}
+}
+
+/** A loop that never ends: nothing after it runs. */
+class Hang {
+  constructor(readonly why: string) {}
+}
+
 const MAX_DEPTH = 8;
+/** A loop still going after this many rounds in the model is taken as one that does not end. */
+const MAX_ITERATIONS = 64;
 
 // Every-boot parts run at each boot of the timeline: each text is parsed once.
 const PARSED = new Map<string, ShellNode>();
@@ -80,11 +98,15 @@ function runText(state: InstanceState, text: string, origin: string, errexit: bo
     if (/(^|\s)-[a-z]*e/.test(shebang[2])) exitOnError = true;
   }
   const tree = parsed(text);
-  const context: Context = { state, origin, env, functions: new Map(), positional: [], errexit: exitOnError, depth };
+  const context: Context = { state, origin, env, functions: new Map(), positional: [], errexit: exitOnError, depth, loops: 0 };
   try {
     return execute(tree, context);
   } catch (signal) {
     if (signal instanceof Exit) return signal.status;
+    if (signal instanceof Hang && depth === 0) {
+      state.markUnknown(ALL_CONCERNS, signal.why);
+      return "unknown";
+    }
     throw signal;
   }
 }
@@ -143,10 +165,16 @@ function execute(node: ShellNode, context: Context, stdin?: Output): Status {
       let status: Status = 0;
       for (const value of values) {
         context.env.set(node.variable, value);
-        status = execute(node.body, context);
+        const round = loopRound(context, () => execute(node.body, context));
+        if (round === "break") break;
+        status = round;
       }
       return status;
     }
+    case "loop":
+      return runLoop(node, context);
+    case "case":
+      return runCase(node, context);
     case "function":
       context.functions.set(node.name, node.body);
       return 0;
@@ -197,7 +225,7 @@ function oneLine(text: string): string {
 function textOf(node: ShellNode): string {
   switch (node.kind) {
     case "simple":
-      return node.text + node.redirects.map((r) => r.heredoc?.body ?? "").join("");
+      return node.text + node.redirects.map((r) => r.heredoc?.raw ?? "").join("");
     case "opaque":
       return node.text;
     case "list":
@@ -208,6 +236,9 @@ function textOf(node: ShellNode): string {
       return node.commands.map(textOf).join(" | ");
     case "if":
       return node.branches.flatMap(([c, b]) => [textOf(c), textOf(b)]).join("\n") + (node.otherwise ? textOf(node.otherwise) : "");
+    case "loop":
+    case "case":
+      return node.text;
     case "for":
     case "function":
     case "group":
@@ -229,7 +260,7 @@ function expandWord(word: Word, context: Context): string | undefined {
   return out;
 }
 
-/** Expands a word with field splitting of a lone unquoted parameter. */
+/** Expands a word with field splitting of a lone unquoted parameter and bash's brace expansion of a literal word. */
 function expandWords(word: Word, context: Context): Array<string | undefined> {
   const only = word.pieces.length === 1 ? word.pieces[0] : undefined;
   if (only?.kind === "param" && !only.quoted) {
@@ -238,7 +269,24 @@ function expandWords(word: Word, context: Context): Array<string | undefined> {
     return value === undefined ? [undefined] : value.split(/[ \t\n]+/).filter((v) => v.length > 0);
   }
   if (only?.kind === "param" && only.quoted && only.name === "@") return [...context.positional];
+  if (only?.kind === "text" && !only.quoted) return braceExpansion(only.value);
   return [expandWord(word, context)];
+}
+
+/** `{1..30}`, `{a,b}` with a prefix and suffix, as bash expands them (one brace group). */
+function braceExpansion(text: string): string[] {
+  const range = /^(.*?)\{(-?\d+)\.\.(-?\d+)\}(.*)$/s.exec(text);
+  if (range) {
+    const [from, to] = [Number(range[2]), Number(range[3])];
+    if (Math.abs(to - from) > 10_000) return [text];
+    const step = from <= to ? 1 : -1;
+    const out: string[] = [];
+    for (let i = from; i !== to + step; i += step) out.push(`${range[1]}${i}${range[4]}`);
+    return out;
+  }
+  const list = /^(.*?)\{([^{}]*,[^{}]*)\}(.*)$/s.exec(text);
+  if (list) return list[2].split(",").map((item) => `${list[1]}${item}${list[3]}`);
+  return [text];
 }
 
 function paramValue(name: string, context: Context): string | undefined {
@@ -248,35 +296,115 @@ function paramValue(name: string, context: Context): string | undefined {
   return context.env.get(name);
 }
 
-function expandHeredoc(body: string, context: Context): Array<string | Unseen> {
-  const segments: Array<string | Unseen> = [];
-  let text = "";
-  const pattern = /\\([$`\\])|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*|[0-9])|\$\(|`/g;
-  let last = 0;
-  for (const match of body.matchAll(pattern)) {
-    text += body.slice(last, match.index);
-    last = (match.index ?? 0) + match[0].length;
-    if (match[1] !== undefined) {
-      text += match[1];
-      continue;
+/** The reference a command's name is made of, if any. */
+function spliceOf(word: Word | undefined): Reference | undefined {
+  const references = referencesIn(word);
+  return references.find((r) => r.wholeLine) ?? references[0];
+}
+
+/** How a reference reads in a reason: `${var.extra_bootstrap}`. */
+function shown(reference: Reference): string {
+  return `\`\${${reference.expression}}\``;
+}
+
+/** The reason for a reference spliced in as whole lines. */
+function wholeLineReason(reference: Reference, origin: string): string {
+  return `${origin}: ${shown(reference)} is spliced in as whole lines, known only at apply time: it may flush DOCKER-USER or append ECS_AWSVPC_BLOCK_IMDS=false`;
+}
+
+function referencesIn(word: Word | undefined): Reference[] {
+  return (word?.pieces ?? []).filter((piece): piece is Reference => piece.kind === "reference");
+}
+
+/** Runs one round of a loop body; `break` ends the loop, `continue` the round. */
+function loopRound(context: Context, run: () => Status): Status | "break" {
+  context.loops += 1;
+  try {
+    return run();
+  } catch (signal) {
+    if (!(signal instanceof LoopJump)) throw signal;
+    if (signal.levels > 1) {
+      signal.levels -= 1;
+      throw signal;
     }
-    const name = match[2] ?? match[3];
-    const value = name !== undefined ? paramValue(name, context) : undefined;
-    if (value !== undefined) text += value;
-    else {
-      if (text) segments.push(text);
-      text = "";
-      segments.push({ unseen: `an expansion in a heredoc of ${context.origin}` });
-      // Skip to the end of the line: a command substitution's extent is not followed.
-      if (name === undefined) {
-        const end = body.indexOf("\n", last);
-        last = end < 0 ? body.length : end;
-      }
-    }
+    return signal.kind === "break" ? "break" : 0;
+  } finally {
+    context.loops -= 1;
   }
-  text += body.slice(last);
-  if (text) segments.push(text);
-  return segments;
+}
+
+/**
+ * `while` and `until`, round by round over the model. A condition the audit cannot evaluate marks
+ * what the loop touches unknown; a loop that waits for a chain only Docker creates, before Docker
+ * runs, never ends.
+ */
+function runLoop(node: ShellNode & { kind: "loop" }, context: Context): Status {
+  let status: Status = 0;
+  for (let round = 0; round < MAX_ITERATIONS; round++) {
+    const condition = executeGuarded(node.condition, context);
+    if (condition === "unknown") {
+      opaque(context, node.text, "it loops on a test the audit cannot evaluate");
+      return "unknown";
+    }
+    if ((condition === 0) === node.until) return status;
+    const result = loopRound(context, () => execute(node.body, context));
+    if (result === "break") return 0;
+    status = result;
+  }
+  const waited = /\b(DOCKER(?:-USER|-ISOLATION-STAGE-[12])?)\b/.exec(textOf(node.condition));
+  const where = context.state.dockerRunning ? "" : " before Docker starts";
+  if (waited && !context.state.dockerRunning) {
+    throw new Hang(
+      `${context.origin}: \`${oneLine(node.text)}\` waits for ${waited[1]}, which only Docker creates, but it runs${where} (a boothook or bootcmd): ` +
+        "the loop never ends by itself, so cloud-init waits on this part and nothing after it in the user data runs, nor the ECS agent, which starts after cloud-final",
+    );
+  }
+  throw new Hang(`${context.origin}: \`${oneLine(node.text)}\` does not end in ${MAX_ITERATIONS} rounds in the model: nothing after it runs`);
+}
+
+/** `case`: the first item whose pattern matches runs (`;&` falls through, `;;&` tests on). */
+function runCase(node: ShellNode & { kind: "case" }, context: Context): Status {
+  const subject = expandWord(node.word, context);
+  if (subject === undefined) {
+    opaque(context, node.text, "it branches on a value the audit cannot see");
+    return "unknown";
+  }
+  let status: Status = 0;
+  let falling = false;
+  for (const item of node.items) {
+    if (!falling) {
+      const patterns = item.patterns.map((pattern) => expandWord(pattern, context));
+      if (patterns.some((p) => p === undefined)) {
+        opaque(context, node.text, "one of its patterns is a value the audit cannot see");
+        return "unknown";
+      }
+      if (!patterns.some((p) => globMatch(p as string, subject))) continue;
+    }
+    status = execute(item.body, context);
+    if (item.then === "stop") return status;
+    falling = item.then === "fallthrough";
+  }
+  return status;
+}
+
+/** A shell glob (`*`, `?`, `[...]`) matched against a whole value. */
+function globMatch(pattern: string, value: string): boolean {
+  let source = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i];
+    if (char === "*") source += ".*";
+    else if (char === "?") source += ".";
+    else if (char === "[") {
+      const end = pattern.indexOf("]", i + 2);
+      if (end < 0) source += "\\[";
+      else {
+        source += `[${pattern.slice(i + 1, end).replace(/^!/, "^").replace(/\\/g, "\\\\")}]`;
+        i = end;
+      }
+    } else if (char === "\\" && i + 1 < pattern.length) source += pattern[++i].replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+    else source += char.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  }
+  return new RegExp(`^${source}$`, "s").test(value);
 }
 
 interface CommandResult {
@@ -289,6 +417,11 @@ const WRAPPERS = new Set(["sudo", "env", "command", "nohup", "time", "exec", "bu
 function runCommand(node: ShellNode, context: Context, stdin: Output | undefined): CommandResult {
   if (node.kind !== "simple") return { status: execute(node, context, stdin) };
   const { state } = context;
+  const spliced = spliceOf(node.words[0]);
+  if (spliced) {
+    state.markUnknown(ALL_CONCERNS, spliced.wholeLine ? wholeLineReason(spliced, context.origin) : `${context.origin}: \`${oneLine(node.text)}\` runs a command named by ${shown(spliced)}, known only at apply time`);
+    return { status: "unknown", stdout: [{ unseen: `the output of ${shown(spliced)}` }] };
+  }
   for (const [name, value] of node.assignments) {
     if (node.words.length === 0) context.env.set(name, expandWord(value, context));
   }
@@ -305,11 +438,10 @@ function runCommand(node: ShellNode, context: Context, stdin: Output | undefined
   let input: Output | undefined = stdin;
   const outputs: Redirect[] = [];
   for (const redirect of node.redirects) {
-    if (redirect.op === "<<" && redirect.heredoc) {
-      input = redirect.heredoc.expand ? expandHeredoc(redirect.heredoc.body, context) : [redirect.heredoc.body];
+    if (redirect.heredoc) {
+      input = mergeText(wordSegments(redirect.heredoc, context));
     } else if (redirect.op === "<<<") {
-      const value = expandWord(redirect.target, context);
-      input = value === undefined ? [{ unseen: "a here-string" }] : [`${value}\n`];
+      input = mergeText([...wordSegments(redirect.target, context), "\n"]);
     } else if (redirect.op === "<") {
       const path = expandWord(redirect.target, context);
       input = path === undefined ? [{ unseen: "input from an unknown file" }] : contentAsOutput(state.files.get(path), path);
@@ -335,6 +467,12 @@ function runCommand(node: ShellNode, context: Context, stdin: Output | undefined
     if (redirect.op === ">&" || redirect.op === "<&") continue;
     const path = expandWord(redirect.target, context);
     if (path === "/dev/null") {
+      stdout = undefined;
+      continue;
+    }
+    const named = referencesIn(redirect.target)[0];
+    if (named) {
+      state.markUnknown(ALL_CONCERNS, `${context.origin}: \`${oneLine(node.text)}\` writes to a path known only at apply time (${shown(named)}): it may be ${ECS_CONFIG} or a rules file`);
       stdout = undefined;
       continue;
     }
@@ -411,6 +549,14 @@ function builtin(args: readonly string[], node: ShellNode & { kind: "simple" }, 
     case "exit":
     case "return":
       throw new Exit(Number(rest[0] ?? 0) || 0);
+    case "break":
+    case "continue":
+      // Outside a loop bash complains and goes on.
+      if (context.loops === 0) return { status: 0 };
+      throw new LoopJump(name, Math.min(context.loops, Math.max(1, Number(rest[0] ?? 1) || 1)));
+    case "((":
+      // Arithmetic is not computed: its status is unknown.
+      return { status: "unknown" };
     case "set":
       for (let i = 0; i < rest.length; i++) {
         const flag = rest[i];
@@ -823,9 +969,22 @@ function wordSegments(word: Word, context: Context): Array<string | Unseen> {
   for (const piece of word.pieces) {
     const value = piece.kind === "text" ? piece.value : piece.kind === "param" ? paramValue(piece.name, context) : undefined;
     if (value !== undefined) out.push(value);
-    else out.push({ unseen: piece.kind === "command" ? `the output of $(${piece.text})` : `$${(piece as { name: string }).name}` });
+    else out.push({ unseen: unseenPiece(piece) });
   }
   return out;
+}
+
+function unseenPiece(piece: WordPiece): string {
+  switch (piece.kind) {
+    case "reference":
+      return `${shown(piece)}, known only at apply time`;
+    case "command":
+      return `the output of ${piece.text}`;
+    case "param":
+      return `$${piece.name}`;
+    case "text":
+      return piece.value;
+  }
 }
 
 /** `echo WORDS` (no options) or `printf '%s...' WORDS` whose words are partly unseen. */

@@ -1,4 +1,5 @@
 import { gunzipSync } from "node:zlib";
+import { UNKNOWN_START } from "./sources";
 
 /** EC2's limit on user data, in bytes before base64. */
 export const EC2_USER_DATA_LIMIT = 16384;
@@ -340,8 +341,14 @@ function collectLeaves(
   const filename = disposition.params.get("filename") ?? contentType.params.get("name");
   const encoding = (header(message.headers, "content-transfer-encoding") ?? "").trim().toLowerCase();
   const charset = contentType.params.get("charset")?.toLowerCase();
-  let payload: Buffer;
-  if (encoding === "base64") {
+  let payload: Buffer | string;
+  if (encoding !== "base64" && encoding !== "quoted-printable" && message.body.includes(UNKNOWN_START)) {
+    // Values known only at apply time stay marks, never bytes of the part: the text around them is decoded as Python would.
+    payload = message.body
+      .split(/(\ue000[^\ue001]*\ue001)/)
+      .map((piece, index) => (index % 2 === 1 ? piece : decodeSurrogateEscape(rawUnicodeEscape(piece), charset ?? "utf-8")))
+      .join("");
+  } else if (encoding === "base64") {
     payload = Buffer.from(message.body.replace(/[^A-Za-z0-9+/=]/g, ""), "base64");
   } else if (encoding === "quoted-printable") {
     payload = decodeQuotedPrintable(message.body);
