@@ -27,6 +27,8 @@ const SERVICE: Readonly<Record<Family, string>> = { v4: "iptables", v6: "ip6tabl
 /** A piece of file content the audit cannot see. */
 export interface Unseen {
   readonly unseen: string;
+  /** A value Terraform splices inside a word: taken to stay on its line, though it could hold a newline. */
+  readonly inWord?: true;
 }
 /** File content: known text and unseen pieces in order, or a saved filter table. */
 export type FileContent =

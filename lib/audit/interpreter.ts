@@ -969,7 +969,7 @@ function wordSegments(word: Word, context: Context): Array<string | Unseen> {
   for (const piece of word.pieces) {
     const value = piece.kind === "text" ? piece.value : piece.kind === "param" ? paramValue(piece.name, context) : undefined;
     if (value !== undefined) out.push(value);
-    else out.push({ unseen: unseenPiece(piece) });
+    else out.push({ unseen: unseenPiece(piece), ...(piece.kind === "reference" && !piece.wholeLine ? { inWord: true as const } : {}) });
   }
   return out;
 }

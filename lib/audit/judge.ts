@@ -248,7 +248,20 @@ function readEcsFile(state: InstanceState, path: string): { value?: string; unkn
     if (value !== undefined && value.includes("\ue000")) return { unknown: `${AWSVPC_KEY} is set from a value known only at apply time` };
     return value === undefined ? { text } : { value, text };
   };
-  const lastUnseen = content.segments.map((s) => typeof s !== "string").lastIndexOf(true);
+  const lastUnseen = content.segments.map((s) => typeof s !== "string" && !s.inWord).lastIndexOf(true);
+  const lastInWord = content.segments.map((s) => typeof s !== "string" && s.inWord === true).lastIndexOf(true);
+  if (lastUnseen < 0 && lastInWord >= 0) {
+    // Values spliced inside words are read as staying on their lines, so the other lines stay readable;
+    // but a value could hold a newline and a line of its own: "true" never rests on a line before one.
+    const visible = content.segments.map((s) => (typeof s === "string" ? s : "\ue000")).join("");
+    const value = readEcsConfig(visible).get(AWSVPC_KEY);
+    if (value === undefined || !agentBoolean(value)) return checked(value, visible);
+    const tail = content.segments.slice(lastInWord + 1).join("");
+    const fresh = tail.includes("\n") ? tail.slice(tail.indexOf("\n") + 1) : "";
+    if (readEcsConfig(fresh).get(AWSVPC_KEY) !== undefined) return checked(readEcsConfig(fresh).get(AWSVPC_KEY), fresh);
+    const unseen = content.segments[lastInWord] as { unseen: string };
+    return { unknown: `${path} sets ${AWSVPC_KEY}=${value}, but a later line holds ${unseen.unseen}, which could end the line and set ${AWSVPC_KEY} again` };
+  }
   if (lastUnseen >= 0) {
     // The last copy wins: whole lines written after the last unseen piece decide, if they set the key.
     const tail = content.segments.slice(lastUnseen + 1).join("");
