@@ -179,6 +179,14 @@ class Converter {
     return this.splice.references.length > 0 ? displayText(text, this.splice) : text;
   }
 
+  /** A simple command's text up to its last word or redirection target: heredoc bodies are not part of it. */
+  private commandLine(stmt: GoNode): string {
+    let end = stmt.Cmd.End().Offset();
+    for (const r of list(stmt.Redirs)) end = Math.max(end, r.Word.End().Offset());
+    const text = this.bytes.subarray(stmt.Pos().Offset(), end).toString("utf8");
+    return this.splice.references.length > 0 ? displayText(text, this.splice) : text;
+  }
+
   private statement(stmt: GoNode): ShellNode {
     // Each field read converts a Go value to JavaScript again: read each once.
     const redirects: Redirect[] = list(stmt.Redirs).map((r: GoNode) => this.redirect(r));
@@ -186,7 +194,7 @@ class Converter {
     const type = cmd ? typeOf(cmd) : undefined;
     let node: ShellNode;
     if (!cmd) node = { kind: "simple", words: [], assignments: [], redirects, text: this.source(stmt) };
-    else if (type === "CallExpr" || type === "DeclClause") node = this.simple(cmd, type, redirects, this.source(stmt));
+    else if (type === "CallExpr" || type === "DeclClause") node = this.simple(cmd, type, redirects, this.commandLine(stmt));
     else {
       node = this.command(cmd);
       // Redirections of a compound command to /dev/null or between descriptors change nothing here.
