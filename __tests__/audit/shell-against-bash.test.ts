@@ -1,6 +1,7 @@
 /**
  * The audit follows shell that writes ecs.config without running it. Here bash runs the same
- * random scripts (echo, printf, heredocs, tee, sed -i, grep guards, if, for, variables, rm, touch), and the
+ * random scripts (echo, printf, heredocs of every form, here-strings, tee, sed -i, grep guards, if, case, for,
+ * while and until loops with break, functions, subshells, variables, rm, touch), and the
  * file the audit predicts must be the file bash writes, byte for byte.
  */
 import { spawnSync } from "node:child_process";
@@ -32,6 +33,14 @@ const command = fc.oneof(
   fc.tuple(key, value).map(([k, v]) => `grep -q '^${k}=' "$F" 2>/dev/null || echo ${quote(`${k}=${v}`)} >> "$F"`),
   fc.tuple(key, value).map(([k, v]) => `if grep -q '^${k}=' "$F" 2>/dev/null; then\n  sed -i 's/^${k}=.*/${k}=${v.replace(/"/g, "")}/' "$F"\nelse\n  echo ${quote(`${k}=${v}`)} >> "$F"\nfi`),
   fc.tuple(key, key).map(([k, k2]) => `for name in ${k} ${k2}; do echo "$name=$X" >> "$F"; done`),
+  fc.tuple(key, value, value).map(([k, v, v2]) => `case "$X" in\n  initial|prod) echo ${quote(`${k}=${v}`)} >> "$F" ;;\n  *) echo ${quote(`${k}=${v2}`)} >> "$F" ;;\nesac`),
+  fc.tuple(key, value).map(([k, v]) => `put() { echo "$1=$2" >> "$F"; }\nput ${k} ${quote(v)}`),
+  fc.tuple(key, value).map(([k, v]) => `( X=${quote(v)}; echo "${k}=$X" >> "$F"; exit 3 )`),
+  fc.tuple(key, value).map(([k, v]) => `tee -a "$F" <<< ${quote(`${k}=${v}`)} > /dev/null`),
+  fc.tuple(key).map(([k]) => `cat <<-EOF >> "$F"\n\t${k}=$X\n\tEOF`),
+  fc.tuple(key, value).map(([k, v]) => `until grep -q '^${k}=' "$F" 2>/dev/null; do echo ${quote(`${k}=${v}`)} >> "$F"; done`),
+  key.map((k) => `while [ -f "$F" ] && grep -q '^${k}=' "$F"; do sed -i '/^${k}=/d' "$F"; done`),
+  fc.tuple(key, value).map(([k, v]) => `for i in {1..3}; do echo "${k}=$i" >> "$F"; [ "$i" = 2 ] && break; done\necho ${quote(`${k}=${v}`)} >> "$F"`),
   fc.constant('[ -f "$F" ] || touch "$F"'),
   fc.constant('rm -f "$F"'),
   fc.constant('touch "$F"'),

@@ -861,6 +861,12 @@ function testCommand(args: readonly string[], context: Context, node: ShellNode 
     if (operands[0] === "-s" && text === undefined) return { status: "unknown" };
     return { status: operands[0] === "-s" && text === "" ? 1 : 0 };
   }
+  // String tests of test(1) and [ on known words ([[ matches patterns instead, and keeps its text).
+  if (node.words[0]?.raw !== "[[") {
+    if (operands.length === 3 && ["=", "==", "!="].includes(operands[1])) return { status: (operands[0] === operands[2]) === (operands[1] !== "!=") ? 0 : 1 };
+    if (operands.length === 2 && (operands[0] === "-z" || operands[0] === "-n")) return { status: (operands[1] === "") === (operands[0] === "-z") ? 0 : 1 };
+    if (operands.length === 1) return { status: operands[0] === "" ? 1 : 0 };
+  }
   return { status: concernsOf(node.text).length > 0 ? "unknown" : 0 };
 }
 
