@@ -1,9 +1,12 @@
 /**
- * Follows shell text over the emulated instance without running it. Recognised: iptables and
- * ip6tables (long and short options, -I/-A/-D/-C/-N/-F/-X/-P), iptables-restore and -save, the
- * iptables service (systemctl, service), Docker restarts, package installs, and the ways people
- * write files (echo/printf/cat/tee with >, >>, pipes and heredocs, cp, mv, rm, simple sed -i).
- * Anything else that mentions the firewall or ecs.config marks that concern unknown.
+ * Follows shell text (as mvdan/sh parses it) over the emulated instance without running it.
+ * Recognised: iptables and ip6tables (long and short options, -I/-A/-D/-C/-N/-F/-X/-P/-L),
+ * iptables-restore and -save, the iptables service (systemctl, service), Docker restarts, package
+ * installs, and the ways people write files (echo/printf/cat/tee with >, >>, pipes, heredocs and
+ * here-strings, cp, mv, rm, simple sed -i); if, case, for, while/until round by round, functions,
+ * subshells. A value known only at apply time is an unseen piece of its word; alone on a line it may
+ * be any lines, and every concern is unknown from there. Anything else that mentions the firewall or
+ * ecs.config marks that concern unknown.
  */
 import { Family, FilterTable, cloneTable } from "./firewall";
 import {

@@ -421,8 +421,3 @@ function ansiC(text: string): string {
   const escapes: Record<string, string> = { n: "\n", t: "\t", r: "\r", "\\": "\\", "'": "'", '"': '"', a: "\x07", e: "\x1b" };
   return text.replace(/\\(.)/gs, (match, char: string) => escapes[char] ?? match);
 }
-
-/** Whether a word is written without quotes or expansions (so it can be a reserved word). */
-export function isPlain(word: Word): boolean {
-  return word.pieces.length <= 1 && !/['"\\$`]/.test(word.raw);
-}
