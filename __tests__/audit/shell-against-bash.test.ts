@@ -11,6 +11,8 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { InstanceState, knownText } from "../../lib/audit/instance";
 import { interpretScript } from "../../lib/audit/interpreter";
+import { parseShell } from "../../lib/audit/shell";
+import { UNKNOWN_END, UNKNOWN_START } from "../../lib/audit/sources";
 
 const KEYS = ["ECS_CLUSTER", "ECS_AWSVPC_BLOCK_IMDS", "ECS_LOGLEVEL"] as const;
 const VALUES = ["true", "false", "prod", "\"true\"", "debug", " spaced"] as const;
@@ -41,6 +43,7 @@ const command = fc.oneof(
   fc.tuple(key, value).map(([k, v]) => `until grep -q '^${k}=' "$F" 2>/dev/null; do echo ${quote(`${k}=${v}`)} >> "$F"; done`),
   key.map((k) => `while [ -f "$F" ] && grep -q '^${k}=' "$F"; do sed -i '/^${k}=/d' "$F"; done`),
   fc.tuple(key, value).map(([k, v]) => `for i in {1..3}; do echo "${k}=$i" >> "$F"; [ "$i" = 2 ] && break; done\necho ${quote(`${k}=${v}`)} >> "$F"`),
+  fc.tuple(key, value).map(([k, v]) => `echo ${quote(`${k}=${v}`)} \\\n  >> "$F"`),
   fc.constant('[ -f "$F" ] || touch "$F"'),
   fc.constant('rm -f "$F"'),
   fc.constant('touch "$F"'),
@@ -64,6 +67,19 @@ describe("the audit's reading of shell that writes a file, against bash", () => 
         const predicted = state.files.has(file) ? knownText(state.files.get(file)) : undefined;
         rmSync(file, { force: true });
         expect({ script, file: predicted }).toEqual({ script, file: written });
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe("pieces of a script parsed on their own", () => {
+  it("give the tree the whole script gives", () => {
+    // Text holding a reference is parsed whole; a reference in a comment changes nothing else.
+    fc.assert(
+      fc.property(fc.array(command, { minLength: 1, maxLength: 8 }), (commands) => {
+        const script = `#!/bin/bash\nF=/etc/ecs/ecs.config\nX=initial\n${commands.join("\n")}\n`;
+        expect(parseShell(script)).toEqual(parseShell(`${script}# ${UNKNOWN_START}var.unused${UNKNOWN_END}\n`));
       }),
       { numRuns: 150 },
     );
