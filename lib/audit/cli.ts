@@ -5,7 +5,7 @@
  */
 import { judgeAll } from "./parallel";
 import { AuditedResource, formatJson, formatSarif, formatTable, reaches } from "./report";
-import { AuditInputError, FoundResource, readAuditInputs } from "./sources";
+import { AuditInputError, FoundResource, readAuditInputs, unresolvedJudgement } from "./read";
 import { evaluateWithTerraform } from "./terraform-runner";
 import { AUDIT_NETWORK_MODES, AuditNetworkMode, DEFAULT_AUDIT_NETWORK_MODES, Verdict } from "./types";
 
@@ -153,7 +153,8 @@ export async function runAudit(args: readonly string[], io: AuditIo): Promise<nu
   try {
     const found = options.evaluate === "terraform" ? await evaluateAll(options) : await readAuditInputs(options.paths);
     const judgements = await judgeAll(found.map((resource) => resource.description), options.modes, (message) => io.stderr(`ecs-imds-guard: ${message}\n`));
-    resources = found.map((resource, index) => ({ ...resource, judgement: judgements[index] }));
+    // A row the reader could not follow (a module not downloaded) is unknown in every mode, host included.
+    resources = found.map((resource, index) => ({ ...resource, judgement: resource.unresolved ? unresolvedJudgement(resource.unresolved, options.modes) : judgements[index] }));
   } catch (error) {
     if (error instanceof AuditInputError) {
       io.stderr(`ecs-imds-guard: cannot read ${error.file}: ${error.problem}\n`);

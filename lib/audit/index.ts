@@ -4,8 +4,8 @@ export { readUserDataBytes, decodeBase64, EC2_USER_DATA_LIMIT, MAX_DECOMPRESSED_
 export type { CloudInitPart, ReadUserData } from "./user-data";
 export { runAudit, USAGE as AUDIT_USAGE } from "./cli";
 export type { AuditIo } from "./cli";
-export { readAuditInputs, readAuditPath, AuditInputError, LAUNCH_RESOURCE_TYPES } from "./sources";
-export type { FoundResource } from "./sources";
+export { readAuditInputs, readAuditPath, AuditInputError, LAUNCH_RESOURCE_TYPES } from "./read";
+export type { FoundResource } from "./read";
 export { formatJson, formatSarif, formatTable, reaches, SHORT_FIXES } from "./report";
 export type { AuditedResource } from "./report";
 export { evaluateWithTerraform } from "./terraform-runner";

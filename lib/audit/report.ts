@@ -1,7 +1,7 @@
 /** The audit's output: a table, JSON, or SARIF 2.1.0 for code scanning. */
 import { readFileSync } from "node:fs";
 import { relative, resolve, sep } from "node:path";
-import { FoundResource } from "./sources";
+import { FoundResource } from "./read";
 import { AuditNetworkMode, Judgement, Verdict, VERDICT_ORDER } from "./types";
 
 /** One judged resource. */

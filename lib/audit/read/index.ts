@@ -1,0 +1,79 @@
+/**
+ * Readers of the places launch descriptions live: Terraform JSON (`cdk.tf.json`, a `cdktf.out`
+ * folder), a root module of `.tf` / `.tf.json` files with the modules it calls, and the output of
+ * `terraform show -json` for a saved plan. Each yields the EC2 launch resource instances with their
+ * Terraform address and file.
+ */
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { Value } from "../evaluate/expression";
+import { AuditInputError, FoundResource } from "./found";
+import { parseHclFiles } from "./hcl";
+import { ModuleConfig, ModuleInstance } from "./module";
+import { ModuleLoader } from "./modules";
+import { readPlan } from "./plan";
+import { asTerraformJson, isPlan, readJsonObject } from "./terraform-json";
+
+export { AuditInputError, LAUNCH_RESOURCE_TYPES, unresolvedJudgement } from "./found";
+export type { FoundResource } from "./found";
+export { describePlanned, readPlan } from "./plan";
+export { describeUnknowns } from "./values";
+export { UNKNOWN_START, UNKNOWN_END } from "../evaluate/expression";
+
+/** How the root module is read. */
+export interface ReadOptions {
+  /** Values of the root module's variables, as `-var` gives them; others keep their default or stay unknown. */
+  readonly variables?: Readonly<Record<string, Value>>;
+}
+
+/** Reads every launch resource instance from a path: a file or a folder. */
+export async function readAuditPath(path: string, options: ReadOptions = {}): Promise<FoundResource[]> {
+  if (!existsSync(path)) throw new AuditInputError(path, "no such file or folder");
+  if (statSync(path).isDirectory()) {
+    // A cdktf project folder: its synthesized output.
+    if (!existsSync(join(path, "stacks")) && existsSync(join(path, "cdktf.out", "stacks"))) return readAuditPath(join(path, "cdktf.out"), options);
+    const stacks = join(path, "stacks");
+    if (existsSync(stacks) && statSync(stacks).isDirectory()) {
+      const files = readdirSync(stacks)
+        .sort()
+        .map((stack) => join(stacks, stack, "cdk.tf.json"))
+        .filter((file) => existsSync(file));
+      if (files.length === 0) throw new AuditInputError(path, "a cdktf.out folder without stacks/*/cdk.tf.json: run cdktf synth first");
+      const found: FoundResource[] = [];
+      for (const file of files) found.push(...(await readJsonFile(file, options)));
+      return found;
+    }
+    if (existsSync(join(path, "cdk.tf.json"))) return readJsonFile(join(path, "cdk.tf.json"), options);
+    const names = readdirSync(path);
+    if (!names.some((name) => name.endsWith(".tf") || name.endsWith(".tf.json"))) {
+      throw new AuditInputError(path, "no cdktf.out stacks, cdk.tf.json, .tf or .tf.json files in this folder");
+    }
+    const loader = new ModuleLoader(path);
+    return readRoot(await loader.load(path), loader, options);
+  }
+  if (path.endsWith(".tf")) {
+    const loader = new ModuleLoader(dirname(path));
+    return readRoot(loader.fromFiles(dirname(path), await parseHclFiles([path])), loader, options);
+  }
+  return readJsonFile(path, options);
+}
+
+async function readJsonFile(file: string, options: ReadOptions): Promise<FoundResource[]> {
+  const document = readJsonObject(file);
+  if (isPlan(document)) return readPlan(file, document);
+  const loader = new ModuleLoader(dirname(file));
+  return readRoot(loader.fromFiles(dirname(file), [asTerraformJson(file, document)]), loader, options);
+}
+
+function readRoot(config: ModuleConfig, loader: ModuleLoader, options: ReadOptions): Promise<FoundResource[]> {
+  const inputs = new Map(Object.entries(options.variables ?? {}).map(([name, value]) => [name, () => Promise.resolve(value)] as const));
+  return new ModuleInstance(config, loader, [], "", inputs).rows();
+}
+
+/** Reads paths: the whole input of one audit. */
+export async function readAuditInputs(paths: readonly string[], options: ReadOptions = {}): Promise<FoundResource[]> {
+  const found: FoundResource[] = [];
+  for (const path of paths) found.push(...(await readAuditPath(path, options)));
+  return found;
+}
+

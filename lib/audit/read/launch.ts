@@ -1,0 +1,93 @@
+/** One launch resource instance (template, instance, launch configuration) as the judge reads it. */
+import { gzipSync } from "node:zlib";
+import { EvalScope, isEncoded, isOpaque, UNKNOWN_START, Value } from "../evaluate/expression";
+import { Known, LaunchDescription, MetadataOptions, UserDataInput } from "../types";
+import { expressionText } from "./instances";
+import { blocksOf, describeUnknowns, evaluateRaw, isTemplate, wholeReference } from "./values";
+
+/** Reads user data, metadata options and image of one instance of a launch resource. */
+export async function describeLaunch(type: string, attributes: Record<string, unknown>, scope: EvalScope, explain: (reference: string) => string): Promise<LaunchDescription> {
+  const block = blocksOf(attributes.metadata_options)[0];
+  const metadataOptions = block
+    ? ({
+        ...(await field("httpEndpoint", block.http_endpoint, scope)),
+        ...(await field("httpTokens", block.http_tokens, scope)),
+        ...(await field("httpPutResponseHopLimit", block.http_put_response_hop_limit, scope, true)),
+        ...(await field("httpProtocolIpv6", block.http_protocol_ipv6, scope)),
+      } as MetadataOptions)
+    : undefined;
+  const image = attributes.image_id ?? attributes.ami;
+  const userData = await userDataOf(type, attributes, scope, explain);
+  const imageId = typeof image === "string" ? await imageOf(image, scope) : undefined;
+  return {
+    resourceType: type,
+    ...(userData !== undefined ? { userData } : {}),
+    ...(metadataOptions ? { metadataOptions } : {}),
+    ...(imageId !== undefined ? { imageId } : {}),
+  };
+}
+
+async function userDataOf(type: string, attributes: Record<string, unknown>, scope: EvalScope, explain: (reference: string) => string): Promise<UserDataInput | undefined> {
+  const base64Field = attributes.user_data_base64 !== undefined && attributes.user_data_base64 !== null;
+  const raw = base64Field ? attributes.user_data_base64 : attributes.user_data;
+  if (raw === undefined || raw === null) return undefined;
+  // A launch template's user_data is base64; an instance's and launch configuration's is text.
+  const base64 = base64Field || type === "aws_launch_template";
+  if (typeof raw !== "string") return { unknown: `user_data is a ${typeof raw}, not text` };
+  if (!isTemplate(raw)) return base64 ? { base64: raw } : { text: raw };
+  let value: Value;
+  try {
+    value = await evaluateRaw(raw, scope);
+  } catch (error) {
+    return { unknown: `${expressionText(raw).slice(0, 80)}: ${(error as Error).message}` };
+  }
+  return userDataFromValue(value, base64, explain);
+}
+
+/**
+ * User data from its evaluated value. Text that is wholly one reference is unknown, naming it;
+ * text with references inside is handed on as text with its marks (never encoded), per the contract.
+ */
+export function userDataFromValue(value: Value, base64: boolean, explain: (reference: string) => string): UserDataInput | undefined {
+  if (value === null) return undefined;
+  if (isOpaque(value)) return { unknown: value.opaque };
+  if (isEncoded(value)) {
+    const whole = wholeReference(value.encodedText);
+    if (whole !== undefined) return { unknown: explain(whole) };
+    if (value.encodedText.includes(UNKNOWN_START)) return { text: value.encodedText };
+    return value.gzip ? { bytes: gzipSync(Buffer.from(value.encodedText, "utf8")) } : { text: value.encodedText };
+  }
+  if (typeof value !== "string") return { unknown: `user_data evaluates to a ${Array.isArray(value) ? "list" : typeof value}, not text` };
+  const whole = wholeReference(value);
+  if (whole !== undefined) return { unknown: explain(whole) };
+  if (!base64) return { text: value };
+  if (value.includes(UNKNOWN_START)) return { unknown: `the base64 user data holds values known only at apply time (${describeUnknowns(value)})` };
+  return { base64: value };
+}
+
+async function field(name: keyof MetadataOptions, raw: unknown, scope: EvalScope, numeric = false): Promise<Partial<Record<keyof MetadataOptions, Known<string | number>>>> {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw === "string" && isTemplate(raw)) {
+    let value: Value;
+    try {
+      value = await evaluateRaw(raw, scope);
+    } catch (error) {
+      return { [name]: { unknown: `${expressionText(raw)}: ${(error as Error).message}` } };
+    }
+    if (value === null) return {};
+    if (typeof value === "number") return { [name]: numeric ? value : String(value) };
+    if (typeof value === "boolean") return { [name]: String(value) };
+    if (typeof value === "string" && !value.includes(UNKNOWN_START)) return { [name]: numeric ? Number(value) : value };
+    const why = typeof value === "string" ? describeUnknowns(value) : isOpaque(value) ? value.opaque : "";
+    return { [name]: { unknown: `${expressionText(raw)} is known only at apply time${why ? ` (${why})` : ""}` } };
+  }
+  if (numeric) return { [name]: typeof raw === "number" ? raw : Number(raw) };
+  return { [name]: String(raw) };
+}
+
+async function imageOf(raw: string, scope: EvalScope): Promise<Known<string>> {
+  if (!isTemplate(raw)) return raw;
+  const value = await evaluateRaw(raw, scope).catch(() => undefined);
+  if (typeof value === "string" && !value.includes(UNKNOWN_START)) return value;
+  return { unknown: raw };
+}

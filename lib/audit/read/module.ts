@@ -1,0 +1,297 @@
+/**
+ * One Terraform module as Terraform evaluates it: variables (from the caller, or defaults), locals,
+ * the data sources that only assemble text, module calls and their outputs, and every instance of
+ * each launch resource. HCL (as hcl2json writes it) and Terraform JSON share this shape.
+ */
+import { EvalScope, Value } from "../evaluate/expression";
+import { ASSEMBLED_DATA_TYPES, evaluateDataSource } from "./data-sources";
+import { FoundResource, LAUNCH_RESOURCE_TYPES, unresolvedDescription } from "./found";
+import { ParsedFile } from "./hcl";
+import { Expansion, expand, Instance } from "./instances";
+import { describeLaunch } from "./launch";
+import type { ModuleLoader } from "./modules";
+import { applySteps, splitReference } from "./reference";
+import { blocksOf, evaluateRaw } from "./values";
+
+/** A block declared in a module: `resource "type" "name"`, `data "type" "name"`, `module "name"`. */
+export interface Declaration {
+  readonly type: string;
+  readonly name: string;
+  readonly file: string;
+  readonly body: Record<string, unknown>;
+}
+
+/** What a module declares, merged over its files. */
+export interface ModuleConfig {
+  readonly dir: string;
+  readonly files: readonly string[];
+  readonly variables: ReadonlyMap<string, { readonly hasDefault: boolean; readonly default?: unknown }>;
+  readonly locals: ReadonlyMap<string, unknown>;
+  readonly resources: readonly Declaration[];
+  readonly data: ReadonlyMap<string, Declaration>;
+  readonly calls: ReadonlyMap<string, Declaration>;
+  readonly outputs: ReadonlyMap<string, unknown>;
+  /** Locals and data sources that refer to themselves through others (Terraform refuses the cycle). */
+  readonly cyclic: ReadonlySet<string>;
+}
+
+/** Builds a module's declarations from its parsed files. */
+export function moduleConfig(dir: string, files: readonly ParsedFile[]): ModuleConfig {
+  const variables = new Map<string, { hasDefault: boolean; default?: unknown }>();
+  const locals = new Map<string, unknown>();
+  const resources: Declaration[] = [];
+  const data = new Map<string, Declaration>();
+  const calls = new Map<string, Declaration>();
+  const outputs = new Map<string, unknown>();
+  for (const { file, body } of files) {
+    for (const [name, blocks] of entries(body.variable)) {
+      const first = blocksOf(blocks)[0] ?? {};
+      variables.set(name, "default" in first ? { hasDefault: true, default: first.default } : { hasDefault: false });
+    }
+    for (const block of blocksOf(body.locals)) for (const [name, raw] of Object.entries(block)) locals.set(name, raw);
+    for (const [type, byName] of entries(body.resource)) {
+      if (!(LAUNCH_RESOURCE_TYPES as readonly string[]).includes(type)) continue;
+      for (const [name, blocks] of entries(byName)) resources.push({ type, name, file, body: blocksOf(blocks)[0] ?? {} });
+    }
+    for (const [type, byName] of entries(body.data)) {
+      for (const [name, blocks] of entries(byName)) data.set(`${type}.${name}`, { type, name, file, body: blocksOf(blocks)[0] ?? {} });
+    }
+    for (const [name, blocks] of entries(body.module)) calls.set(name, { type: "module", name, file, body: blocksOf(blocks)[0] ?? {} });
+    for (const [name, blocks] of entries(body.output)) outputs.set(name, (blocksOf(blocks)[0] ?? {}).value);
+  }
+  // Rows keep the order of files, and within a file the order of LAUNCH_RESOURCE_TYPES.
+  const typeOrder = (d: Declaration) => (LAUNCH_RESOURCE_TYPES as readonly string[]).indexOf(d.type);
+  const fileOrder = files.map((f) => f.file);
+  resources.sort((a, b) => fileOrder.indexOf(a.file) - fileOrder.indexOf(b.file) || typeOrder(a) - typeOrder(b));
+  return { dir, files: fileOrder, variables, locals, resources, data, calls, outputs, cyclic: cycles(locals, data) };
+}
+
+function entries(value: unknown): Array<[string, unknown]> {
+  if (value === null || typeof value !== "object") return [];
+  // Terraform JSON may list blocks of one kind as an array of objects.
+  if (Array.isArray(value)) return value.flatMap((item) => entries(item));
+  return Object.entries(value as Record<string, unknown>).filter(([key]) => key !== "//");
+}
+
+/** Locals and data sources on a reference cycle, found from the references their text names. */
+function cycles(locals: ReadonlyMap<string, unknown>, data: ReadonlyMap<string, Declaration>): Set<string> {
+  const edges = new Map<string, string[]>();
+  const refs = (raw: unknown) => [...JSON.stringify(raw ?? null).matchAll(/\b(local\.[A-Za-z_][\w-]*|data\.[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*)/g)].map((m) => m[1]);
+  for (const [name, raw] of locals) edges.set(`local.${name}`, refs(raw));
+  for (const [key, declaration] of data) edges.set(`data.${key}`, refs(declaration.body));
+  const cyclic = new Set<string>();
+  for (const start of edges.keys()) {
+    const seen = new Set<string>();
+    const stack = [...(edges.get(start) ?? [])];
+    while (stack.length > 0) {
+      const next = stack.pop() as string;
+      if (next === start) {
+        cyclic.add(start);
+        break;
+      }
+      if (seen.has(next)) continue;
+      seen.add(next);
+      stack.push(...(edges.get(next) ?? []));
+    }
+  }
+  return cyclic;
+}
+
+/** Values given to a module from outside: its caller's inputs, or `-var` values for the root. */
+export type Inputs = ReadonlyMap<string, () => Promise<Value>>;
+
+/** A module call's instances once followed, or why they cannot be. */
+type CallInstances = { readonly kind: "instances"; readonly repeat: "none" | "count" | "for_each"; readonly instances: ReadonlyArray<{ readonly instance: Instance; readonly module: ModuleInstance }> } | { readonly kind: "unresolved"; readonly why: string };
+
+/** One instance of a module: where its values come from, and what it yields. */
+export class ModuleInstance {
+  private readonly localValues = new Map<string, Promise<Value>>();
+  private readonly dataValues = new Map<string, Promise<Value | undefined>>();
+  private readonly callInstances = new Map<string, Promise<CallInstances>>();
+  private readonly moduleScope: EvalScope;
+
+  constructor(
+    readonly config: ModuleConfig,
+    private readonly loader: ModuleLoader,
+    /** Module call names from the root: the key of `.terraform/modules/modules.json` (`a.b`). */
+    readonly callPath: readonly string[],
+    /** Address prefix: `""` or `module.asg["a"].`. */
+    readonly prefix: string,
+    private readonly inputs: Inputs,
+  ) {
+    this.moduleScope = this.scope();
+  }
+
+  /** The scope of an expression in this module, inside one instance of a block (or none). */
+  scope(instance?: Instance): EvalScope {
+    return { dir: this.config.dir, resolve: (reference) => this.resolve(reference, instance) };
+  }
+
+  private async resolve(reference: string, instance: Instance | undefined): Promise<Value | undefined> {
+    const split = splitReference(reference);
+    if (!split) return undefined;
+    const [kind, name, third] = split.root;
+    let root: Value | undefined;
+    switch (kind) {
+      case "var":
+        root = await this.variable(name);
+        break;
+      case "local":
+        root = await this.local(name);
+        break;
+      case "each":
+        root = instance?.each ? (name === "key" ? instance.each.key : name === "value" ? instance.each.value : undefined) : undefined;
+        break;
+      case "count":
+        root = name === "index" ? instance?.countIndex : undefined;
+        break;
+      case "data":
+        root = await this.dataSource(name, third);
+        break;
+      case "module":
+        root = await this.moduleOutputs(name);
+        break;
+      default:
+        return undefined;
+    }
+    return applySteps(root, split.steps);
+  }
+
+  private async variable(name: string): Promise<Value | undefined> {
+    const given = this.inputs.get(name);
+    if (given) return given();
+    const declared = this.config.variables.get(name);
+    // A variable without default is given only at plan time: never guessed. A default of null is null.
+    if (!declared?.hasDefault) return undefined;
+    return evaluateRaw(declared.default, { dir: this.config.dir, resolve: () => undefined });
+  }
+
+  private local(name: string): Promise<Value | undefined> {
+    if (!this.config.locals.has(name)) return Promise.resolve(undefined);
+    if (this.config.cyclic.has(`local.${name}`)) return Promise.resolve({ opaque: `local.${name} refers to itself through other locals (Terraform refuses the cycle)` });
+    let value = this.localValues.get(name);
+    if (!value) {
+      value = evaluateRaw(this.config.locals.get(name), this.moduleScope);
+      this.localValues.set(name, value);
+    }
+    return value;
+  }
+
+  private dataSource(type: string, name: string): Promise<Value | undefined> {
+    const key = `${type}.${name}`;
+    const declaration = this.config.data.get(key);
+    if (!declaration || !(ASSEMBLED_DATA_TYPES as readonly string[]).includes(type)) return Promise.resolve(undefined);
+    if (this.config.cyclic.has(`data.${key}`)) return Promise.resolve({ opaque: `data.${key} refers to itself through other blocks (Terraform refuses the cycle)` });
+    let value = this.dataValues.get(key);
+    if (!value) {
+      value = this.evaluateData(declaration);
+      this.dataValues.set(key, value);
+    }
+    return value;
+  }
+
+  private async evaluateData(declaration: Declaration): Promise<Value | undefined> {
+    const address = `${this.prefix}data.${declaration.type}.${declaration.name}`;
+    const expansion = await this.expansion(declaration.body);
+    if ("unknown" in expansion) return { opaque: `${address}: ${expansion.unknown}` };
+    const values: Array<[Instance, Value | undefined]> = [];
+    for (const instance of expansion.instances) values.push([instance, await evaluateDataSource(declaration.type, declaration.body, this.scope(instance), `${address}${instance.key}`)]);
+    return collect(declaration.body, values);
+  }
+
+  private async moduleOutputs(name: string): Promise<Value | undefined> {
+    if (!this.config.calls.has(name)) return undefined;
+    const call = await this.callInstancesOf(name);
+    if (call.kind === "unresolved") return { opaque: call.why };
+    const values: Array<[Instance, Value | undefined]> = [];
+    for (const { instance, module } of call.instances) values.push([instance, await module.outputValues()]);
+    return collect(this.config.calls.get(name)?.body ?? {}, values);
+  }
+
+  /** Every output of this module instance, evaluated. */
+  async outputValues(): Promise<Value> {
+    const out: Record<string, Value> = {};
+    for (const [name, raw] of this.config.outputs) out[name] = await evaluateRaw(raw, this.moduleScope);
+    return out;
+  }
+
+  private expansion(body: Record<string, unknown>): Promise<Expansion> {
+    return expand(body, (raw) => evaluateRaw(raw, this.moduleScope));
+  }
+
+  private callInstancesOf(name: string): Promise<CallInstances> {
+    let value = this.callInstances.get(name);
+    if (!value) {
+      value = this.followCall(this.config.calls.get(name) as Declaration);
+      this.callInstances.set(name, value);
+    }
+    return value;
+  }
+
+  private async followCall(call: Declaration): Promise<CallInstances> {
+    const callPath = [...this.callPath, call.name];
+    const source = await this.loader.moduleOf(call, this.config.dir, callPath);
+    if ("why" in source) return { kind: "unresolved", why: source.why };
+    const expansion = await this.expansion(call.body);
+    if ("unknown" in expansion) return { kind: "unresolved", why: `module.${call.name}: ${expansion.unknown}` };
+    const repeat = call.body.count !== undefined && call.body.count !== null ? "count" : call.body.for_each !== undefined && call.body.for_each !== null ? "for_each" : "none";
+    const instances = expansion.instances.map((instance) => {
+      const scope = this.scope(instance);
+      const inputs = new Map<string, () => Promise<Value>>();
+      for (const [input, raw] of Object.entries(call.body)) {
+        if (META_ARGUMENTS.has(input)) continue;
+        let value: Promise<Value> | undefined;
+        inputs.set(input, () => (value ??= evaluateRaw(raw, scope)));
+      }
+      return { instance, module: new ModuleInstance(source.config, this.loader, callPath, `${this.prefix}module.${call.name}${instance.key}.`, inputs) };
+    });
+    return { kind: "instances", repeat, instances };
+  }
+
+  /** Every launch resource instance in this module and the modules it calls, or a row for what cannot be followed. */
+  async rows(): Promise<FoundResource[]> {
+    const found: FoundResource[] = [];
+    for (const resource of this.config.resources) {
+      const address = `${this.prefix}${resource.type}.${resource.name}`;
+      const expansion = await this.expansion(resource.body);
+      if ("unknown" in expansion) {
+        const why = `${address}: ${expansion.unknown}`;
+        found.push({ address, file: resource.file, description: unresolvedDescription(resource.type, why), unresolved: why });
+        continue;
+      }
+      for (const instance of expansion.instances) {
+        const description = await describeLaunch(resource.type, resource.body, this.scope(instance), explainReference);
+        found.push({ address: `${address}${instance.key}`, file: resource.file, description });
+      }
+    }
+    for (const call of this.config.calls.values()) {
+      const followed = await this.callInstancesOf(call.name);
+      if (followed.kind === "unresolved") {
+        found.push({ address: `${this.prefix}module.${call.name}`, file: call.file, description: unresolvedDescription("module", followed.why), unresolved: followed.why });
+        continue;
+      }
+      for (const { module } of followed.instances) found.push(...(await module.rows()));
+    }
+    return found;
+  }
+}
+
+/** Arguments of a module call that are not its inputs. */
+const META_ARGUMENTS = new Set(["source", "version", "providers", "count", "for_each", "depends_on"]);
+
+/** The value a reference to a repeated block takes: the one instance's, a list by count, or a map by for_each key. */
+function collect(body: Record<string, unknown>, values: ReadonlyArray<[Instance, Value | undefined]>): Value | undefined {
+  if (body.count !== undefined && body.count !== null) return values.map(([, value]) => value ?? { opaque: "an instance known only at apply time" });
+  if (body.for_each !== undefined && body.for_each !== null) {
+    return Object.fromEntries(values.map(([instance, value]) => [String(instance.each?.key), value ?? { opaque: "an instance known only at apply time" }]));
+  }
+  return values[0]?.[1];
+}
+
+/**
+ * What a reference that is the whole user data stands for, as a reason names it: the reference, and
+ * for a variable what to do (data sources, module outputs and attributes name themselves).
+ */
+export function explainReference(reference: string): string {
+  return reference.startsWith("var.") ? `${reference}, a variable without a default: give it (-var, -var-file) or audit a saved plan` : reference;
+}
