@@ -5,7 +5,7 @@ export type { CloudInitPart, ReadUserData } from "./user-data";
 export { runAudit, USAGE as AUDIT_USAGE } from "./cli";
 export type { AuditIo } from "./cli";
 export { readAuditInputs, readAuditPath, AuditInputError, LAUNCH_RESOURCE_TYPES } from "./read";
-export type { FoundResource } from "./read";
+export type { FoundResource, ReadOptions } from "./read";
 export { formatJson, formatSarif, formatTable, reaches, SHORT_FIXES } from "./report";
 export type { AuditedResource } from "./report";
 export { evaluateWithTerraform } from "./terraform-runner";

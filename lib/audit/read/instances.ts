@@ -34,8 +34,9 @@ export function instanceKey(key: string | number): string {
 const SINGLE: Expansion = { instances: [{ key: "" }] };
 
 function whyUnknown(argument: string, raw: unknown, value: Value): string {
-  const inner = isOpaque(value) ? value.opaque : typeof value === "string" && value.includes(UNKNOWN_START) ? `${describeUnknowns(value)} is known only at apply time` : "";
-  return `${argument} = ${expressionText(raw)} is known only at apply time${inner ? ` (${inner})` : ""}: the audit cannot tell which instances exist`;
+  const text = expressionText(raw);
+  const inner = isOpaque(value) ? value.opaque : typeof value === "string" && value.includes(UNKNOWN_START) ? describeUnknowns(value) : "";
+  return `${argument} = ${text} is known only at apply time${inner && inner !== text ? ` (${inner})` : ""}: the audit cannot tell which instances exist`;
 }
 
 /** Expands a block's `count` or `for_each`, evaluated by `evaluate` in the block's module. */

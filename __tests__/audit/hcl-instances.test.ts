@@ -1,0 +1,117 @@
+/**
+ * count and for_each over known values give one row per instance, judged with its own each/count
+ * values and addressed as Terraform addresses it; user data that is wholly a reference is unknown.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { readAuditInputs, runAudit } from "../../lib/audit";
+import { TerraformWorkspace } from "../support/terraform";
+import { describeWhen, hasProgram } from "../support/tools";
+
+const ROOT = resolve(__dirname, "..", "..");
+const FIXTURES = join(ROOT, "__tests__", "fixtures", "audit");
+
+jest.setTimeout(120_000);
+
+async function audit(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const code = await runAudit(["audit", ...args], { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+interface Row {
+  address: string;
+  file: string;
+  verdicts: Record<string, string>;
+  reasons: Record<string, string[]>;
+}
+
+async function rows(folder: string): Promise<Record<string, Row>> {
+  const report = JSON.parse((await audit(["--format", "json", "--network-modes", "bridge,awsvpc,host", join(FIXTURES, folder)])).stdout);
+  return Object.fromEntries(report.resources.map((row: Row) => [row.address, row]));
+}
+
+describe("for_each and count over known values", () => {
+  it("gives one row per instance, each judged with its own each.value and count.index", async () => {
+    const byAddress = await rows("hcl-instances");
+    const verdicts = Object.fromEntries(Object.entries(byAddress).map(([address, row]) => [address, { bridge: row.verdicts.bridge, awsvpc: row.verdicts.awsvpc }]));
+    expect(verdicts).toEqual({
+      'aws_launch_template.pool["batch"]': { bridge: "open", awsvpc: "open" },
+      'aws_launch_template.pool["web"]': { bridge: "closed", awsvpc: "closed" },
+      "aws_instance.node[0]": { bridge: "closed", awsvpc: "closed" },
+      "aws_instance.node[1]": { bridge: "closed", awsvpc: "open" },
+    });
+    // each.value.block_awsvpc reached the script: batch wrote false, which the agent reads as false.
+    expect(byAddress['aws_launch_template.pool["batch"]'].reasons.awsvpc[0]).toMatch(/sets ECS_AWSVPC_BLOCK_IMDS=false, which the agent reads as false/);
+    expect(byAddress["aws_instance.node[1]"].reasons.awsvpc[0]).toMatch(/does not set ECS_AWSVPC_BLOCK_IMDS/);
+    for (const row of Object.values(byAddress)) expect(row.file).toBe("__tests__/fixtures/audit/hcl-instances/main.tf");
+  });
+
+  it("names each instance in the table and in SARIF", async () => {
+    const table = (await audit(["--network-modes", "awsvpc", join(FIXTURES, "hcl-instances")])).stdout;
+    expect(table).toContain('| aws_launch_template.pool["batch"] (__tests__/fixtures/audit/hcl-instances/main.tf) | awsvpc | open |');
+    expect(table).toContain("| aws_instance.node[1] (__tests__/fixtures/audit/hcl-instances/main.tf) | awsvpc | open |");
+    const sarif = JSON.parse((await audit(["--format", "sarif", join(FIXTURES, "hcl-instances")])).stdout);
+    const names = sarif.runs[0].results.map((result: { locations: Array<{ logicalLocations: Array<{ fullyQualifiedName: string }> }> }) => result.locations[0].logicalLocations[0].fullyQualifiedName);
+    expect(new Set(names)).toEqual(new Set(['aws_launch_template.pool["batch"]', "aws_instance.node[1]"]));
+  });
+
+  describeWhen({ terraform: hasProgram("terraform") })("against Terraform", () => {
+    it("addresses the instances as terraform plan does", async () => {
+      // The fixture's count and for_each, each on a terraform_data resource of its own, planned offline.
+      const text = readFileSync(join(FIXTURES, "hcl-instances", "main.tf"), "utf8");
+      const blocks = text.match(/^(variable|locals|resource) [^\n]*\{\n[\s\S]*?^\}\n/gm) ?? [];
+      const mirrored = blocks.map((block) => {
+        const header = /^resource "([^"]+)" "([^"]+)"/.exec(block);
+        if (!header) return block;
+        const repeat = /^\s+(for_each|count)\s*=.*$/m.exec(block)?.[0] ?? "";
+        return `resource "terraform_data" "${header[1]}__${header[2]}" {\n${repeat}\n}\n`;
+      });
+      const workspace = new TerraformWorkspace({});
+      writeFileSync(join(workspace.dir, "mirror.tf"), mirrored.join("\n"));
+      const plan = workspace.run(["plan", "-input=false", "-lock=false", "-out=plan.bin", "-no-color"]);
+      expect(plan.stderr).toBe("");
+      const shown = JSON.parse(workspace.run(["show", "-json", "plan.bin"]).stdout);
+      workspace.dispose();
+      const planned = (shown.planned_values.root_module.resources as Array<{ address: string }>).map((resource) =>
+        resource.address.replace(/^terraform_data\.([a-z_]+?)__([a-z_]+)/, "$1.$2"),
+      );
+      expect(Object.keys(await rows("hcl-instances")).sort()).toEqual(planned.sort());
+    });
+  });
+});
+
+describe("user data that is wholly a reference", () => {
+  it("is unknown, naming the reference, on every resource type, unless the metadata options close the mode", async () => {
+    const byAddress = await rows("hcl-references");
+    expect(byAddress["aws_instance.raw"].verdicts).toMatchObject({ bridge: "unknown", awsvpc: "unknown" });
+    expect(byAddress["aws_instance.raw"].reasons.awsvpc[0]).toBe(
+      "the user data is only known at apply time (var.user_data, a variable without a default: give it (-var, -var-file) or audit a saved plan)",
+    );
+    // base64encode(var.user_data): still the whole user data; hop limit 1 closes bridge on its own.
+    expect(byAddress["aws_launch_template.encoded"].verdicts).toMatchObject({ bridge: "closed", awsvpc: "unknown" });
+    expect(byAddress["aws_launch_template.encoded"].reasons.awsvpc[0]).toMatch(/\(var\.user_data, a variable without a default/);
+    expect(byAddress["aws_launch_template.fetched"].verdicts).toMatchObject({ bridge: "unknown", awsvpc: "unknown" });
+    expect(byAddress["aws_launch_template.fetched"].reasons.bridge[0]).toBe("the user data is only known at apply time (data.aws_s3_object.boot.body)");
+  });
+
+  it("is no user data when the variable defaults to null, as Terraform evaluates it", async () => {
+    const row = (await rows("hcl-references"))["aws_launch_configuration.nothing"];
+    expect(row.verdicts).toMatchObject({ bridge: "open", awsvpc: "open" });
+    expect(row.reasons.awsvpc[0]).toMatch(/^no user data/);
+  });
+
+  it("gives one unknown row, every mode, for a for_each known only at apply time", async () => {
+    const row = (await rows("hcl-references"))["aws_launch_template.per_name"];
+    expect(row.verdicts).toEqual({ bridge: "unknown", awsvpc: "unknown", host: "unknown" });
+    expect(row.reasons.host[0]).toBe("aws_launch_template.per_name: for_each = var.pool_names is known only at apply time: the audit cannot tell which instances exist");
+  });
+
+  it("reads a -var value when the caller gives one, never a guess", async () => {
+    const [raw] = (await readAuditInputs([join(FIXTURES, "hcl-references")], { variables: { user_data: "#!/bin/bash\necho ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config\n" } })).filter(
+      (resource) => resource.address === "aws_instance.raw",
+    );
+    expect(raw.description.userData).toEqual({ text: "#!/bin/bash\necho ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config\n" });
+  });
+});
