@@ -55,7 +55,7 @@ export interface AuditBenchRow {
 }
 
 /** lib/ compiled to CommonJS in `out` (what the package's build ships), for the end-to-end timing. */
-function compileLib(out: string): string {
+export function compileLib(out: string): string {
   const walk = (dir: string): string[] =>
     readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? walk(join(dir, entry.name)) : entry.name.endsWith(".ts") ? [join(dir, entry.name)] : []));
   for (const file of walk(join(ROOT, "lib"))) {
@@ -66,7 +66,7 @@ function compileLib(out: string): string {
   return join(out, "lib", "bin", "ecs-imds-guard.js");
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
 }

