@@ -115,3 +115,20 @@ describe("user data that is wholly a reference", () => {
     expect(raw.description.userData).toEqual({ text: "#!/bin/bash\necho ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config\n" });
   });
 });
+
+describe("Terraform JSON", () => {
+  it("expands for_each and count and reads wholly-reference user data the same way as HCL", async () => {
+    const byAddress = await rows("json-instances");
+    const verdicts = Object.fromEntries(Object.entries(byAddress).map(([address, row]) => [address, { bridge: row.verdicts.bridge, awsvpc: row.verdicts.awsvpc }]));
+    expect(verdicts).toEqual({
+      'aws_launch_template.pool["batch"]': { bridge: "open", awsvpc: "closed" },
+      'aws_launch_template.pool["web"]': { bridge: "closed", awsvpc: "closed" },
+      "aws_launch_template.given": { bridge: "unknown", awsvpc: "unknown" },
+      "aws_instance.node[0]": { bridge: "unknown", awsvpc: "unknown" },
+      "aws_instance.node[1]": { bridge: "unknown", awsvpc: "unknown" },
+      "aws_launch_configuration.nothing": { bridge: "open", awsvpc: "open" },
+    });
+    expect(byAddress["aws_instance.node[1]"].reasons.awsvpc[0]).toMatch(/^the user data is only known at apply time \(var\.user_data, a variable without a default/);
+    expect(byAddress["aws_launch_configuration.nothing"].reasons.awsvpc[0]).toMatch(/^no user data/);
+  });
+});

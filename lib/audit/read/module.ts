@@ -108,6 +108,7 @@ export class ModuleInstance {
   private readonly localValues = new Map<string, Promise<Value>>();
   private readonly dataValues = new Map<string, Promise<Value | undefined>>();
   private readonly callInstances = new Map<string, Promise<CallInstances>>();
+  private readonly outputCache = new Map<string, Promise<Value>>();
   private readonly moduleScope: EvalScope;
 
   constructor(
@@ -149,8 +150,7 @@ export class ModuleInstance {
         root = await this.dataSource(name, third);
         break;
       case "module":
-        root = await this.moduleOutputs(name);
-        break;
+        return this.moduleOutput(name, split.steps);
       default:
         return undefined;
     }
@@ -199,19 +199,46 @@ export class ModuleInstance {
     return collect(declaration.body, values);
   }
 
-  private async moduleOutputs(name: string): Promise<Value | undefined> {
-    if (!this.config.calls.has(name)) return undefined;
+  /**
+   * `module.NAME` and what follows it. `module.m.out` evaluates only that output; the root alone
+   * (`module.m`, or a repeated call's `module.m["k"]`) evaluates every output of the instances named.
+   */
+  private async moduleOutput(name: string, steps: ReadonlyArray<string | number>): Promise<Value | undefined> {
+    const declaration = this.config.calls.get(name);
+    if (!declaration) return undefined;
     const call = await this.callInstancesOf(name);
     if (call.kind === "unresolved") return { opaque: call.why };
+    if (call.repeat === "none") {
+      const only = call.instances[0]?.module;
+      if (!only) return undefined;
+      if (typeof steps[0] === "string") return applySteps(await only.output(steps[0]), steps.slice(1));
+      return applySteps(await only.outputValues(), steps);
+    }
+    if (steps.length >= 2 && typeof steps[1] === "string") {
+      const key = call.repeat === "count" ? `[${steps[0]}]` : `[${JSON.stringify(String(steps[0]))}]`;
+      const chosen = call.instances.find(({ instance }) => instance.key === key)?.module;
+      return chosen ? applySteps(await chosen.output(steps[1]), steps.slice(2)) : undefined;
+    }
     const values: Array<[Instance, Value | undefined]> = [];
     for (const { instance, module } of call.instances) values.push([instance, await module.outputValues()]);
-    return collect(this.config.calls.get(name)?.body ?? {}, values);
+    return applySteps(collect(declaration.body, values), steps);
+  }
+
+  /** One output of this module instance, evaluated; undefined when the module has no such output. */
+  output(name: string): Promise<Value | undefined> {
+    if (!this.config.outputs.has(name)) return Promise.resolve(undefined);
+    let value = this.outputCache.get(name);
+    if (!value) {
+      value = evaluateRaw(this.config.outputs.get(name), this.moduleScope);
+      this.outputCache.set(name, value);
+    }
+    return value;
   }
 
   /** Every output of this module instance, evaluated. */
   async outputValues(): Promise<Value> {
     const out: Record<string, Value> = {};
-    for (const [name, raw] of this.config.outputs) out[name] = await evaluateRaw(raw, this.moduleScope);
+    for (const name of this.config.outputs.keys()) out[name] = (await this.output(name)) as Value;
     return out;
   }
 

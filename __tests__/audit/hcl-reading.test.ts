@@ -1,0 +1,116 @@
+/**
+ * Reading HCL: only the blocks the audit reads go to the parser, split without losing one, and a
+ * module's references resolve both as a root (`module.m`) and as a whole accessor (`module.m.out`).
+ */
+import { join, resolve } from "node:path";
+import fc from "fast-check";
+import { hcl } from "../../lib/audit/evaluate/expression";
+import { readBlocks } from "../../lib/audit/read/hcl";
+import { ModuleInstance } from "../../lib/audit/read/module";
+import { ModuleLoader } from "../../lib/audit/read/modules";
+
+const FIXTURES = join(resolve(__dirname, "..", ".."), "__tests__", "fixtures", "audit");
+
+jest.setTimeout(60_000);
+
+describe("the block scanner", () => {
+  const TRICKY = `# a comment with { braces
+resource "aws_iam_policy" "p" {
+  policy = jsonencode({ a = "}" })
+  description = "\${format("%s}", "{")} \\" } still a string"
+}
+
+/* resource "aws_launch_template" "commented" { */
+
+resource "aws_launch_template" "t" {
+  user_data = base64encode(<<-EOT
+    #!/bin/bash
+    echo "}" } {
+    EOT
+  )
+  // a } in a line comment
+}
+
+locals {
+  x = "%{ if true }}%{ endif }"
+}
+
+data "template_file" "t" {
+  template = <<EOF
+\${a} }
+EOF
+}
+
+terraform {
+  required_version = ">= 1.0"
+}
+`;
+
+  it("keeps exactly the blocks the audit reads, whatever braces their strings, heredocs and comments hold", () => {
+    const blocks = readBlocks(TRICKY);
+    expect(blocks?.map((block) => [block.type, ...block.labels])).toEqual([
+      ["resource", "aws_launch_template", "t"],
+      ["locals"],
+      ["data", "template_file", "t"],
+    ]);
+  });
+
+  it("gives the parser what it gives for the whole file, for the blocks kept", async () => {
+    const whole = (await hcl().parse("main.tf", TRICKY)) as Record<string, Record<string, unknown>>;
+    const kept = (await hcl().parse("main.tf", (readBlocks(TRICKY) ?? []).map((block) => block.text).join("\n\n"))) as Record<string, Record<string, unknown>>;
+    expect(kept.resource).toEqual({ aws_launch_template: whole.resource.aws_launch_template });
+    expect(kept.locals).toEqual(whole.locals);
+    expect(kept.data).toEqual(whole.data);
+  });
+
+  it("declines text it cannot split, so the parser sees the whole file", () => {
+    expect(readBlocks('resource "aws_launch_template" "x" {\n  user_data = \n')).toBeUndefined();
+    expect(readBlocks('resource "aws_launch_template" "x" {\n  user_data = "unclosed\n}\n')).toBeUndefined();
+    expect(readBlocks("= 1\n")).toBeUndefined();
+  });
+
+  it("never loses a block among blocks of any order (property)", () => {
+    const block = fc.constantFrom(
+      'variable "v" {\n  default = "{"\n}\n',
+      'resource "aws_security_group" "sg" {\n  ingress {\n    description = "}"\n  }\n}\n',
+      'resource "aws_instance" "i" {\n  user_data = <<-EOT\n    }\n  EOT\n}\n',
+      'output "o" {\n  value = "${"}"}"\n}\n',
+      "# }\n",
+      'provider "aws" {\n  region = "eu-west-1"\n}\n',
+    );
+    fc.assert(
+      fc.property(fc.array(block, { maxLength: 12 }), (parts) => {
+        const read = (readBlocks(parts.join("\n")) ?? []).map((b) => b.labels[0] ?? b.type);
+        const expected = parts.flatMap((part) => (part.startsWith("variable") ? ["v"] : part.startsWith('resource "aws_instance"') ? ["aws_instance"] : part.startsWith("output") ? ["o"] : []));
+        expect(read).toEqual(expected);
+      }),
+    );
+  });
+});
+
+describe("references in a module's scope", () => {
+  it("answers the root and the whole accessor alike: module outputs, data sources by key, variables", async () => {
+    const dir = join(FIXTURES, "modules-downloaded");
+    const loader = new ModuleLoader(dir);
+    const scope = new ModuleInstance(await loader.load(dir), loader, [], "", new Map()).scope();
+    const script = (await scope.resolve("module.bootstrap.user_data")) as string;
+    expect(script).toBe("#!/bin/bash\necho ECS_CLUSTER=prod-ecs >> /etc/ecs/ecs.config\necho ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config\n");
+    expect(await scope.resolve("module.bootstrap")).toEqual({ user_data: script });
+    // A repeated call: a map by for_each key, or one key's output.
+    const asg = (await scope.resolve("module.asg")) as Record<string, Record<string, unknown>>;
+    expect(Object.keys(asg)).toEqual(["a", "b"]);
+    expect(await scope.resolve('module.asg["a"].launch_template_id')).toBe("\ue000aws_launch_template.this[0].id\ue001");
+    expect(await scope.resolve("local.pools")).toEqual({ a: { hop_limit: 1 }, b: { hop_limit: 2 } });
+    expect(await scope.resolve('local.pools["b"].hop_limit')).toBe(2);
+
+    const data = join(FIXTURES, "data-sources");
+    const dataLoader = new ModuleLoader(data);
+    const dataScope = new ModuleInstance(await dataLoader.load(data), dataLoader, [], "", new Map()).scope();
+    const pools = (await dataScope.resolve("data.template_file.pool")) as Record<string, { rendered: string }>;
+    expect(Object.keys(pools)).toEqual(["guarded", "open"]);
+    expect(await dataScope.resolve('data.template_file.pool["open"].rendered')).toBe(pools.open.rendered);
+    expect(pools.open.rendered).toBe("#!/bin/bash\necho ECS_CLUSTER=open >> /etc/ecs/ecs.config\necho ECS_AWSVPC_BLOCK_IMDS=false >> /etc/ecs/ecs.config\n");
+    // A variable without default is never guessed.
+    expect(await dataScope.resolve("var.cluster_name")).toBeUndefined();
+  });
+});
