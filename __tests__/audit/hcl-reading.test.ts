@@ -2,8 +2,11 @@
  * Reading HCL: only the blocks the audit reads go to the parser, split without losing one, and a
  * module's references resolve both as a root (`module.m`) and as a whole accessor (`module.m.out`).
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import fc from "fast-check";
+import { readAuditInputs } from "../../lib/audit";
 import { hcl } from "../../lib/audit/evaluate/expression";
 import { readBlocks } from "../../lib/audit/read/hcl";
 import { ModuleInstance } from "../../lib/audit/read/module";
@@ -112,5 +115,43 @@ describe("references in a module's scope", () => {
     expect(pools.open.rendered).toBe("#!/bin/bash\necho ECS_CLUSTER=open >> /etc/ecs/ecs.config\necho ECS_AWSVPC_BLOCK_IMDS=false >> /etc/ecs/ecs.config\n");
     // A variable without default is never guessed.
     expect(await dataScope.resolve("var.cluster_name")).toBeUndefined();
+  });
+});
+
+describe("images named by data sources", () => {
+  const dir = mkdtempSync(join(tmpdir(), "ecs-imds-image-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("takes the SSM parameter of aws_ssm_parameter and the name filter of aws_ami as where the AMI comes from", async () => {
+    writeFileSync(
+      join(dir, "main.tf"),
+      `data "aws_ssm_parameter" "ecs" {
+  name = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+}
+
+data "aws_ami" "ecs" {
+  most_recent = true
+  owners      = ["amazon"]
+  filter {
+    name   = "name"
+    values = ["amzn2-ami-ecs-hvm-*-x86_64-ebs"]
+  }
+}
+
+resource "aws_launch_template" "by_parameter" {
+  image_id = data.aws_ssm_parameter.ecs.value
+}
+
+resource "aws_launch_template" "by_filter" {
+  image_id = data.aws_ami.ecs.id
+}
+`,
+    );
+    const found = await readAuditInputs([dir]);
+    expect(Object.fromEntries(found.map((resource) => [resource.address, resource.description.imageSource]))).toEqual({
+      "aws_launch_template.by_parameter": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+      "aws_launch_template.by_filter": "amzn2-ami-ecs-hvm-*-x86_64-ebs",
+    });
+    expect(found[0].description.imageId).toEqual({ unknown: "${data.aws_ssm_parameter.ecs.value}" });
   });
 });

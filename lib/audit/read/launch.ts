@@ -6,7 +6,13 @@ import { expressionText } from "./instances";
 import { blocksOf, describeUnknowns, evaluateRaw, isTemplate, wholeReference } from "./values";
 
 /** Reads user data, metadata options and image of one instance of a launch resource. */
-export async function describeLaunch(type: string, attributes: Record<string, unknown>, scope: EvalScope, explain: (reference: string) => string): Promise<LaunchDescription> {
+export async function describeLaunch(
+  type: string,
+  attributes: Record<string, unknown>,
+  scope: EvalScope,
+  explain: (reference: string) => string,
+  imageSourceOf: (raw: string) => Promise<string | undefined> = async () => undefined,
+): Promise<LaunchDescription> {
   const block = blocksOf(attributes.metadata_options)[0];
   const metadataOptions = block
     ? ({
@@ -19,11 +25,13 @@ export async function describeLaunch(type: string, attributes: Record<string, un
   const image = attributes.image_id ?? attributes.ami;
   const userData = await userDataOf(type, attributes, scope, explain);
   const imageId = typeof image === "string" ? await imageOf(image, scope) : undefined;
+  const imageSource = typeof image === "string" && typeof imageId === "object" ? await imageSourceOf(image) : undefined;
   return {
     resourceType: type,
     ...(userData !== undefined ? { userData } : {}),
     ...(metadataOptions ? { metadataOptions } : {}),
     ...(imageId !== undefined ? { imageId } : {}),
+    ...(imageSource !== undefined ? { imageSource } : {}),
   };
 }
 

@@ -10,7 +10,7 @@ import { ParsedFile } from "./hcl";
 import { Expansion, expand, Instance } from "./instances";
 import { describeLaunch } from "./launch";
 import type { ModuleLoader } from "./modules";
-import { applySteps, splitReference } from "./reference";
+import { applySteps, isUnknownValue, splitReference } from "./reference";
 import { blocksOf, evaluateRaw } from "./values";
 
 /** A block declared in a module: `resource "type" "name"`, `data "type" "name"`, `module "name"`. */
@@ -275,6 +275,22 @@ export class ModuleInstance {
     return { kind: "instances", repeat, instances };
   }
 
+  /**
+   * Where an image known only at plan time comes from: the SSM parameter an `aws_ssm_parameter`
+   * data source reads (`image_id = data.aws_ssm_parameter.ecs.value`), or the name filter of an
+   * `aws_ami` data source. The judge takes the AMI's metadata defaults from it.
+   */
+  private async imageSource(raw: string): Promise<string | undefined> {
+    const reference = /^\$\{\s*data\.(aws_ssm_parameter|aws_ami)\.([A-Za-z_][\w-]*)\.(value|insecure_value|id|image_id)\s*\}$/.exec(raw);
+    const declaration = reference ? this.config.data.get(`${reference[1]}.${reference[2]}`) : undefined;
+    if (!reference || !declaration || declaration.body.count !== undefined || declaration.body.for_each !== undefined) return undefined;
+    const known = (value: Value) => (typeof value === "string" && !isUnknownValue(value) ? value : undefined);
+    if (reference[1] === "aws_ssm_parameter") return known(await evaluateRaw(declaration.body.name, this.moduleScope));
+    const filter = blocksOf(declaration.body.filter).find((block) => block.name === "name");
+    const values = filter ? await evaluateRaw(filter.values, this.moduleScope) : undefined;
+    return Array.isArray(values) && values.length > 0 ? known(values[0]) : undefined;
+  }
+
   /** Every launch resource instance in this module and the modules it calls, or a row for what cannot be followed. */
   async rows(): Promise<FoundResource[]> {
     const found: FoundResource[] = [];
@@ -287,7 +303,7 @@ export class ModuleInstance {
         continue;
       }
       for (const instance of expansion.instances) {
-        const description = await describeLaunch(resource.type, resource.body, this.scope(instance), explainReference);
+        const description = await describeLaunch(resource.type, resource.body, this.scope(instance), explainReference, (raw) => this.imageSource(raw));
         found.push({ address: `${address}${instance.key}`, file: resource.file, description });
       }
     }
