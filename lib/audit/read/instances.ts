@@ -35,7 +35,8 @@ const SINGLE: Expansion = { instances: [{ key: "" }] };
 
 function whyUnknown(argument: string, raw: unknown, value: Value): string {
   const text = expressionText(raw);
-  const inner = isOpaque(value) ? value.opaque : typeof value === "string" && value.includes(UNKNOWN_START) ? describeUnknowns(value) : "";
+  if (isOpaque(value)) return `${argument} = ${text} is beyond what the audit evaluates (${value.opaque}): it cannot tell which instances exist`;
+  const inner = typeof value === "string" && value.includes(UNKNOWN_START) ? describeUnknowns(value) : "";
   return `${argument} = ${text} is known only at apply time${inner && inner !== text ? ` (${inner})` : ""}: the audit cannot tell which instances exist`;
 }
 

@@ -3,6 +3,7 @@
  * the data sources that only assemble text, module calls and their outputs, and every instance of
  * each launch resource. HCL (as hcl2json writes it) and Terraform JSON share this shape.
  */
+import { relative } from "node:path";
 import { EvalScope, Value } from "../evaluate/expression";
 import { ASSEMBLED_DATA_TYPES, evaluateDataSource } from "./data-sources";
 import { FoundResource, LAUNCH_RESOURCE_TYPES, unresolvedDescription } from "./found";
@@ -151,6 +152,10 @@ export class ModuleInstance {
         break;
       case "module":
         return this.moduleOutput(name, split.steps);
+      case "path":
+        // Relative to this module's folder, which file() and templatefile() resolve against.
+        root = name === "module" ? "." : name === "root" || name === "cwd" ? relative(this.config.dir, this.loader.rootDir) || "." : undefined;
+        break;
       default:
         return undefined;
     }
