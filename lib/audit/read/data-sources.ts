@@ -8,7 +8,7 @@ import { gzipSync } from "node:zlib";
 import { EvalScope, evaluateTemplateString, isEncoded, isOpaque, UNKNOWN_START, unknownMark, Value } from "../evaluate/expression";
 import { boundaryProblem, CloudInitConfigPart, DEFAULT_MIME_BOUNDARY, renderCloudInitMime } from "./cloudinit-mime";
 import { applySteps, splitReference } from "./reference";
-import { blocksOf, evaluateRaw } from "./values";
+import { blocksOf, evaluateRaw, opaqueReference } from "./values";
 
 /** The data sources evaluated here. */
 export const ASSEMBLED_DATA_TYPES = ["template_file", "cloudinit_config", "template_cloudinit_config"] as const;
@@ -59,7 +59,7 @@ function partText(value: Value): string {
   if (typeof value === "string") return value;
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   if (value === null) return "";
-  if (isOpaque(value)) return unknownMark(value.opaque);
+  if (isOpaque(value)) return unknownMark(opaqueReference(value) ?? value.opaque);
   if (isEncoded(value)) {
     if (value.encodedText.includes(UNKNOWN_START)) return unknownMark("base64 of a value known only at apply time");
     const bytes = Buffer.from(value.encodedText, "utf8");

@@ -4,7 +4,7 @@
  * (`aws_instance.node[0]`, `aws_launch_template.pool["web"]`).
  */
 import { isEncoded, isOpaque, UNKNOWN_START, Value } from "../evaluate/expression";
-import { describeUnknowns } from "./values";
+import { describeUnknowns, opaqueReference } from "./values";
 
 /** One instance: its address suffix and the values `each` and `count` take in it. */
 export interface Instance {
@@ -35,8 +35,9 @@ const SINGLE: Expansion = { instances: [{ key: "" }] };
 
 function whyUnknown(argument: string, raw: unknown, value: Value): string {
   const text = expressionText(raw);
-  if (isOpaque(value)) return `${argument} = ${text} is beyond what the audit evaluates (${value.opaque}): it cannot tell which instances exist`;
-  const inner = typeof value === "string" && value.includes(UNKNOWN_START) ? describeUnknowns(value) : "";
+  const reference = opaqueReference(value);
+  if (isOpaque(value) && reference === undefined) return `${argument} = ${text} is beyond what the audit evaluates (${value.opaque}): it cannot tell which instances exist`;
+  const inner = reference ?? (typeof value === "string" && value.includes(UNKNOWN_START) ? describeUnknowns(value) : "");
   return `${argument} = ${text} is known only at apply time${inner && inner !== text ? ` (${inner})` : ""}: the audit cannot tell which instances exist`;
 }
 

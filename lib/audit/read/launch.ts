@@ -3,7 +3,7 @@ import { gzipSync } from "node:zlib";
 import { EvalScope, isEncoded, isOpaque, UNKNOWN_START, Value } from "../evaluate/expression";
 import { Known, LaunchDescription, MetadataOptions, UserDataInput } from "../types";
 import { expressionText } from "./instances";
-import { blocksOf, describeUnknowns, evaluateRaw, isTemplate, wholeReference } from "./values";
+import { blocksOf, describeUnknowns, evaluateRaw, isTemplate, opaqueReference, wholeReference } from "./values";
 
 /** Reads user data, metadata options and image of one instance of a launch resource. */
 export async function describeLaunch(
@@ -58,7 +58,10 @@ async function userDataOf(type: string, attributes: Record<string, unknown>, sco
  */
 export function userDataFromValue(value: Value, base64: boolean, explain: (reference: string) => string): UserDataInput | undefined {
   if (value === null) return undefined;
-  if (isOpaque(value)) return { unknown: value.opaque };
+  if (isOpaque(value)) {
+    const reference = opaqueReference(value);
+    return { unknown: reference !== undefined ? explain(reference) : value.opaque };
+  }
   if (isEncoded(value)) {
     const whole = wholeReference(value.encodedText);
     if (whole !== undefined) return { unknown: explain(whole) };

@@ -32,3 +32,12 @@ export function wholeReference(text: string): string | undefined {
 export function blocksOf(raw: unknown): Array<Record<string, unknown>> {
   return ([] as unknown[]).concat(raw ?? []).filter((block): block is Record<string, unknown> => typeof block === "object" && block !== null);
 }
+
+/**
+ * The reference an opaque value stands for, when the evaluator says so (`{ opaque, reference }` for
+ * `var.x` without default): a value known only at apply time, rather than one the audit cannot evaluate.
+ */
+export function opaqueReference(value: unknown): string | undefined {
+  const reference = typeof value === "object" && value !== null ? (value as { reference?: unknown }).reference : undefined;
+  return typeof reference === "string" ? reference : undefined;
+}
