@@ -3,7 +3,9 @@
  * once per process). The parser runs cold at first: measured here, 40 KB of a real root module took
  * 1.5 s in its first call and 0.15 s once V8 had optimised it. Most of a root module is blocks the
  * audit never reads (IAM policies, security groups, load balancers), so only the blocks it reads
- * are handed to the parser; a file the block scanner cannot split is parsed whole.
+ * are handed to the parser; a file the block scanner cannot split is parsed whole. Measured here on
+ * three root modules of 16 to 34 files, parsing took 0.7-1.3 s of CPU file by file and whole, and
+ * 0.14-0.22 s this way.
  */
 import { hcl } from "../evaluate/expression";
 import { AuditInputError, LAUNCH_RESOURCE_TYPES, readText } from "./found";
