@@ -2,7 +2,7 @@
  * count and for_each over known values give one row per instance, judged with its own each/count
  * values and addressed as Terraform addresses it; user data that is wholly a reference is unknown.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { readAuditInputs, runAudit } from "../../lib/audit";
 import { TerraformWorkspace } from "../support/terraform";
@@ -130,5 +130,31 @@ describe("Terraform JSON", () => {
     });
     expect(byAddress["aws_instance.node[1]"].reasons.awsvpc[0]).toMatch(/^the user data is only known at apply time \(var\.user_data, a variable without a default/);
     expect(byAddress["aws_launch_configuration.nothing"].reasons.awsvpc[0]).toMatch(/^no user data/);
+  });
+});
+
+describe("variable values Terraform loads by itself", () => {
+  it("reads terraform.tfvars, then *.auto.tfvars, and judges with their values", async () => {
+    const row = (await rows("hcl-tfvars"))["aws_launch_template.ecs"];
+    expect(row.verdicts).toMatchObject({ bridge: "closed", awsvpc: "closed" });
+    expect(row.reasons.bridge[0]).toMatch(/with hop limit 1/);
+  });
+
+  describeWhen({ terraform: hasProgram("terraform") })("against Terraform", () => {
+    it("gives the variables the values terraform console gives them in that folder", async () => {
+      const folder = join(FIXTURES, "hcl-tfvars");
+      const workspace = new TerraformWorkspace({});
+      try {
+        const variables = readFileSync(join(folder, "main.tf"), "utf8").match(/^variable [^\n]*\{\n[\s\S]*?^\}\n/gm) ?? [];
+        writeFileSync(join(workspace.dir, "variables.tf"), variables.join("\n"));
+        for (const name of ["terraform.tfvars", "ecs.auto.tfvars"]) copyFileSync(join(folder, name), join(workspace.dir, name));
+        const [hopLimit, userData] = workspace.console(["var.hop_limit", "var.user_data"]);
+        const [found] = await readAuditInputs([folder]);
+        expect(found.description.metadataOptions?.httpPutResponseHopLimit).toBe(hopLimit);
+        expect(found.description.userData).toEqual({ text: userData });
+      } finally {
+        workspace.dispose();
+      }
+    });
   });
 });

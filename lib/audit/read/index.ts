@@ -13,6 +13,7 @@ import { ModuleConfig, ModuleInstance } from "./module";
 import { ModuleLoader } from "./modules";
 import { readPlan } from "./plan";
 import { asTerraformJson, isPlan, readJsonObject } from "./terraform-json";
+import { automaticVariables } from "./tfvars";
 
 export { AuditInputError, LAUNCH_RESOURCE_TYPES, unresolvedJudgement } from "./found";
 export type { FoundResource } from "./found";
@@ -22,7 +23,10 @@ export { UNKNOWN_START, UNKNOWN_END } from "../evaluate/expression";
 
 /** How the root module is read. */
 export interface ReadOptions {
-  /** Values of the root module's variables, as `-var` gives them; others keep their default or stay unknown. */
+  /**
+   * Values of the root module's variables, as `-var` gives them. They override what a folder's
+   * `terraform.tfvars` and `*.auto.tfvars` give; other variables keep their default or stay unknown.
+   */
   readonly variables?: Readonly<Record<string, Value>>;
 }
 
@@ -49,7 +53,9 @@ export async function readAuditPath(path: string, options: ReadOptions = {}): Pr
       throw new AuditInputError(path, "no cdktf.out stacks, cdk.tf.json, .tf or .tf.json files in this folder");
     }
     const loader = new ModuleLoader(path);
-    return readRoot(await loader.load(path), loader, options);
+    // -var values override the files Terraform loads by itself.
+    const variables = { ...(await automaticVariables(path)), ...options.variables };
+    return readRoot(await loader.load(path), loader, { ...options, variables });
   }
   if (path.endsWith(".tf")) {
     const loader = new ModuleLoader(dirname(path));

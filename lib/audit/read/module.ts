@@ -26,7 +26,7 @@ export interface Declaration {
 export interface ModuleConfig {
   readonly dir: string;
   readonly files: readonly string[];
-  readonly variables: ReadonlyMap<string, { readonly hasDefault: boolean; readonly default?: unknown }>;
+  readonly variables: ReadonlyMap<string, { readonly hasDefault: boolean; readonly default?: unknown; readonly nullable: boolean }>;
   readonly locals: ReadonlyMap<string, unknown>;
   readonly resources: readonly Declaration[];
   readonly data: ReadonlyMap<string, Declaration>;
@@ -38,7 +38,7 @@ export interface ModuleConfig {
 
 /** Builds a module's declarations from its parsed files. */
 export function moduleConfig(dir: string, files: readonly ParsedFile[]): ModuleConfig {
-  const variables = new Map<string, { hasDefault: boolean; default?: unknown }>();
+  const variables = new Map<string, { hasDefault: boolean; default?: unknown; nullable: boolean }>();
   const locals = new Map<string, unknown>();
   const resources: Declaration[] = [];
   const data = new Map<string, Declaration>();
@@ -47,7 +47,8 @@ export function moduleConfig(dir: string, files: readonly ParsedFile[]): ModuleC
   for (const { file, body } of files) {
     for (const [name, blocks] of entries(body.variable)) {
       const first = blocksOf(blocks)[0] ?? {};
-      variables.set(name, "default" in first ? { hasDefault: true, default: first.default } : { hasDefault: false });
+      const nullable = first.nullable !== false && first.nullable !== "false";
+      variables.set(name, "default" in first ? { hasDefault: true, default: first.default, nullable } : { hasDefault: false, nullable });
     }
     for (const block of blocksOf(body.locals)) for (const [name, raw] of Object.entries(block)) locals.set(name, raw);
     for (const [type, byName] of entries(body.resource)) {
@@ -164,8 +165,12 @@ export class ModuleInstance {
 
   private async variable(name: string): Promise<Value | undefined> {
     const given = this.inputs.get(name);
-    if (given) return given();
     const declared = this.config.variables.get(name);
+    if (given) {
+      const value = await given();
+      // null given to a variable declared nullable = false takes its default, as Terraform does.
+      if (!(value === null && declared?.nullable === false && declared.hasDefault)) return value;
+    }
     // A variable without default is given only at plan time: never guessed. A default of null is null.
     if (!declared?.hasDefault) return undefined;
     return evaluateRaw(declared.default, { dir: this.config.dir, resolve: () => undefined });
