@@ -2,7 +2,7 @@
  * Modules: inputs evaluated in the caller, outputs read by the caller, registry modules followed
  * where terraform init downloaded them, and a row of its own for a module that is not there.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { runAudit } from "../../lib/audit";
@@ -64,6 +64,14 @@ describe("modules downloaded by terraform init", () => {
       "module.gpu comes from git::https://example.com/platform/ecs-gpu-capacity.git?ref=v1.2.0, which is not downloaded here: run terraform init in __tests__/fixtures/audit/modules-downloaded so .terraform/modules holds it, or audit a saved plan (terraform show -json)",
     ]);
     expect(row.fixes.bridge).toMatch(/terraform init/);
+  });
+
+  it("locates the module call's row in SARIF on its module block", async () => {
+    const log = JSON.parse((await audit(["--format", "sarif", join(FIXTURES, "modules-downloaded")])).stdout);
+    const result = log.runs[0].results.find((r: { locations: Array<{ logicalLocations: Array<{ fullyQualifiedName: string }> }> }) => r.locations[0].logicalLocations[0].fullyQualifiedName === "module.gpu");
+    const lines = readFileSync(join(FIXTURES, "modules-downloaded", "main.tf"), "utf8").split("\n");
+    expect(lines[result.locations[0].physicalLocation.region.startLine - 1]).toBe('module "gpu" {');
+    expect(result.level).toBe("note");
   });
 });
 

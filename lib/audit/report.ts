@@ -194,7 +194,12 @@ function lineOf(resource: FoundResource): number {
   const [, type, name] = match;
   const quoted = (value: string) => `"${escapeRegExp(value)}"`;
   // A plan names the full address; HCL declares `resource "type" "name"`; Terraform JSON nests "name" under "type".
-  const patterns = [new RegExp(`"address"\\s*:\\s*${quoted(resource.address.replace(/"/g, '\\"'))}`), new RegExp(`resource\\s+${quoted(type)}\\s+${quoted(name)}`), new RegExp(`${quoted(name)}\\s*:`)];
+  const patterns = [
+    new RegExp(`"address"\\s*:\\s*${quoted(resource.address.replace(/"/g, '\\"'))}`),
+    // A row for a module call the audit could not follow sits on its `module "name"` block.
+    new RegExp(type === "module" ? `module\\s+${quoted(name)}` : `resource\\s+${quoted(type)}\\s+${quoted(name)}`),
+    new RegExp(`${quoted(name)}\\s*:`),
+  ];
   const typeAt = text.indexOf(`"${type}"`);
   for (const pattern of patterns) {
     const from = pattern === patterns[2] && typeAt >= 0 ? typeAt : 0;
