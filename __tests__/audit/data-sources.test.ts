@@ -84,13 +84,15 @@ describe("data sources in a configuration", () => {
     const report = JSON.parse(stdout);
     const byAddress = Object.fromEntries(report.resources.map((r: { address: string; verdicts: unknown }) => [r.address, r.verdicts]));
     expect(byAddress).toEqual({
-      "aws_launch_template.cloudinit": { bridge: "closed", awsvpc: "closed" },
+      // The cluster name is a variable without default: a value that could end its line and set the key again.
+      "aws_launch_template.cloudinit": { bridge: "closed", awsvpc: "unknown" },
       "aws_instance.legacy": { bridge: "fragile", awsvpc: "closed" },
       "aws_launch_configuration.per_pool": { bridge: "closed", awsvpc: "open" },
     });
     const reasons = Object.fromEntries(report.resources.map((r: { address: string; reasons: unknown }) => [r.address, r.reasons]));
     // The boothook part keeps its filename; the template's FORWARD rule is inserted once, at first boot.
     expect(reasons["aws_launch_template.cloudinit"].bridge[0]).toMatch(/from part 1 \(text\/cloud-boothook "block-imds\.sh"\)/);
+    expect(reasons["aws_launch_template.cloudinit"].awsvpc.join(" ")).toMatch(/\$\{var\.cluster_name\}`, known only at apply time/);
     expect(reasons["aws_instance.legacy"].bridge[0]).toMatch(/iptables --insert FORWARD 1 .* in FORWARD, from part 1 \(text\/x-shellscript "part-001"\)/);
     expect(reasons["aws_launch_configuration.per_pool"].awsvpc[0]).toMatch(/sets ECS_AWSVPC_BLOCK_IMDS=false/);
   });
