@@ -83,6 +83,7 @@ function yamlScalar(value: Value): string | undefined {
 }
 
 function yamlString(text: string): string {
+  if (text.includes("\n")) throw new Unknown({ opaque: "yamlencode() of a multi-line map key" });
   // go-yaml escapes what is not printable; beyond tabs, newlines and the JSON set, the audit does not guess.
   if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff]/.test(text)) throw new Unknown({ opaque: "yamlencode() of control characters" });
   return `"${text.replace(/["\\\t]/g, (c) => ({ '"': '\\"', "\\": "\\\\", "\t": "\\t" })[c] as string)}"`;
@@ -96,7 +97,7 @@ function yamlNode(value: Value, indent: string): string {
     // A literal block: "|" keeps one final newline, "|-" none; more than one, or leading spaces, go-yaml writes otherwise.
     const chomp = value.endsWith("\n") ? "" : "-";
     const body = chomp ? value : value.slice(0, -1);
-    if (body.endsWith("\n") || /^[ \t]/.test(body) || /[ \t]$/m.test(body) || body === "") throw new Unknown({ opaque: "yamlencode() of a multi-line string in a block style the audit does not reproduce" });
+    if (body.endsWith("\n") || /^[ \t\n]/.test(body) || /[ \t]$/m.test(body) || body === "") throw new Unknown({ opaque: "yamlencode() of a multi-line string in a block style the audit does not reproduce" });
     return ` |${chomp}\n${body
       .split("\n")
       .map((line) => (line ? indent + line : ""))

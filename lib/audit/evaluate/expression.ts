@@ -6,11 +6,13 @@
  */
 import { callFunction } from "./functions";
 import { arithmetic, Arithmetic } from "./numbers";
-import { applyStripMarkers, asHeredoc, expressionTree, Node, renderTemplateSource } from "./syntax";
+import { asHeredoc, expressionTree, Node } from "./syntax";
+import { literalTexts, TemplateKind } from "./template";
 import {
   equals,
   EvalError,
   interpolate,
+  isEncoded,
   isOpaque,
   isRecord,
   knownBool,
@@ -67,7 +69,7 @@ export async function evaluateTemplateString(text: string, scope: EvalScope): Pr
 
 /** evaluateTemplateString, throwing EvalError where Terraform reports an error. */
 export async function evaluateTemplateStrict(text: string, scope: EvalScope): Promise<Value> {
-  return evaluateTemplateText(text, { scope, symbols: new Map(), depth: 0 });
+  return evaluateTemplateText(text, { scope, symbols: new Map(), depth: 0, source: Buffer.alloc(0) });
 }
 
 /** Nested templates, locals and template files deeper than this give up (Terraform rejects cycles). */
@@ -78,6 +80,8 @@ export interface Context {
   readonly scope: EvalScope;
   readonly symbols: ReadonlyMap<string, Value>;
   readonly depth: number;
+  /** The source the syntax tree being walked was parsed from: its ranges are byte offsets into it. */
+  readonly source: Buffer;
   /** In a template file only its vars exist: any other name is Terraform's error. */
   readonly onlySymbols?: boolean;
 }
@@ -88,19 +92,34 @@ const SPLAT_ITEM = "\0splat";
 /** Template text in Terraform JSON form (a JSON string, a template file, a rendered HCL template). */
 export async function evaluateTemplateText(text: string, context: Context): Promise<Value> {
   if (context.depth > MAX_EVAL_DEPTH) return { opaque: "templates nest too deeply" };
-  const ast = await expressionTree(asHeredoc(await applyStripMarkers(text)));
+  // Literal text, the common case, needs no parser.
+  if (!/[$%]\{/.test(text)) return text;
+  const wrapped = asHeredoc(text);
+  const ast = await expressionTree(wrapped);
   if (!ast || ast.type !== "template") throw new EvalError(`HCL could not parse the template ${JSON.stringify(text.slice(0, 80))}`);
-  // The heredoc adds a final newline that the text does not have.
+  const texts = new Map(textsOf(ast, Buffer.from(wrapped, "utf8"), "heredoc"));
+  // The heredoc adds a final newline that the text does not have (unless a strip marker took it).
   const parts = [...ast.children];
   const last = parts[parts.length - 1];
-  if (isText(last)) {
-    const trimmed = String(last.meta.value).slice(0, -1);
-    if (trimmed) parts[parts.length - 1] = { ...last, meta: { ...last.meta, value: trimmed } };
-    else parts.pop();
+  const lastText = last && isText(last) ? (texts.get(last) ?? "") : undefined;
+  if (last && lastText?.endsWith("\n")) {
+    if (lastText === "\n") parts.pop();
+    else texts.set(last, lastText.slice(0, -1));
   }
-  const inner = { ...context, depth: context.depth + 1 };
+  const inner = { ...context, depth: context.depth + 1, source: Buffer.from(wrapped, "utf8") };
   if (parts.length === 1 && isInterpolation(parts[0])) return evaluate(parts[0], inner);
-  return renderParts(parts, inner);
+  return renderParts(parts, inner, texts);
+}
+
+// Templates recur (a module's locals, loops): read each literal part once per syntax tree.
+const textsCache = new WeakMap<Node, Map<Node, string>>();
+function textsOf(template: Node, source: Buffer, kind: TemplateKind): Map<Node, string> {
+  let texts = textsCache.get(template);
+  if (!texts) {
+    texts = literalTexts(template, source, kind);
+    textsCache.set(template, texts);
+  }
+  return texts;
 }
 
 const isDirective = (node: Node) => node.type === "templateJoin" || (node.type === "conditional" && String(node.meta.value).startsWith("%{"));
@@ -109,12 +128,12 @@ const isText = (node: Node | undefined) => node?.type === "literalValue" && node
 const isInterpolation = (node: Node) => !isText(node) && !isDirective(node);
 
 /** The text of template parts: literals (in JSON form), interpolations and directives. */
-async function renderParts(parts: readonly Node[], context: Context): Promise<string> {
+async function renderParts(parts: readonly Node[], context: Context, texts: ReadonlyMap<Node, string>): Promise<string> {
   let out = "";
   for (const part of parts) {
-    if (isText(part)) out += String(part.meta.value).replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{");
-    else if (part.type === "conditional" && isDirective(part)) out += await renderIf(part, context);
-    else if (part.type === "templateJoin") out += await renderFor(part.children[0], context);
+    if (isText(part)) out += texts.get(part) ?? "";
+    else if (part.type === "conditional" && isDirective(part)) out += await renderIf(part, context, texts);
+    else if (part.type === "templateJoin") out += await renderFor(part.children[0], context, texts);
     else out += interpolate(await evaluate(part, context), String(part.meta.value ?? "an interpolation"));
   }
   return out;
@@ -123,22 +142,22 @@ async function renderParts(parts: readonly Node[], context: Context): Promise<st
 const partsOf = (node: Node): readonly Node[] => (node.type === "template" ? node.children : [node]);
 
 /** `%{ if }`: an unknown condition leaves its text unknown unless both branches read the same. */
-async function renderIf(node: Node, context: Context): Promise<string> {
+async function renderIf(node: Node, context: Context, texts: ReadonlyMap<Node, string>): Promise<string> {
   const [conditionNode, yes, no] = node.children;
   const condition = await orUnknown(async () => knownBool(await evaluate(conditionNode, context), "%{ if } condition"));
-  if (typeof condition === "boolean") return renderParts(partsOf(condition ? yes : no), context);
-  const [whenTrue, whenFalse] = await Promise.all([renderParts(partsOf(yes), context), renderParts(partsOf(no), context)]);
+  if (typeof condition === "boolean") return renderParts(partsOf(condition ? yes : no), context, texts);
+  const [whenTrue, whenFalse] = await Promise.all([renderParts(partsOf(yes), context, texts), renderParts(partsOf(no), context, texts)]);
   return whenTrue === whenFalse ? whenTrue : interpolate(condition, "");
 }
 
 /** `%{ for }`: the body once per element; an unknown collection leaves the text unknown. */
-async function renderFor(node: Node, context: Context): Promise<string> {
+async function renderFor(node: Node, context: Context, texts: ReadonlyMap<Node, string>): Promise<string> {
   const [collectionNode, body] = node.children;
   const collection = await evaluate(collectionNode, context);
   if (isOpaque(collection)) return interpolate(collection, "");
   let out = "";
   for (const [key, value] of iterate(collection, "%{ for }")) {
-    out += await renderParts(partsOf(body), bind(context, node, key, value));
+    out += await renderParts(partsOf(body), bind(context, node, key, value), texts);
   }
   return out;
 }
@@ -169,9 +188,10 @@ export async function evaluate(node: Node, context: Context): Promise<Value> {
       return literal(node);
     case "template": {
       const source = String(meta.value ?? "");
-      // An HCL template's literal parts are raw source: HCL renders it (escapes, ~, <<-) first.
-      if (source.startsWith('"') || source.startsWith("<<")) return evaluateTemplateText(await renderTemplateSource(source), context);
-      return renderParts(node.children, context);
+      const kind: TemplateKind = source.startsWith("<<-") ? "flush" : source.startsWith('"') ? "quoted" : "heredoc";
+      const texts = textsOf(node, context.source, kind);
+      if (node.children.length === 1 && isInterpolation(node.children[0])) return interpolate(await evaluate(node.children[0], context), source);
+      return renderParts(node.children, context, texts);
     }
     case "templateWrap":
       return evaluate(node.children[0], context);
@@ -327,14 +347,20 @@ async function conditional(node: Node, context: Context): Promise<Value> {
   return condition as Opaque;
 }
 
+/**
+ * Terraform converts both results of a conditional to one type: a number or bool beside a string
+ * becomes a string; a primitive beside a collection is an error. A branch that failed still has a
+ * type Terraform knows and the audit does not: a number or bool beside it is left unknown.
+ */
 function unify(a: Value | EvalError, b: Value | EvalError): [Value | EvalError, Value | EvalError] {
-  if (a instanceof EvalError || b instanceof EvalError) return [a, b];
-  const primitive = (v: Value) => typeof v === "string" || typeof v === "number" || typeof v === "boolean";
-  if (primitive(a) && primitive(b) && typeof a !== typeof b) {
-    if (typeof a === "string" || typeof b === "string") return [toText(a, "condition result"), toText(b, "condition result")];
-    throw new EvalError(`the results of a conditional are a ${typeof a} and a ${typeof b}`);
-  }
-  return [a, b];
+  const kind = (v: Value | EvalError) =>
+    v instanceof EvalError ? "failed" : v === null || isOpaque(v) ? "any" : typeof v === "string" || isEncoded(v) ? "string" : Array.isArray(v) ? "list" : typeof v === "object" ? "map" : "primitive";
+  const [p, q] = [kind(a), kind(b)];
+  const uncertain = (v: Value | EvalError): Value | EvalError => (kind(v) === "primitive" ? { opaque: "a conditional whose other result failed, whose type Terraform would convert it to" } : v);
+  if (p === "failed" || q === "failed") return [q === "failed" ? uncertain(a) : a, p === "failed" ? uncertain(b) : b];
+  if (p === "any" || q === "any" || (p === q && typeof a === typeof b)) return [a, b];
+  if ((p === "string" && q === "primitive") || (p === "primitive" && q === "string")) return [toText(a as Value, "condition"), toText(b as Value, "condition")];
+  throw new EvalError(`the results of a conditional are a ${typeName(a as Value)} and a ${typeName(b as Value)}, which Terraform cannot convert to one type`);
 }
 
 const COMPARISONS: Record<string, (a: number, b: number) => boolean> = {

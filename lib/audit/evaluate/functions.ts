@@ -9,6 +9,7 @@ import { basename, isAbsolute, resolve } from "node:path";
 import type { Context } from "./expression";
 import { evaluateTemplateText } from "./expression";
 import { formatValue, goRegExp, jsonEncode, parseJson, yamlEncode } from "./encodings";
+import { graphemes, LEADING_SPACE, TRAILING_SPACE } from "./template";
 import {
   canonical,
   compareStrings,
@@ -95,13 +96,6 @@ function onKnownPieces(textWithMarks: string, apply: (piece: string) => string):
   const p = pieces(textWithMarks);
   return join({ known: p.known.map(apply), marks: p.marks });
 }
-
-// Go's unicode.IsSpace, which strings.TrimSpace uses (JavaScript's trim() also takes U+FEFF, not U+0085).
-const SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-const LEADING_SPACE = new RegExp(`^[${SPACE}]+`);
-const TRAILING_SPACE = new RegExp(`[${SPACE}]+$`);
-
-const graphemes = (s: string) => [...new Intl.Segmenter("en", { granularity: "grapheme" }).segment(s)].map((g) => g.segment);
 
 function readPath(context: Context, value: Value, name: string): string {
   const path = knownText(value, `${name}() path`);
@@ -301,11 +295,13 @@ const FUNCTIONS: Record<string, Fn> = {
     arity(name, args, 3);
     const chars = graphemes(text(args, name, 0));
     let offset = integer(args, name, 1);
-    let length = integer(args, name, 2);
-    if (offset < 0) offset = Math.max(0, chars.length + offset);
-    if (offset > chars.length) throw new EvalError(`substr(): offset ${offset} is beyond the string's end`);
-    if (length < 0) length = chars.length - offset;
-    return chars.slice(offset, offset + length).join("");
+    const length = integer(args, name, 2);
+    // As cty's Substr: a negative offset counts from the end (and may stay negative: then from the
+    // start); length 0 gives "" only for an offset from the start, else the rest; a negative length the rest.
+    if (offset < 0) offset += chars.length;
+    else if (length === 0) return "";
+    const rest = offset > 0 ? chars.slice(offset) : chars;
+    return (length <= 0 ? rest : rest.slice(0, length)).join("");
   },
   strcontains: (args, _c, name) => {
     arity(name, args, 2);
@@ -554,7 +550,7 @@ const FUNCTIONS: Record<string, Fn> = {
     const vars = knownRecord(args[1], arg(name, 1));
     // A template sees only its vars: no var., local. or path. of the module that calls it.
     const scope = { dir: context.scope.dir, resolve: () => undefined };
-    return evaluateTemplateText(readUtf8(file, name), { scope, symbols: new Map(Object.entries(vars)), depth: context.depth + 1, onlySymbols: true });
+    return evaluateTemplateText(readUtf8(file, name), { scope, symbols: new Map(Object.entries(vars)), depth: context.depth + 1, onlySymbols: true, source: context.source });
   },
   abspath: (args, _c, name) => resolve(text(args, name, 0)),
   dirname: (args, _c, name) => {

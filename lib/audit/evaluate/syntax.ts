@@ -1,14 +1,10 @@
 /**
  * HashiCorp's HCL parser (`@cdktn/hcl2json`, WebAssembly), and the syntax trees the evaluator walks.
- *
- * `getExpressionAst` gives each literal part of a template as its raw source text: escapes undecoded,
- * strip markers (`~`) and `<<-` indentation not applied. `parse` applies all three (it is HCL's own
- * template parser) and writes the template back in the form Terraform JSON uses ("${...}",
- * "%{if ...}", "$${" for a literal "${"). So an HCL template's source goes through `parse` once, and
- * the result is read as a plain heredoc template, where a literal's source is its text.
+ * `getExpressionAst` gives each literal part of a template as its raw source (template.ts reads it
+ * as HCL does). `parse`, which writes templates back already read, is not used for expressions: it
+ * drops the line break between a heredoc's closing marker and the `}` of an interpolation around it.
  */
 import type * as Hcl2Json from "@cdktn/hcl2json";
-import { EvalError } from "./values";
 
 // Loaded only when HCL or an expression needs it: Terraform JSON with literal user data, the common
 // case at fleet scale, starts without it.
@@ -27,7 +23,6 @@ export interface Node {
 // The same expressions recur (a local read by many resources, a module called per pool): parse once.
 const CACHE_LIMIT = 2000;
 const astCache = new Map<string, Promise<Node | null>>();
-const renderCache = new Map<string, Promise<string>>();
 
 function cached<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
   let hit = cache.get(key);
@@ -41,7 +36,22 @@ function cached<T>(cache: Map<string, Promise<T>>, key: string, make: () => Prom
 
 /** The syntax tree of one HCL expression, or null when HCL cannot parse it. */
 export function expressionTree(source: string): Promise<Node | null> {
-  return cached(astCache, source, async () => ((await hcl().getExpressionAst("main.tf", source).catch(() => null)) as unknown as Node | null));
+  return cached(astCache, source, async () => {
+    const tree = (await hcl().getExpressionAst("main.tf", source).catch(() => null)) as unknown as RawNode | null;
+    return tree ? complete(tree) : null;
+  });
+}
+
+interface RawNode {
+  readonly type: string;
+  readonly range?: unknown;
+  readonly meta?: Record<string, unknown> | null;
+  readonly children?: readonly RawNode[] | null;
+}
+
+/** Some nodes come without meta or children (a bare object key): the walker may rely on both. */
+function complete(node: RawNode): Node {
+  return { type: node.type, meta: node.meta ?? {}, children: (node.children ?? []).map(complete), range: node.range } as Node;
 }
 
 /** A delimiter that no line of the text equals. */
@@ -56,28 +66,4 @@ function delimiterFor(text: string): string {
 export function asHeredoc(text: string): string {
   const delimiter = delimiterFor(text);
   return `<<${delimiter}\n${text}\n${delimiter}\n`;
-}
-
-/**
- * An HCL template's source (`"..."` or a heredoc) in Terraform JSON form: escapes decoded, strip
- * markers and `<<-` indentation applied by HCL itself.
- */
-export function renderTemplateSource(source: string): Promise<string> {
-  return cached(renderCache, source, async () => {
-    const body = (await hcl()
-      .parse("template.tf", `template = ${source}\n`)
-      .catch((error: Error) => {
-        throw new EvalError(`HCL could not read the template ${source.slice(0, 80)}: ${error.message}`);
-      })) as { template?: unknown };
-    if (typeof body.template !== "string") throw new EvalError(`HCL could not read the template ${source.slice(0, 80)}`);
-    return body.template;
-  });
-}
-
-/** Template text in JSON form with its strip markers applied, as Terraform reads a JSON string or a template file. */
-export async function applyStripMarkers(text: string): Promise<string> {
-  if (!/[$%]\{~|~\}/.test(text)) return text;
-  // The heredoc adds a final newline; a strip marker before it removes it, otherwise it is dropped here.
-  const rendered = await renderTemplateSource(asHeredoc(text).replace(/\n$/, ""));
-  return rendered.endsWith("\n") ? rendered.slice(0, -1) : rendered;
 }
