@@ -76,17 +76,20 @@ function yamlScalar(value: Value): string | undefined {
   if (typeof value === "number") return formatNumber(value);
   if (typeof value === "boolean") return String(value);
   if (isEncoded(value)) return yamlString(known(encodedAsText(value)));
-  if (typeof value === "string") return value.includes("\n") ? undefined : yamlString(value);
+  // go-yaml writes a multi-line string as a literal block unless it holds a tab: then quoted, escaped.
+  if (typeof value === "string") return value.includes("\n") && !value.includes("\t") ? undefined : yamlString(value, true);
   if (Array.isArray(value) && value.length === 0) return "[]";
   if (isRecord(value) && Object.keys(value).length === 0) return "{}";
   return undefined;
 }
 
-function yamlString(text: string): string {
-  if (text.includes("\n")) throw new Unknown({ opaque: "yamlencode() of a multi-line map key" });
+function yamlString(text: string, value = false): string {
+  if (text.includes("\n") && !value) throw new Unknown({ opaque: "yamlencode() of a multi-line map key" });
+  // go-yaml folds a quoted string with spaces past 80 columns; the audit does not reproduce where.
+  if (text.length > 40 && /\s/.test(text)) throw new Unknown({ opaque: "yamlencode() of a long string, which go-yaml folds" });
   // go-yaml escapes what is not printable; beyond tabs, newlines and the JSON set, the audit does not guess.
   if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff]/.test(text)) throw new Unknown({ opaque: "yamlencode() of control characters" });
-  return `"${text.replace(/["\\\t]/g, (c) => ({ '"': '\\"', "\\": "\\\\", "\t": "\\t" })[c] as string)}"`;
+  return `"${text.replace(/["\\\t\n]/g, (c) => ({ '"': '\\"', "\\": "\\\\", "\t": "\\t", "\n": "\\n" })[c] as string)}"`;
 }
 
 /** A node after its key (or a list dash): " scalar" on the same line, or its lines below at `indent`. */
@@ -136,7 +139,7 @@ export function goRegExp(pattern: string, flags: string): RegExp {
     throw new Unknown({ opaque: `the RE2 pattern ${pattern}, whose syntax the audit does not translate` });
   }
   try {
-    return new RegExp(source, `${flags}${extra}u`);
+    return new RegExp(literalBraces(source), `${flags}${extra}u`);
   } catch {
     throw new EvalError(`the pattern ${pattern} is not a valid regular expression`);
   }
@@ -288,4 +291,33 @@ function shortestG(n: number): string {
     return `${mantissa}e${exponent < 0 ? "-" : "+"}${String(Math.abs(exponent)).padStart(2, "0")}`;
   }
   return formatNumber(n);
+}
+
+/**
+ * RE2 reads a brace that starts no repetition ({2}, {2,}, {2,3}) as itself, and `]` first in a class
+ * as itself; JavaScript's Unicode mode rejects both: escape them.
+ */
+function literalBraces(pattern: string): string {
+  let out = "";
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === "\\") {
+      out += c + (pattern[i + 1] ?? "");
+      i++;
+    } else if (inClass) {
+      if (c === "]") inClass = false;
+      out += c;
+    } else if (c === "[") {
+      inClass = true;
+      out += c;
+      if (pattern[i + 1] === "^") out += pattern[++i];
+      if (pattern[i + 1] === "]") out += "\\" + pattern[++i];
+    } else if (c === "{") {
+      const repetition = /^\{\d+(?:,\d*)?\}/.exec(pattern.slice(i))?.[0];
+      out += repetition ?? "\\{";
+      if (repetition) i += repetition.length - 1;
+    } else out += c === "}" ? "\\}" : c;
+  }
+  return out;
 }

@@ -349,16 +349,16 @@ async function conditional(node: Node, context: Context): Promise<Value> {
 
 /**
  * Terraform converts both results of a conditional to one type: a number or bool beside a string
- * becomes a string; a primitive beside a collection is an error. A branch that failed still has a
- * type Terraform knows and the audit does not: a number or bool beside it is left unknown.
+ * becomes a string; a primitive beside a collection is an error. A branch that failed, or is not known yet,
+ * has a type Terraform knows and the audit does not: a number or bool beside it is left unknown.
  */
 function unify(a: Value | EvalError, b: Value | EvalError): [Value | EvalError, Value | EvalError] {
   const kind = (v: Value | EvalError) =>
-    v instanceof EvalError ? "failed" : v === null || isOpaque(v) ? "any" : typeof v === "string" || isEncoded(v) ? "string" : Array.isArray(v) ? "list" : typeof v === "object" ? "map" : "primitive";
+    v instanceof EvalError || isOpaque(v) ? "failed" : v === null ? "any" : typeof v === "string" || isEncoded(v) ? "string" : Array.isArray(v) ? "list" : typeof v === "object" ? "map" : "primitive";
   const [p, q] = [kind(a), kind(b)];
   const uncertain = (v: Value | EvalError): Value | EvalError => (kind(v) === "primitive" ? { opaque: "a conditional whose other result failed, whose type Terraform would convert it to" } : v);
   if (p === "failed" || q === "failed") return [q === "failed" ? uncertain(a) : a, p === "failed" ? uncertain(b) : b];
-  if (p === "any" || q === "any" || (p === q && typeof a === typeof b)) return [a, b];
+  if (p === "any" || q === "any" || (p === q && (p !== "primitive" || typeof a === typeof b))) return [a, b];
   if ((p === "string" && q === "primitive") || (p === "primitive" && q === "string")) return [toText(a as Value, "condition"), toText(b as Value, "condition")];
   throw new EvalError(`the results of a conditional are a ${typeName(a as Value)} and a ${typeName(b as Value)}, which Terraform cannot convert to one type`);
 }
@@ -411,8 +411,7 @@ async function unary(node: Node, context: Context): Promise<Value> {
   const what = String(node.meta.value);
   return orUnknown(() => {
     if (node.meta.operator === "logicalNot") return !knownBool(value, what);
-    const n = knownNumber(value, what);
-    return n === 0 ? 0 : -n;
+    return -knownNumber(value, what);
   });
 }
 

@@ -33,8 +33,9 @@ function text(d: Decimal): string {
   return `${negative && digits !== "0" ? "-" : ""}${digits}`;
 }
 
-/** The double equal to the decimal, or undefined when no double is. */
-function exactly(d: Decimal): number | undefined {
+/** The double equal to the decimal, or undefined when no double is; a zero takes IEEE's sign, as Go's big.Float does. */
+function exactly(d: Decimal, zeroSign = 1): number | undefined {
+  if (d.digits === 0n) return zeroSign < 0 || Object.is(zeroSign, -0) ? -0 : 0;
   const written = text(d);
   const n = Number(written);
   return formatNumber(n) === written ? n : undefined;
@@ -49,26 +50,28 @@ export type Arithmetic = "add" | "subtract" | "multiply" | "divide" | "modulo";
 export function arithmetic(op: Arithmetic, x: number, y: number): number | undefined {
   const a = decimalOf(x);
   const b = decimalOf(y);
+  // The sign a zero result has in IEEE arithmetic (-0 * 5 is -0, -0 + 0 is 0).
+  const zero = (op: Arithmetic) => (op === "add" ? x + y : op === "subtract" ? x - y : op === "multiply" ? x * y : op === "divide" ? x / y : x % y);
   const [p, q, scale] = align(a, b);
   switch (op) {
     case "add":
-      return exactly({ digits: p + q, scale });
+      return exactly({ digits: p + q, scale }, zero(op));
     case "subtract":
-      return exactly({ digits: p - q, scale });
+      return exactly({ digits: p - q, scale }, zero(op));
     case "multiply":
-      return exactly({ digits: a.digits * b.digits, scale: a.scale + b.scale });
+      return exactly({ digits: a.digits * b.digits, scale: a.scale + b.scale }, zero(op));
     case "divide": {
       if (q === 0n) throw new RangeError("divide by zero");
       for (let extra = 0; extra <= MAX_QUOTIENT_SCALE; extra++) {
         const numerator = p * 10n ** BigInt(extra);
-        if (numerator % q === 0n) return exactly({ digits: numerator / q, scale: extra });
+        if (numerator % q === 0n) return exactly({ digits: numerator / q, scale: extra }, zero(op));
       }
       return undefined;
     }
     case "modulo": {
       if (q === 0n) throw new RangeError("divide by zero");
       // Terraform's % keeps the dividend's sign (-7 % 3 is -1).
-      return exactly({ digits: p % q, scale });
+      return exactly({ digits: p % q, scale }, zero(op));
     }
   }
 }

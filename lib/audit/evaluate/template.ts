@@ -73,13 +73,14 @@ function readLiteral(node: Node, source: Buffer, kind: TemplateKind): Literal | 
   if (!range) return { node, tokens: [String(node.meta.value ?? "")] };
   let start = range.start.byte;
   const end = range.end.byte;
-  if (start >= end) return undefined;
-  // The parser moved a `<<-` line-start token's start past its indentation: take it back.
-  if (kind === "flush") {
+  // The parser moved a `<<-` line-start token's start past its indentation (all of it, for a line
+  // of only indentation before an interpolation): take it back.
+  if (kind === "flush" && start <= end) {
     let back = start;
     while (back > 0 && (source[back - 1] === 0x20 || source[back - 1] === 0x09)) back--;
     if (back > 0 && source[back - 1] === 0x0a) start = back;
   }
+  if (start >= end) return undefined;
   const raw = source.subarray(start, end).toString("utf8");
   const tokens = kind === "quoted" ? [decodeQuoted(raw)] : (raw.match(/[^\n]*\n|[^\n]+/g) ?? [raw]);
   const before = source.subarray(Math.max(0, start - 2), start).toString("latin1");

@@ -81,6 +81,8 @@ export function record(entries: Iterable<readonly [string, Value]>): { [key: str
 
 /** A number as Terraform writes it: plain decimal digits, never an exponent. */
 export function formatNumber(n: number): string {
+  // Terraform's numbers keep a negative zero's sign: -(0) is written "-0".
+  if (Object.is(n, -0)) return "-0";
   if (Number.isInteger(n) && Math.abs(n) >= 1e21) return BigInt(n).toString();
   const text = String(n);
   const exponent = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
