@@ -155,7 +155,8 @@ const TABLE: readonly string[] = [
 const UNKNOWNS: readonly string[] = [
   `var.u`, `false && var.ub`, `true || var.ub`, `"x \${var.u} y"`, `upper(var.u)`, `length(var.ul)`, `var.ul[0]`, `jsonencode([var.u])`, `var.u == "a"`, `var.ub ? "a" : "b"`,
   `"%{ if var.ub }a%{ endif }"`, `"%{ for v in var.ul }\${v}%{ endfor }"`, `[for v in var.ul : v]`, `format("%s", var.u)`, `join(",", [var.u])`,
-  `base64encode(var.u)`, `try(var.u, "d")`, `can(var.u)`, `merge({ a = var.u })`, `replace(var.u, "a", "b")`,
+  `base64encode(var.u)`, `templatefile("boot.sh.tftpl", { cluster = var.u, block = true, rules = [] })`, `lookup(var.pools, var.u, "x")`,
+  `var.pools[var.u].user_data`, `[for p in values(var.pools) : p.user_data if p.hop_limit > length(var.ul)]`, `try(var.u, "d")`, `can(var.u)`, `merge({ a = var.u })`, `replace(var.u, "a", "b")`,
   // Terraform knows these despite an unknown operand.
   `coalesce("a", var.u)`, `true ? "k" : var.u`, `false ? var.u : "k"`, `length([var.u, "a"])`, `[var.u, "a"][1]`, `lookup({ a = "x", b = var.u }, "a")`,
   `keys({ a = var.u })`, `try("a", var.u)`,

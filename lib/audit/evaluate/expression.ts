@@ -89,7 +89,7 @@ export interface Context {
 /** The element a splat's each-expression applies to. */
 const SPLAT_ITEM = "\0splat";
 
-/** Template text in Terraform JSON form (a JSON string, a template file, a rendered HCL template). */
+/** Template text in Terraform JSON form (a JSON string, an HCL attribute as `hcl().parse` writes it, a template file). */
 export async function evaluateTemplateText(text: string, context: Context): Promise<Value> {
   if (context.depth > MAX_EVAL_DEPTH) return { opaque: "templates nest too deeply" };
   // Literal text, the common case, needs no parser.
@@ -97,7 +97,8 @@ export async function evaluateTemplateText(text: string, context: Context): Prom
   const wrapped = asHeredoc(text);
   const ast = await expressionTree(wrapped);
   if (!ast || ast.type !== "template") throw new EvalError(`HCL could not parse the template ${JSON.stringify(text.slice(0, 80))}`);
-  const texts = new Map(textsOf(ast, Buffer.from(wrapped, "utf8"), "heredoc"));
+  const source = Buffer.from(wrapped, "utf8");
+  const texts = new Map(textsOf(ast, source, "heredoc"));
   // The heredoc adds a final newline that the text does not have (unless a strip marker took it).
   const parts = [...ast.children];
   const last = parts[parts.length - 1];
@@ -106,7 +107,7 @@ export async function evaluateTemplateText(text: string, context: Context): Prom
     if (lastText === "\n") parts.pop();
     else texts.set(last, lastText.slice(0, -1));
   }
-  const inner = { ...context, depth: context.depth + 1, source: Buffer.from(wrapped, "utf8") };
+  const inner = { ...context, depth: context.depth + 1, source };
   if (parts.length === 1 && isInterpolation(parts[0])) return evaluate(parts[0], inner);
   return renderParts(parts, inner, texts);
 }
@@ -127,7 +128,7 @@ const isDirective = (node: Node) => node.type === "templateJoin" || (node.type =
 const isText = (node: Node | undefined) => node?.type === "literalValue" && node.meta.type === "string";
 const isInterpolation = (node: Node) => !isText(node) && !isDirective(node);
 
-/** The text of template parts: literals (in JSON form), interpolations and directives. */
+/** The text of template parts: literals, interpolations and directives. */
 async function renderParts(parts: readonly Node[], context: Context, texts: ReadonlyMap<Node, string>): Promise<string> {
   let out = "";
   for (const part of parts) {

@@ -587,6 +587,3 @@ const FUNCTIONS: Record<string, Fn> = {
     return `${ipv4(address | (netnum << BigInt(32 - total)))}/${total}`;
   },
 };
-
-/** Names of the functions the audit evaluates. */
-export const EVALUATED_FUNCTIONS: readonly string[] = [...Object.keys(FUNCTIONS), "try", "can"].sort();

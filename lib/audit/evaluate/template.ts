@@ -106,7 +106,9 @@ function decodeQuoted(raw: string): string {
   });
 }
 
-export const graphemes = (s: string) => [...new Intl.Segmenter("en", { granularity: "grapheme" }).segment(s)].map((g) => g.segment);
+const segmenter = new Intl.Segmenter("en", { granularity: "grapheme" });
+/** User-perceived characters, as Terraform counts them (length, substr, <<- indentation). */
+export const graphemes = (s: string) => [...segmenter.segment(s)].map((g) => g.segment);
 
 /** `<<-`: HCL's flushHeredocTemplateParts over the token stream, strip markers already applied. */
 function flush(stream: readonly Token[]): void {
@@ -130,5 +132,9 @@ function flush(stream: readonly Token[]): void {
     if (token !== "marker" && token.literal.tokens[token.index].endsWith("\n")) atLineStart = true;
   }
   if (!Number.isFinite(least) || least === 0) return;
-  for (const { literal, index } of adjust) literal.tokens[index] = graphemes(literal.tokens[index]).slice(least).join("");
+  for (const { literal, index } of adjust) {
+    const text = literal.tokens[index];
+    const indentation = graphemes(text.slice(0, text.length - text.replace(LEADING_SPACE, "").length));
+    literal.tokens[index] = text.slice(indentation.slice(0, least).join("").length);
+  }
 }
