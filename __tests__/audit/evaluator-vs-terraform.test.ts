@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EvalError, evaluateTemplateStrict, evaluateTemplateString, EvalScope, Value } from "../../lib/audit/evaluate/expression";
+import { EvalError, evaluateTemplateStrict, evaluateTemplateString, EvalScope, isEncoded, UNKNOWN_START, Value } from "../../lib/audit/evaluate/expression";
 import fc from "fast-check";
 import { judgeAgainst, OurAnswer, ourAnswer, terraformEvaluate } from "../support/terraform-console";
 import { terraformExpressions } from "../support/terraform-expressions";
@@ -201,6 +201,30 @@ describe("the audit evaluates expressions as terraform console does", () => {
     expect(differ).toEqual([]);
     // Unknown only for what the audit deliberately leaves out (512-bit quotients, rare YAML and RE2 forms).
     expect(oursUnknown.length).toBeLessThan(expressions.length * 0.05);
+  }, 300_000);
+
+  it("keeps text around an unknown reference only where any value of it leaves that text as it is", async () => {
+    // Terraform with var.u known: its text must be ours with each mark standing for some text.
+    const grammar = terraformExpressions(6);
+    const seed = Number(process.env.EVALUATOR_SEED ?? 20261208);
+    const expressions = fc.sample(grammar.str, { numRuns: 600, seed }).filter((e) => e.includes("var.u"));
+    // A value with a newline, spaces at both ends and a literal "${x}" (written $${x}).
+    const known = DECLARATIONS.replace('variable "u" {\n  type = string\n}', () => 'variable "u" {\n  default = " U-1 \\n$${x} "\n}');
+    const theirs = terraformEvaluate(expressions, dir, known);
+    const unsound: string[] = [];
+    let marked = 0;
+    for (const [i, expression] of expressions.entries()) {
+      const value = (await ours(expression)).kind === "error" ? undefined : await evaluateTemplateStrict(`\${${expression}\n}`, scope());
+      const text = typeof value === "string" ? value : isEncoded(value) && !value.gzip ? value.encodedText : undefined;
+      const answer = theirs[i];
+      if (text === undefined || !text.includes(UNKNOWN_START) || answer.kind !== "value") continue;
+      marked++;
+      const terraformText = typeof value === "string" ? answer.value : Buffer.from(answer.value as string, "base64").toString("utf8");
+      const pattern = new RegExp(`^${text.split(/\ue000[^\ue001]*\ue001/).map((piece) => piece.replace(/[.*+?^${"$"}{}()|[\]\\]/g, "\\$&")).join("[\\s\\S]*")}$`);
+      if (typeof terraformText !== "string" || !pattern.test(terraformText)) unsound.push(`${expression}\n    Terraform: ${JSON.stringify(terraformText)}; ours: ${JSON.stringify(text)}`);
+    }
+    expect(unsound).toEqual([]);
+    expect(marked).toBeGreaterThan(10);
   }, 300_000);
 
   it("leaves unknown what only Terraform's 512-bit arithmetic or Go's gzip bytes would give", async () => {

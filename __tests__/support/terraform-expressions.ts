@@ -28,7 +28,8 @@ const literalText = (chars: readonly string[], max: number) => fc.array(fc.const
 let symbolCount = 0;
 const symbol = () => fc.constant(null).map(() => `s${symbolCount++}`);
 
-export function terraformExpressions(): Expressions {
+/** `unknownWeight`: how often a string is `var.u`, against 1 for each other form. */
+export function terraformExpressions(unknownWeight = 1): Expressions {
   const tree = fc.letrec<{ str: string; num: string; bool: string; list: string; map: string; part: string; line: string }>((tie) => {
     const str = tie("str");
     const num = tie("num");
@@ -62,6 +63,7 @@ export function terraformExpressions(): Expressions {
         { depthSize: "small", withCrossShrink: true, maxDepth: 5, depthIdentifier: DEPTH },
         quoted,
         fc.constantFrom('"#!/bin/bash"', '""', "var.k", "var.u", '"ECS_CLUSTER=prod"'),
+        { arbitrary: fc.constant("var.u"), weight: unknownWeight },
         fc.array(part, { maxLength: 4 }).map((parts) => `"${parts.join("")}"`),
         fc
           .tuple(fc.constantFrom("<<EOT", "<<-EOT"), fc.array(line, { minLength: 1, maxLength: 4 }), fc.constantFrom("", "  "))
