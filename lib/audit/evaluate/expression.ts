@@ -6,7 +6,7 @@
  */
 import { callFunction } from "./functions";
 import { arithmetic, Arithmetic } from "./numbers";
-import { asHeredoc, expressionTree, Node } from "./syntax";
+import { asHeredoc, expressionTree, Node, sourceOf } from "./syntax";
 import { literalTexts, TemplateKind } from "./template";
 import {
   equals,
@@ -416,7 +416,7 @@ async function unary(node: Node, context: Context): Promise<Value> {
   });
 }
 
-/** `{ k = v }`: key nodes carry no text for a bare name; meta.items pairs each key's source with its value's. */
+/** `{ k = v }`: a bare name's key node carries no text: its range gives it (or meta.items, key source to value source). */
 async function object(node: Node, context: Context): Promise<Value> {
   const items = Object.entries((node.meta.items ?? {}) as Record<string, string>);
   const bareNames = items.filter(([key]) => /^[A-Za-z_][\w-]*$/.test(key));
@@ -425,6 +425,7 @@ async function object(node: Node, context: Context): Promise<Value> {
     const [keyNode, valueNode] = [node.children[i], node.children[i + 1]];
     let key: Value;
     if (keyNode.children.length > 0) key = await evaluate(keyNode, context);
+    else if (/^[A-Za-z_][\w-]*$/.test(sourceOf(keyNode, context.source) ?? "")) key = sourceOf(keyNode, context.source) as string;
     else {
       const source = valueNode.meta.value;
       const match = bareNames.findIndex(([, valueSource]) => source !== undefined && valueSource === source);

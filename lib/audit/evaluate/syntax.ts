@@ -18,6 +18,15 @@ export interface Node {
   readonly type: string;
   readonly meta: Record<string, unknown>;
   readonly children: readonly Node[];
+  /** Byte offsets into the source the tree was parsed from. */
+  readonly range?: { readonly start: { readonly byte: number }; readonly end: { readonly byte: number } };
+}
+
+/** The source text of a node, by its range. */
+export function sourceOf(node: Node, source: Buffer): string | undefined {
+  const range = node.range;
+  if (!range || range.end.byte > source.length || range.start.byte >= range.end.byte) return undefined;
+  return source.subarray(range.start.byte, range.end.byte).toString("utf8");
 }
 
 // The same expressions recur (a local read by many resources, a module called per pool): parse once.
@@ -51,7 +60,7 @@ interface RawNode {
 
 /** Some nodes come without meta or children (a bare object key): the walker may rely on both. */
 function complete(node: RawNode): Node {
-  return { type: node.type, meta: node.meta ?? {}, children: (node.children ?? []).map(complete), range: node.range } as Node;
+  return { type: node.type, meta: node.meta ?? {}, children: (node.children ?? []).map(complete), range: node.range as Node["range"] };
 }
 
 /** A delimiter that no line of the text equals. */

@@ -16,12 +16,7 @@ export const SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u202
 export const LEADING_SPACE = new RegExp(`^[${SPACE}]+`);
 export const TRAILING_SPACE = new RegExp(`[${SPACE}]+$`);
 
-interface Range {
-  readonly start: { readonly byte: number };
-  readonly end: { readonly byte: number };
-}
-
-const rangeOf = (node: Node) => (node as unknown as { range?: Range }).range;
+const rangeOf = (node: Node) => node.range;
 
 /** A literal part and its tokens; the directives and interpolations between are markers. */
 interface Literal {
