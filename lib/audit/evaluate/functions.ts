@@ -220,7 +220,9 @@ const FUNCTIONS: Record<string, Fn> = {
   formatlist: (args, _c, name) => {
     if (args.length < 1) throw new EvalError("formatlist() needs a format string");
     const spec = text(args, name, 0);
-    const rest = args.slice(1).map((a) => (isOpaque(a) ? (() => { throw new Unknown(a); })() : a));
+    const rest = args.slice(1);
+    const unknown = rest.find(isOpaque);
+    if (unknown) throw new Unknown(unknown);
     const lengths = rest.filter(Array.isArray).map((a) => (a as Value[]).length);
     if (new Set(lengths).size > 1) throw new EvalError("formatlist(): the lists have different lengths");
     const count = lengths.length ? lengths[0] : 1;
