@@ -140,7 +140,7 @@ const TABLE: readonly string[] = [
   `tomap({ a = 1, b = "x" })`, `jsonencode({ b = [1, "x", null, true], a = "<&>\\u2028é" })`, `jsondecode("{\\"b\\": [1, \\"x\\"], \\"a\\": {}}")`,
   `yamlencode({ a = "multi\\nline\\n", b = [{ c = 1, d = [[1, 2], []] }], e = {}, f = null, g = "it's", i = true, j = 1.5 })`,
   `yamlencode("x")`, `yamlencode(["a", "b\\nc"])`, `base64encode("#!/bin/bash\\necho hi")`, `base64decode("aGVsbG8=")`, `base64decode(base64encode("round trip"))`,
-  `base64gzip("gzip me")`, `textencodebase64("hé", "UTF-8")`, `textencodebase64("hé", "UTF-16LE")`, `urlencode("a b&c=d/é~*'()!")`,
+  `base64gzip("gzip me")`, `base64encode("x") == "eA=="`, `upper(base64encode("x"))`, `length(filebase64("a.txt"))`, `contains([base64encode("x")], "eA==")`, `textencodebase64("hé", "UTF-8")`, `textencodebase64("hé", "UTF-16LE")`, `urlencode("a b&c=d/é~*'()!")`,
   `sha1("x")`, `sha256("x")`, `md5("x")`, `cidrhost("10.0.0.0/24", 5)`, `cidrhost("10.0.0.0/24", -2)`, `cidrsubnet("10.0.0.0/16", 8, 2)`,
   `dirname("/a/b/c.sh")`, `dirname("c.sh")`, `dirname("/a/b/")`, `basename("/a/b/c.sh")`, `basename("/a/b/")`, `abspath("/a/../b")`,
   // Functions: files (relative to the module folder, which is console's working folder here).
