@@ -111,10 +111,12 @@ function readMetadata(options: MetadataOptions | undefined, ami: AmiIdentity): M
   const hop = withDefault<number>(value(options?.httpPutResponseHopLimit), 2, 1);
   const amiText = describeAmi(ami);
   const unsetFields = [tokens.byDefault ? "http_tokens" : undefined, hop.byDefault ? "http_put_response_hop_limit" : undefined].filter(Boolean).join(" and ");
+  // Each field known only at apply, with what it waits for when the reader said.
+  const unknownField = (name: string, field: Known<unknown> | undefined) => (isUnknown(field) ? (field.unknown ? `${name} (${field.unknown})` : name) : undefined);
   const unknownFields = [
-    endpoint === "unknown" ? "http_endpoint" : undefined,
-    tokens.value === "unknown" ? "http_tokens" : undefined,
-    hop.value === "unknown" ? "http_put_response_hop_limit" : undefined,
+    unknownField("http_endpoint", options?.httpEndpoint),
+    tokens.value === "unknown" ? unknownField("http_tokens", options?.httpTokens) : undefined,
+    hop.value === "unknown" ? unknownField("http_put_response_hop_limit", options?.httpPutResponseHopLimit) : undefined,
   ].filter(Boolean);
   if (tokens.value === "required" && hop.value === 1) {
     const closesBridge = `IMDSv2 is required (${tokens.byDefault ? "http_tokens unset: the AMI's default" : 'http_tokens = "required"'}) with hop limit 1${hop.byDefault ? " (http_put_response_hop_limit unset: the AMI's default)" : ""}: the token response dies one hop out, before it reaches a bridge container`;
@@ -139,7 +141,8 @@ function readMetadata(options: MetadataOptions | undefined, ami: AmiIdentity): M
   } else if (hop.value === undefined) {
     bridgeOpening = `http_put_response_hop_limit is unset: AMIs registered with ImdsSupport v2.0 (Amazon Linux 2023 among them) default to 2, which lets a bridge container (one hop away) get a token (${UNKNOWN_AMI_DEFAULTS})`;
   } else if (hop.value === "unknown") {
-    bridgeOpening = "the hop limit is only known at apply time";
+    const hopUnknown = options?.httpPutResponseHopLimit;
+    bridgeOpening = `the hop limit is only known at apply time${isUnknown(hopUnknown) && hopUnknown.unknown ? ` (${hopUnknown.unknown})` : ""}`;
   } else if (hop.byDefault) {
     bridgeOpening = `${unsetFields} ${tokens.byDefault ? "are" : "is"} unset and ${amiText}: EC2 defaults ${tokens.byDefault ? "them to IMDSv2 required with hop limit 2" : "the hop limit to 2"}, which lets a bridge container (one hop away) get a token (${accountMayDiffer})`;
   } else {

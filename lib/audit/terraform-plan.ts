@@ -4,7 +4,7 @@
  * prints back into launch descriptions. Running Terraform is in `terraform-runner.ts`.
  */
 import { gunzipSync } from "node:zlib";
-import { describePlanned, describeUnknowns, LAUNCH_RESOURCE_TYPES, UNKNOWN_END, UNKNOWN_START } from "./sources";
+import { describePlanned, describeUnknowns, LAUNCH_RESOURCE_TYPES, resourceAddressParts, UNKNOWN_END, UNKNOWN_START } from "./sources";
 import { isUnknown, Known, LaunchDescription, MetadataOptions, UserDataInput } from "./types";
 
 /**
@@ -250,19 +250,13 @@ function markVariables<T>(value: Known<T>, unknownVariables: readonly string[]):
 
 /** `module.a["x"].module.b.aws_instance.c[0]` → the module key `a.b` of `.terraform/modules/modules.json`. */
 export function moduleKeyOf(address: string): string {
-  const keys: string[] = [];
-  const pattern = /module\.([\w-]+)(?:\[[^\]]*\])?\./gy;
-  let match: RegExpExecArray | null;
-  while ((match = pattern.exec(address))) keys.push(match[1]);
-  return keys.join(".");
+  return resourceAddressParts(address).modules.join(".");
 }
 
 /** `aws_launch_template.pool["web"]` (after any module path) → type and name. */
 export function resourceTypeAndName(address: string): { type: string; name: string } {
-  const rest = address.replace(/^(?:module\.[\w-]+(?:\[(?:"(?:[^"\\]|\\.)*"|\d+)\])?\.)*/, "");
-  const match = /^([\w-]+)\.([\w-]+)/.exec(rest);
-  if (!match) throw new Error(`not a resource address: ${address}`);
-  return { type: match[1], name: match[2] };
+  const { type, name } = resourceAddressParts(address);
+  return { type, name };
 }
 
 /** Shortens Terraform's diagnostics to one line each, with where they point. */

@@ -17,7 +17,7 @@ import { automaticVariables } from "./tfvars";
 
 export { AuditInputError, LAUNCH_RESOURCE_TYPES, unresolvedJudgement } from "./found";
 export type { FoundResource } from "./found";
-export { describePlanned, readPlan } from "./plan";
+export { describePlanned, readPlan, resourceAddressParts } from "./plan";
 export { describeUnknowns } from "./values";
 export { UNKNOWN_START, UNKNOWN_END } from "../evaluate/expression";
 
