@@ -5,7 +5,7 @@
  */
 import { judgeAll } from "./parallel";
 import { AuditedResource, formatJson, formatSarif, formatTable, reaches } from "./report";
-import { AuditInputError, FoundResource, readAuditInputs, unresolvedJudgement } from "./read";
+import { AuditInputError, FoundResource, readAuditInputs, unresolvedJudgement, VariableArgument } from "./read";
 import { evaluateWithTerraform } from "./terraform-runner";
 import { AUDIT_NETWORK_MODES, AuditNetworkMode, DEFAULT_AUDIT_NETWORK_MODES, Verdict } from "./types";
 
@@ -38,10 +38,15 @@ Options:
                         folder, with \`terraform test\` on a temporary copy, the AWS provider
                         mocked and the folder's .terraform reused; values Terraform would
                         read from AWS and variables not given stay unknown
-  --var NAME=VALUE      a root variable's value for --evaluate terraform, as terraform -var
+  --var NAME=VALUE      a root variable's value, as terraform -var takes it: a string,
+                        or an HCL expression when the variable's type is not a string,
+                        number or bool (repeatable)
+  --var-file FILE       a variable file (HCL or .tfvars.json), as terraform -var-file
                         takes it (repeatable)
-  --var-file FILE       a variable file for --evaluate terraform, as terraform -var-file
-                        takes it (repeatable)
+                        As in Terraform, a later source overrides an earlier one: TF_VAR_name
+                        environment variables, terraform.tfvars, terraform.tfvars.json,
+                        *.auto.tfvars(.json) in name order, then --var and --var-file in the
+                        order given; variables given no value stay unknown
   -h, --help            this text
 
 Verdicts: closed (cannot reach IMDS, for a named reason), fragile (blocked, but lost on a
@@ -56,8 +61,8 @@ interface Options {
   readonly format: Format;
   readonly failOn: Verdict;
   readonly evaluate: Evaluation;
-  readonly variables: readonly string[];
-  readonly variableFiles: readonly string[];
+  /** --var and --var-file in the order given: a later one overrides an earlier one. */
+  readonly variableArguments: readonly VariableArgument[];
   readonly paths: readonly string[];
 }
 
@@ -66,8 +71,7 @@ function parseArgs(args: readonly string[]): Options | "help" {
   let format: Format = "table";
   let failOn: Verdict = "open";
   let evaluate: Evaluation = "static";
-  const variables: string[] = [];
-  const variableFiles: string[] = [];
+  const variableArguments: VariableArgument[] = [];
   const paths: string[] = [];
   const rest = [...args];
   if (rest.length === 0 || rest[0] === "-h" || rest[0] === "--help" || rest[0] === "help") return "help";
@@ -115,11 +119,11 @@ function parseArgs(args: readonly string[]): Options | "help" {
         const assignment = value();
         // Terraform's own rule for -var: a name, "=", then the value (which may be empty).
         if (!/^[A-Za-z_][\w-]*=/.test(assignment)) throw new UsageError(`--var: "${assignment}" is not NAME=VALUE with NAME a Terraform variable name (letters, digits, _ and -, not starting with a digit)`);
-        variables.push(assignment);
+        variableArguments.push({ flag: "--var", assignment });
         break;
       }
       case "--var-file":
-        variableFiles.push(value());
+        variableArguments.push({ flag: "--var-file", file: value() });
         break;
       default:
         if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown option ${arg}`);
@@ -127,14 +131,14 @@ function parseArgs(args: readonly string[]): Options | "help" {
     }
   }
   if (paths.length === 0) throw new UsageError("no PATH given");
-  if (evaluate === "static" && (variables.length > 0 || variableFiles.length > 0)) {
-    throw new UsageError(`${variables.length > 0 ? "--var" : "--var-file"} gives Terraform a value: it needs --evaluate terraform`);
-  }
-  return { modes, format, failOn, evaluate, variables, variableFiles, paths };
+  return { modes, format, failOn, evaluate, variableArguments, paths };
 }
 
-/** Runs the CLI with arguments after the program name; resolves to the exit code. */
-export async function runAudit(args: readonly string[], io: AuditIo): Promise<number> {
+/**
+ * Runs the CLI with arguments after the program name; resolves to the exit code. `environment` is
+ * where `TF_VAR_name` values come from, as Terraform reads them.
+ */
+export async function runAudit(args: readonly string[], io: AuditIo, environment: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
   let options: Options | "help";
   try {
     options = parseArgs(args);
@@ -151,7 +155,10 @@ export async function runAudit(args: readonly string[], io: AuditIo): Promise<nu
   }
   let resources: AuditedResource[];
   try {
-    const found = options.evaluate === "terraform" ? await evaluateAll(options) : await readAuditInputs(options.paths);
+    const found =
+      options.evaluate === "terraform"
+        ? await evaluateAll(options)
+        : await readAuditInputs(options.paths, { variableArguments: options.variableArguments, environment });
     const judgements = await judgeAll(found.map((resource) => resource.description), options.modes, (message) => io.stderr(`ecs-imds-guard: ${message}\n`));
     // A row the reader could not follow (a module not downloaded) is unknown in every mode, host included.
     resources = found.map((resource, index) => ({ ...resource, judgement: resource.unresolved ? unresolvedJudgement(resource.unresolved, options.modes) : judgements[index] }));
@@ -184,7 +191,10 @@ async function evaluateAll(options: Options): Promise<FoundResource[]> {
   const found: FoundResource[] = [];
   for (const path of options.paths) {
     if (/\.(json|tfplan)$/.test(path)) throw new AuditInputError(path, "--evaluate terraform plans a root module: give its folder (a plan or Terraform JSON file is read without --evaluate terraform)");
-    found.push(...(await evaluateWithTerraform(path, { variables: options.variables, variableFiles: options.variableFiles })));
+    // The runner hands Terraform every -var before every -var-file.
+    const variables = options.variableArguments.flatMap((argument) => (argument.flag === "--var" ? [argument.assignment] : []));
+    const variableFiles = options.variableArguments.flatMap((argument) => (argument.flag === "--var-file" ? [argument.file] : []));
+    found.push(...(await evaluateWithTerraform(path, { variables, variableFiles })));
   }
   return found;
 }

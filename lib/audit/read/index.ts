@@ -13,20 +13,22 @@ import { ModuleConfig, ModuleInstance } from "./module";
 import { ModuleLoader } from "./modules";
 import { readPlan } from "./plan";
 import { asTerraformJson, isPlan, readJsonObject } from "./terraform-json";
-import { automaticVariables } from "./tfvars";
+import { rootVariableValues, VariableSources } from "./variables";
 
 export { AuditInputError, LAUNCH_RESOURCE_TYPES, unresolvedJudgement } from "./found";
 export type { FoundResource } from "./found";
 export { describePlanned, readPlan, resourceAddressParts } from "./plan";
 export { describeUnknowns } from "./values";
 export { UNKNOWN_START, UNKNOWN_END } from "../evaluate/expression";
+export type { VariableArgument, VariableSources } from "./variables";
 
-/** How the root module is read. */
-export interface ReadOptions {
-  /**
-   * Values of the root module's variables, as `-var` gives them. They override what a folder's
-   * `terraform.tfvars` and `*.auto.tfvars` give; other variables keep their default or stay unknown.
-   */
+/**
+ * How the root module is read. Its variables take their values as Terraform gives them
+ * (`environment`'s `TF_VAR_name`, a folder's `terraform.tfvars` and `*.auto.tfvars`, then
+ * `variableArguments`); others keep their default or stay unknown.
+ */
+export interface ReadOptions extends VariableSources {
+  /** Values of root variables, already evaluated: they override every other source. */
   readonly variables?: Readonly<Record<string, Value>>;
 }
 
@@ -53,9 +55,7 @@ export async function readAuditPath(path: string, options: ReadOptions = {}): Pr
       throw new AuditInputError(path, "no cdktf.out stacks, cdk.tf.json, .tf or .tf.json files in this folder");
     }
     const loader = new ModuleLoader(path);
-    // -var values override the files Terraform loads by itself.
-    const variables = { ...(await automaticVariables(path)), ...options.variables };
-    return readRoot(await loader.load(path), loader, { ...options, variables });
+    return readRoot(await loader.load(path), loader, options, path);
   }
   if (path.endsWith(".tf")) {
     const loader = new ModuleLoader(dirname(path));
@@ -71,8 +71,10 @@ async function readJsonFile(file: string, options: ReadOptions): Promise<FoundRe
   return readRoot(loader.fromFiles(dirname(file), [asTerraformJson(file, document)]), loader, options);
 }
 
-function readRoot(config: ModuleConfig, loader: ModuleLoader, options: ReadOptions): Promise<FoundResource[]> {
-  const inputs = new Map(Object.entries(options.variables ?? {}).map(([name, value]) => [name, () => Promise.resolve(value)] as const));
+/** `automaticFilesDir`: the root folder, whose `terraform.tfvars` and `*.auto.tfvars` Terraform loads. */
+async function readRoot(config: ModuleConfig, loader: ModuleLoader, options: ReadOptions, automaticFilesDir?: string): Promise<FoundResource[]> {
+  const values = { ...(await rootVariableValues(config, options, automaticFilesDir)), ...options.variables };
+  const inputs = new Map(Object.entries(values).map(([name, value]) => [name, () => Promise.resolve(value)] as const));
   return new ModuleInstance(config, loader, [], "", inputs).rows();
 }
 

@@ -22,11 +22,20 @@ export interface Declaration {
   readonly body: Record<string, unknown>;
 }
 
+/** A `variable` block: its default, nullability and type constraint. */
+export interface VariableDeclaration {
+  readonly hasDefault: boolean;
+  readonly default?: unknown;
+  readonly nullable: boolean;
+  /** The type constraint as written (`string`, `list(string)`), absent when none is. */
+  readonly type?: string;
+}
+
 /** What a module declares, merged over its files. */
 export interface ModuleConfig {
   readonly dir: string;
   readonly files: readonly string[];
-  readonly variables: ReadonlyMap<string, { readonly hasDefault: boolean; readonly default?: unknown; readonly nullable: boolean }>;
+  readonly variables: ReadonlyMap<string, VariableDeclaration>;
   readonly locals: ReadonlyMap<string, unknown>;
   readonly resources: readonly Declaration[];
   readonly data: ReadonlyMap<string, Declaration>;
@@ -38,7 +47,7 @@ export interface ModuleConfig {
 
 /** Builds a module's declarations from its parsed files. */
 export function moduleConfig(dir: string, files: readonly ParsedFile[]): ModuleConfig {
-  const variables = new Map<string, { hasDefault: boolean; default?: unknown; nullable: boolean }>();
+  const variables = new Map<string, VariableDeclaration>();
   const locals = new Map<string, unknown>();
   const resources: Declaration[] = [];
   const data = new Map<string, Declaration>();
@@ -48,7 +57,9 @@ export function moduleConfig(dir: string, files: readonly ParsedFile[]): ModuleC
     for (const [name, blocks] of entries(body.variable)) {
       const first = blocksOf(blocks)[0] ?? {};
       const nullable = first.nullable !== false && first.nullable !== "false";
-      variables.set(name, "default" in first ? { hasDefault: true, default: first.default, nullable } : { hasDefault: false, nullable });
+      // hcl2json writes a type expression as "${list(string)}"; Terraform JSON as "list(string)".
+      const type = typeof first.type === "string" ? first.type.replace(/^\$\{([\s\S]*)\}$/, "$1").trim() : undefined;
+      variables.set(name, { ...("default" in first ? { hasDefault: true, default: first.default } : { hasDefault: false }), nullable, ...(type ? { type } : {}) });
     }
     for (const block of blocksOf(body.locals)) for (const [name, raw] of Object.entries(block)) locals.set(name, raw);
     for (const [type, byName] of entries(body.resource)) {

@@ -1,7 +1,8 @@
 /**
- * The variable values Terraform loads by itself in a root module, without -var: `terraform.tfvars`,
- * `terraform.tfvars.json`, then every `*.auto.tfvars` and `*.auto.tfvars.json` in lexical order of
- * their names, a later file overriding an earlier one.
+ * Variable files as Terraform reads them (HCL `NAME = VALUE` or `.tfvars.json`), and the ones it
+ * loads by itself in a root module, without -var-file: `terraform.tfvars`, `terraform.tfvars.json`,
+ * then every `*.auto.tfvars` and `*.auto.tfvars.json` in lexical order of their names, a later file
+ * overriding an earlier one.
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -18,19 +19,17 @@ export function automaticVariableFiles(dir: string): string[] {
   return [...fixed, ...auto].map((name) => join(dir, name));
 }
 
-/** The values those files give, by variable name. */
-export async function automaticVariables(dir: string): Promise<Record<string, Value>> {
-  const values: Record<string, Value> = {};
-  for (const file of automaticVariableFiles(dir)) {
-    let body: unknown;
-    try {
-      body = file.endsWith(".json") ? JSON.parse(readText(file)) : await hcl().parse(file, readText(file));
-    } catch (error) {
-      throw new AuditInputError(file, `does not parse as variable values: ${(error as Error).message.split("\n")[0]}`);
-    }
-    if (body === null || typeof body !== "object" || Array.isArray(body)) throw new AuditInputError(file, "is not a set of NAME = VALUE assignments");
-    // Values are constants: nothing for a reference to resolve to.
-    for (const [name, raw] of Object.entries(body as Record<string, unknown>)) values[name] = await evaluateRaw(raw, { dir, resolve: () => undefined });
+/** The values one variable file gives, by variable name; `dir` is what `file()` would resolve against. */
+export async function variableFileValues(file: string, dir: string): Promise<Record<string, Value>> {
+  let body: unknown;
+  try {
+    body = file.endsWith(".json") ? JSON.parse(readText(file)) : await hcl().parse(file, readText(file));
+  } catch (error) {
+    throw new AuditInputError(file, `does not parse as variable values: ${(error as Error).message.split("\n")[0]}`);
   }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new AuditInputError(file, "is not a set of NAME = VALUE assignments");
+  const values: Record<string, Value> = {};
+  // Values are constants: nothing for a reference to resolve to.
+  for (const [name, raw] of Object.entries(body as Record<string, unknown>)) values[name] = await evaluateRaw(raw, { dir, resolve: () => undefined });
   return values;
 }
