@@ -162,7 +162,8 @@ resource "aws_launch_template" "ecs" {
     [["--evaluate", "plan", "x"], /--evaluate: "plan" is not one of static, terraform/],
     [["--evaluate", "terraform", "--var", "=1", "x"], /--var: "=1" is not NAME=VALUE/],
     [["--evaluate", "terraform", "--var", "cluster", "x"], /--var: "cluster" is not NAME=VALUE/],
-    [["--var", "cluster=prod", "x"], /--var gives Terraform a value: it needs --evaluate terraform/],
+    // Without --evaluate terraform the static reader takes --var by the same rule.
+    [["--var", "=1", "x"], /--var: "=1" is not NAME=VALUE/],
     [["--evaluate", "terraform", "--var-file"], /--var-file needs a value/],
   ])("refuses %j with a message naming the flag and the rule", async (args, message) => {
     let stderr = "";
