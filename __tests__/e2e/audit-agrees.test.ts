@@ -2,16 +2,21 @@
  * The kernel agrees with the judge: each bridge case of the audit corpus (and this module's own
  * templates) is booted on the emulated instance, and a container's reach of IMDS after the first
  * boot, after a Docker restart and after a reboot matches the verdict: closed holds through all
- * three, fragile fails a later one, open fails the first.
+ * three, fragile fails a later one, open fails the first. The real-world corpus is booted too: every
+ * resource whose user data the audit evaluated fully, whose bridge verdict the firewall decides and
+ * whose parts the emulated instance runs (real-world-kernel.ts says which, and why not the others),
+ * from the very user data the audit's reader produced.
  */
 import fc from "fast-check";
-import { rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { decodeBase64, judge, LaunchDescription, Verdict } from "../../lib/audit";
+import { judge, LaunchDescription, ModeJudgement, Verdict } from "../../lib/audit";
 import { canonicalSpec, containerReach } from "../../lib/audit/firewall";
 import { applyIptables, InstanceState, parseRuleArgs } from "../../lib/audit/instance";
 import { renderUserData } from "../../lib/user-data";
 import { CORPUS, IMDSV1 } from "../audit/corpus";
+import { literalUserData, selectForKernel, unreplayedCalls } from "../audit/real-world-kernel";
 import { describeWhen } from "../support/tools";
 import { bootUserData, containerReachesImds, scratchNamespace } from "./harness/audit-boot";
 import { EmulatedInstance, sweepStaleNamespaces } from "./harness/host";
@@ -27,11 +32,9 @@ interface KernelCase {
 }
 
 function bytesOf(description: LaunchDescription): Buffer {
-  const input = description.userData;
-  if (!input || "unknown" in input || "sha1" in input) throw new Error("a kernel case needs literal user data");
-  if ("text" in input) return Buffer.from(input.text, "utf8");
-  if ("bytes" in input) return input.bytes;
-  return decodeBase64(input.base64) as Buffer;
+  const bytes = literalUserData(description);
+  if (typeof bytes === "string") throw new Error(`a kernel case needs literal user data: ${bytes}`);
+  return bytes;
 }
 
 const moduleCase = (name: string, options: Parameters<typeof renderUserData>[0]): KernelCase => ({
@@ -67,20 +70,18 @@ describeProof("the kernel agrees with the audit", () => {
 
   afterAll(() => runCleanups(cleanups));
 
-  it.each(CASES.map((c, index) => [c.name, index] as const))("%s", async (_name, index) => {
-    const { description } = CASES[index];
-    const judged = judge(description, { networkModes: ["bridge"] }).modes.bridge;
-    if (!judged) throw new Error("no bridge verdict");
+  /** Boots the user data on an emulated instance built from the description's metadata options. */
+  async function bootAndObserve(description: LaunchDescription, userData: Buffer, label: string): Promise<{ blocked: boolean[]; calls: string[] }> {
     const metadata = description.metadataOptions ?? {};
     const host = await EmulatedInstance.create({
-      label: `audit${index}`,
+      label,
       httpTokens: metadata.httpTokens === "required" ? "required" : "optional",
       hopLimit: typeof metadata.httpPutResponseHopLimit === "number" ? metadata.httpPutResponseHopLimit : 2,
       ipv6: metadata.httpProtocolIpv6 === "enabled",
       containers: 1,
     });
     cleanups.push(() => host.teardown());
-    const split: SplitUserData = await splitUserData(bytesOf(description));
+    const split: SplitUserData = await splitUserData(userData);
     cleanups.push(() => rmSync(split.directory, { recursive: true, force: true }));
 
     const enabled = new Set<string>();
@@ -97,15 +98,60 @@ describeProof("the kernel agrees with the audit", () => {
     await observe();
     await bootUserData(host, split, false, enabled);
     await observe();
+    const callsLog = join(host.stateDir, "calls.log");
+    const calls = existsSync(callsLog) ? readFileSync(callsLog, "utf8").split("\n").filter((line) => line.length > 0) : [];
+    await host.teardown();
+    rmSync(split.directory, { recursive: true, force: true });
+    return { blocked, calls };
+  }
 
+  /** What the kernel showed, beside the verdict it amounts to and the events the judge names. */
+  function comparison(judged: ModeJudgement, blocked: readonly boolean[]) {
     const observed = Object.fromEntries(MOMENTS.map((m, i) => [m, blocked[i] ? "blocked" : "reached"]));
-    expect({ judged: judged.verdict, observed }).toEqual({ judged: observedVerdict(blocked), observed });
-    if (judged.verdict === "fragile") {
-      // The judge names the events that lose the block; the kernel loses it at exactly those.
-      const named = MOMENTS.slice(1).filter((moment) => judged.reasons.some((reason) => reason.startsWith(`${moment} it passes`)));
-      expect(named).toEqual(MOMENTS.slice(1).filter((_, i) => !blocked[i + 1]));
-    }
+    // The judge names the events that lose the block; the kernel loses it at exactly those.
+    const named = judged.verdict === "fragile" ? MOMENTS.slice(1).filter((moment) => judged.reasons.some((reason) => reason.startsWith(`${moment} it passes`))) : [];
+    const lost = judged.verdict === "fragile" ? MOMENTS.slice(1).filter((_, i) => !blocked[i + 1]) : [];
+    return {
+      actual: { judged: judged.verdict, observed, lostAt: named },
+      expected: { judged: observedVerdict(blocked), observed, lostAt: lost },
+    };
+  }
+
+  const bridgeOf = (description: LaunchDescription): ModeJudgement => {
+    const judged = judge(description, { networkModes: ["bridge"] }).modes.bridge;
+    if (!judged) throw new Error("no bridge verdict");
+    return judged;
+  };
+
+  it.each(CASES.map((c, index) => [c.name, index] as const))("%s", async (_name, index) => {
+    const { description } = CASES[index];
+    const { blocked } = await bootAndObserve(description, bytesOf(description), `audit${index}`);
+    const { actual, expected } = comparison(bridgeOf(description), blocked);
+    expect(actual).toEqual(expected);
   });
+
+  it("real-world Terraform: every resource the audit evaluated fully and whose bridge verdict the firewall decides", async () => {
+    const actual: Record<string, unknown> = {};
+    const expected: Record<string, unknown> = {};
+    const unreplayed: Record<string, string[]> = {};
+    const { booted, notBooted } = await selectForKernel();
+    for (const [index, { folder, address, found, userData }] of booted.entries()) {
+      const row = `${folder}: ${address}`;
+      const { blocked, calls } = await bootAndObserve(found.description, userData, `real${index}`);
+      // A service the parts started that the instance did not replay would void the observation.
+      const missed = unreplayedCalls(calls);
+      if (missed.length > 0) unreplayed[row] = missed;
+      const compared = comparison(bridgeOf(found.description), blocked);
+      actual[row] = compared.actual;
+      expected[row] = compared.expected;
+    }
+    console.info(
+      `booted ${Object.keys(actual).length} real-world resources:\n  ${Object.keys(actual).join("\n  ")}\n` +
+        `not booted:\n  ${Object.entries(notBooted).map(([row, why]) => `${row}: ${why}`).join("\n  ")}`,
+    );
+    expect(unreplayed).toEqual({});
+    expect(actual).toEqual(expected);
+  }, 30 * 60_000);
 
   it("can tell the cases apart: an unguarded instance is reached at once", async () => {
     const host = await EmulatedInstance.create({ label: "auditplain", httpTokens: "optional", hopLimit: 2, ipv6: false, containers: 1 });
