@@ -39,7 +39,8 @@ describe("which real-world rows the kernel proof boots", () => {
   it("runs only boothooks and shell scripts, and only services the emulated instance replays", () => {
     const shell = (text: string) => [{ contentType: "text/x-shellscript", text }];
     expect(whyPartsNotExecuted([{ contentType: "text/cloud-config", text: "runcmd: [iptables -F]\n" }])).toMatch(/part 1 \(text\/cloud-config\) is not a boothook or shell script/);
-    expect(whyPartsNotExecuted(shell("#!/bin/bash\niptables -I FORWARD 1 -d 169.254.169.254 -j DROP\nservice docker restart\n"))).toMatch(/runs "service docker restart": the harness does not replay restart of docker/);
+    expect(whyPartsNotExecuted(shell("#!/bin/bash\nservice docker stop\n"))).toMatch(/runs "service docker stop": the harness does not replay stop of docker/);
+    expect(whyPartsNotExecuted(shell("#!/bin/bash\niptables -I FORWARD 1 -d 169.254.169.254 -j DROP\nservice docker restart\n"))).toBeNull();
     expect(whyPartsNotExecuted(shell("#!/bin/bash\nsystemctl enable --now imds-block.service\n"))).toMatch(/does not replay enable of imds-block/);
     expect(whyPartsNotExecuted([{ contentType: "text/cloud-boothook", text: "#!/bin/bash\nsystemctl start docker\n" }])).toMatch(/does not replay start of docker/);
     expect(whyPartsNotExecuted([{ contentType: "text/cloud-boothook", text: "#!/bin/bash\nsystemctl enable iptables && systemctl start iptables\n" }])).toBeNull();
@@ -47,8 +48,8 @@ describe("which real-world rows the kernel proof boots", () => {
   });
 
   it("finds services the parts started that the instance did not replay, in the stand-ins' log", () => {
-    const calls = ["systemctl daemon-reload", "systemctl enable iptables", "systemctl restart docker", "yum install iptables-services -y", "systemctl enable --now imds-block.service"];
-    expect(unreplayedCalls(calls)).toEqual(["systemctl restart docker", "systemctl enable --now imds-block.service"]);
+    const calls = ["systemctl daemon-reload", "systemctl enable iptables", "systemctl restart docker", "yum install iptables-services -y", "systemctl stop docker", "systemctl enable --now imds-block.service"];
+    expect(unreplayedCalls(calls)).toEqual(["systemctl stop docker", "systemctl enable --now imds-block.service"]);
   });
 });
 

@@ -7,8 +7,8 @@
  *   counts any answer from IMDS, a 401 included);
  * - the emulated instance executes every part: boothooks and shell scripts (cloud-config, part
  *   handlers and includes are cloud-init modules the harness does not run), and the services the
- *   parts start are ones it replays (iptables.service and ip6tables.service; Docker and the ECS
- *   agent only when a script starts the already running ones).
+ *   parts start are ones it replays (iptables.service and ip6tables.service; Docker's start and
+ *   restart, and the ECS agent's start, from scripts, which run once Docker runs).
  */
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -87,8 +87,13 @@ export function whyNotBooted(found: FoundResource): string | null {
 /** Units whose start and stop the emulated instance replays (iptables-services' units). */
 const REPLAYED_UNITS = new Set(["iptables", "ip6tables"]);
 const REPLAYED_VERBS = new Set(["enable", "start", "restart", "reload", "stop"]);
-/** Units that already run when scripts run (cloud-final comes after Docker): starting them changes nothing. */
-const RUNNING_UNITS = new Set(["docker", "ecs"]);
+/**
+ * Units a script may start or restart: Docker is running when scripts run (cloud-final comes after
+ * it), and the stand-in replays its restart; the ECS agent's start changes no firewall rule. In a
+ * boothook, before Docker, a start would differ from the harness's own start of Docker after it.
+ */
+const SCRIPT_UNITS = new Set(["docker", "ecs"]);
+const SCRIPT_VERBS = new Set(["enable", "start", "restart"]);
 /** systemctl verbs that change no unit. */
 const NEUTRAL_VERBS = new Set(["daemon-reload", "is-active", "is-enabled", "status", "show", "cat", "list-units", "list-unit-files"]);
 
@@ -103,7 +108,7 @@ export function unreplayedServiceCommand(command: "systemctl" | "service", words
   if (NEUTRAL_VERBS.has(verb)) return null;
   const names = units.map((unit) => unit.replace(/\.service$/, ""));
   if (names.length > 0 && REPLAYED_VERBS.has(verb) && names.every((name) => REPLAYED_UNITS.has(name))) return null;
-  if (inScript && names.length > 0 && (verb === "start" || verb === "enable") && names.every((name) => RUNNING_UNITS.has(name))) return null;
+  if (inScript && names.length > 0 && SCRIPT_VERBS.has(verb) && names.every((name) => SCRIPT_UNITS.has(name))) return null;
   return `the harness does not replay ${verb} of ${names.join(", ") || "nothing"}`;
 }
 

@@ -15,7 +15,7 @@
 import { ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { transformFileSync } from "@swc/core";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { dockerStartScript, ECS_INIT_SCRIPT, freshKernelFirewallScript } from "./docker";
@@ -298,10 +298,23 @@ ${ipv6 ? `ip -6 route add default via ${BRIDGE.v6.split("/")[0]}` : ""}`,
     });
   }
 
-  /** Replays dockerd's start (or restart) on the instance's firewall, then ecs-init's plumbing. */
+  /**
+   * Replays dockerd's start (or restart) on the instance's firewall, then ecs-init's plumbing, and
+   * marks docker.service active for the systemctl stand-in.
+   */
   async startDocker(): Promise<void> {
     await this.inNamespace(this.instance, dockerStartScript(this.options.ipv6));
     await this.inNamespace(this.instance, ECS_INIT_SCRIPT);
+    const active = join(this.stateDir, "run", "imds-e2e-systemd", "active");
+    mkdirSync(active, { recursive: true });
+    writeFileSync(join(active, "docker.service"), "");
+  }
+
+  /** The same start as one script, for the systemctl stand-in's docker.service (written once). */
+  private dockerStartFile(): string {
+    const file = join(this.stateDir, "docker-start.sh");
+    if (!existsSync(file)) writeFileSync(file, `${dockerStartScript(this.options.ipv6)}\n${ECS_INIT_SCRIPT}`);
+    return file;
   }
 
   /**
@@ -378,7 +391,7 @@ ${ipv6 ? `ip -6 route add default via ${BRIDGE.v6.split("/")[0]}` : ""}`,
       [
         "netns", "exec", this.instance,
         "unshare", "--mount", "--propagation", "private", "--",
-        "env", "-i", `PATH=${path}`, `IMDS_E2E_CALLS=${callsFile}`, `IMDS_E2E_AGENT_STARTS=${join(this.stateDir, "agent-starts")}`, "INSTANCE_ID=i-0123456789abcdef0", "HOME=/root", "LANG=C",
+        "env", "-i", `PATH=${path}`, `IMDS_E2E_CALLS=${callsFile}`, `IMDS_E2E_AGENT_STARTS=${join(this.stateDir, "agent-starts")}`, `IMDS_E2E_DOCKER_START=${this.dockerStartFile()}`, "INSTANCE_ID=i-0123456789abcdef0", "HOME=/root", "LANG=C",
         join(HARNESS_DIR, "instance-root.sh"), this.stateDir,
         ...command,
       ],
