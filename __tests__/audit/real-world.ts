@@ -5,6 +5,11 @@
  * does (Terraform's evaluation, cloud-init's rules, Docker's firewall, ecs-init's reading of
  * ecs.config), never from what the audit prints. Where the answer depends on a value Terraform only
  * knows at plan or apply time, the verdict is `unknown` and the phrase names that reference.
+ *
+ * The kernel proof (e2e/audit-agrees.test.ts) also boots every resource here whose bridge verdict
+ * the kernel can check, chosen by rule in real-world-kernel.ts (user data evaluated fully, a
+ * verdict the firewall decides, parts the emulated instance runs); its log lists the rows booted
+ * and why each other row is not.
  */
 import { join } from "node:path";
 import { AuditNetworkMode, Verdict } from "../../lib/audit";
