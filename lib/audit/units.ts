@@ -22,6 +22,16 @@ import { ALL_CONCERNS, Concern, ECS_CONFIG, FileContent, InstanceState, knownTex
 import { concernsOf, interpretScript, Status } from "./interpreter";
 import { hasMark, markedText, references, wholly } from "./marks";
 
+/** Paths whose files this module reads; most user data writes none, and then nothing here runs. */
+const INSTALLED = /^\/(etc\/systemd\/|run\/systemd\/|usr\/lib\/systemd\/|lib\/systemd\/|etc\/cron|var\/spool\/cron\/|etc\/rc\.|etc\/docker\/|etc\/sysconfig\/docker|var\/lib\/cloud\/scripts\/)/;
+
+/** Whether the instance holds anything this module follows (files it reads, links, loaded units). */
+function installsAnything(state: InstanceState): boolean {
+  if (state.systemd.links.size > 0 || state.systemd.loaded.size > 0) return true;
+  for (const [path, content] of state.files) if (INSTALLED.test(path) && content !== AL2_RC_LOCAL) return true;
+  return false;
+}
+
 /** Where systemd reads unit files, the first found winning. */
 const UNIT_DIRS = ["/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"];
 const DOCKER = "docker.service";
@@ -537,6 +547,7 @@ export interface BootPlan {
  * one, not this one.
  */
 export function planBoot(state: InstanceState): BootPlan {
+  if (!installsAnything(state)) return { jobs: [] };
   daemonReload(state);
   const jobs: Job[] = [];
   const seen = new Set<string>();
@@ -627,6 +638,10 @@ function settleRace(late: InstanceState, early: InstanceState, labels: readonly 
 
 /** Docker's start as systemd runs it: the drop-ins' ExecStartPre=, dockerd, their ExecStartPost=. */
 function startDockerService(state: InstanceState, why: string): void {
+  if (!installsAnything(state)) {
+    state.startDocker();
+    return;
+  }
   const unit = loadUnit(state, DOCKER);
   const label = `docker.service's drop-ins (${why})`;
   if (unit) {
@@ -665,6 +680,10 @@ function startDockerWithDependents(state: InstanceState, why: string): void {
  * start again if they were active; units Docker wants start if they are inactive.
  */
 export function restartDockerService(state: InstanceState, why: string): void {
+  if (!installsAnything(state)) {
+    state.startDocker();
+    return;
+  }
   const restarted: string[] = [];
   for (const name of knownUnits(state)) {
     const unit = loadUnit(state, name);
@@ -708,6 +727,7 @@ export function restartDockerService(state: InstanceState, why: string): void {
  * ecs.service restarts with Docker depends on the AMI's unit, so they are not run again then.
  */
 export function startAgentService(state: InstanceState): void {
+  if (!installsAnything(state)) return;
   const unit = loadUnit(state, AGENT);
   if (unit === undefined) return;
   for (const [concerns, reason] of unit.unknown) state.markUnknown(concerns, reason);
@@ -777,6 +797,7 @@ export function unitAction(state: InstanceState, name: string, verb: string | un
 
 /** Units written to disk with commands that touch a concern, never enabled nor started. */
 export function idleUnitNotes(state: InstanceState): void {
+  if (!installsAnything(state)) return;
   for (const name of knownUnits(state)) {
     if (state.systemd.started.has(name) || name === DOCKER) continue;
     if ([...state.systemd.links.values()].some((set) => set.has(name))) continue;
@@ -865,8 +886,10 @@ const RC_LOCAL_LINK = "/etc/rc.local";
 
 /** Files the image ships that user data appends to: Amazon Linux 2's rc.local (mode 0644, so it does not run). */
 export function installAmiFiles(state: InstanceState): void {
-  if (state.image === "al2") state.files.set(RC_LOCAL, { kind: "text", segments: ["#!/bin/bash\ntouch /var/lock/subsys/local\n"] });
+  if (state.image === "al2") state.files.set(RC_LOCAL, AL2_RC_LOCAL);
 }
+
+const AL2_RC_LOCAL: FileContent = { kind: "text", segments: ["#!/bin/bash\ntouch /var/lock/subsys/local\n"] };
 
 /**
  * rc-local.service runs /etc/rc.d/rc.local at every boot when the file is executable (systemd's
@@ -1065,6 +1088,7 @@ export interface PeriodicJob {
 
 /** Active timers and cron's periodic lines that touch a concern, as they stand on disk. */
 export function periodicJobs(state: InstanceState): PeriodicJob[] {
+  if (!installsAnything(state)) return [];
   const jobs: PeriodicJob[] = [...timerJobs(state), ...runPartsJobs(state)];
   for (const entry of cronEntries(state)) {
     if (entry.schedule === "reboot") continue;
@@ -1110,6 +1134,7 @@ function runPartsJobs(state: InstanceState): PeriodicJob[] {
  * data's own scripts.
  */
 export function runScriptFolders(state: InstanceState, first: boolean): void {
+  if (!installsAnything(state)) return;
   const folders = ["/var/lib/cloud/scripts/per-boot/", ...(first ? ["/var/lib/cloud/scripts/per-instance/", "/var/lib/cloud/scripts/per-once/"] : [])];
   for (const dir of folders) {
     for (const path of [...state.files.keys()].filter((p) => p.startsWith(dir) && !p.slice(dir.length).includes("/")).sort(compareNames)) {
