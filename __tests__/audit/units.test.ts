@@ -108,6 +108,20 @@ describe("systemd units the user data writes and enables", () => {
     expect(reasons(judgement)).toMatch(/the chain DOCKER-USER does not exist at that moment/);
   });
 
+  it("Requires=docker.service without After= still races Docker: requiring is not ordering", () => {
+    const unit = `[Unit]\nRequires=docker.service\n\n[Service]\nType=oneshot\nExecStart=${DROP_USER}\n\n[Install]\nWantedBy=multi-user.target\n`;
+    const judgement = bridge(writesUnit("imds-block.service", unit, ENABLE_NOW));
+    expect(judgement.verdict).toBe("fragile");
+    expect(reasons(judgement)).toMatch(/races Docker's start/);
+  });
+
+  it("a unit Docker starts that restarts Docker is not followed round and round", () => {
+    const unit = `[Unit]\nAfter=docker.service\n\n[Service]\nType=oneshot\nExecStart=/usr/bin/systemctl restart docker\nExecStart=${DROP_USER}\n\n[Install]\nWantedBy=docker.service\n`;
+    const judgement = bridge(writesUnit("imds-block.service", unit, ENABLE_NOW));
+    expect(judgement.verdict).toBe("unknown");
+    expect(reasons(judgement)).toMatch(/restarts Docker from a unit Docker itself starts: the loop is not followed/);
+  });
+
   it("a unit written but never enabled or started changes nothing, and the reason says so", () => {
     const judgement = bridge(writesUnit("imds-block.service", multiUser(DROP_USER), ""));
     expect(judgement.verdict).toBe("open");

@@ -376,7 +376,8 @@ export function startUnit(state: InstanceState, name: string, why: string, depth
     if (touching) addNote(state, `${unit.refused}: its \`${touching}\` never runs`);
     return;
   }
-  for (const pulled of unit.pulls) if (pulled !== name) startUnit(state, pulled, `pulled in by ${name}`, depth + 1);
+  // Docker is started by the model at its own moment: pulling it in here would hide a race with it.
+  for (const pulled of unit.pulls) if (pulled !== name && pulled !== DOCKER) startUnit(state, pulled, `pulled in by ${name}`, depth + 1);
   state.systemd.started.add(name);
   const ran = runExec(state, unit, "ExecStartPre", why) && runExec(state, unit, "ExecStart", why) && runExec(state, unit, "ExecStartPost", why);
   if (!ran) {
@@ -738,8 +739,26 @@ export function startAgentService(state: InstanceState): void {
   if (runExec(state, unit, "ExecStartPre", "before the ECS agent starts")) runExec(state, unit, "ExecStartPost", "after the ECS agent starts");
 }
 
+/** How deep Docker restarts nest (a unit Docker starts that restarts Docker), per instance. */
+const DOCKER_DEPTH = new WeakMap<InstanceState, number>();
+const MAX_DOCKER_DEPTH = 3;
+
 /** `systemctl <verb> docker` from user data. */
 export function dockerAction(state: InstanceState, verb: string | undefined, origin: string): Status {
+  const depth = DOCKER_DEPTH.get(state) ?? 0;
+  if (depth >= MAX_DOCKER_DEPTH) {
+    state.markUnknown(["v4", "v6"], `${origin} restarts Docker from a unit Docker itself starts: the loop is not followed`);
+    return "unknown";
+  }
+  DOCKER_DEPTH.set(state, depth + 1);
+  try {
+    return dockerVerb(state, verb, origin);
+  } finally {
+    DOCKER_DEPTH.set(state, depth);
+  }
+}
+
+function dockerVerb(state: InstanceState, verb: string | undefined, origin: string): Status {
   switch (verb) {
     case "restart":
     case "try-restart":
