@@ -226,6 +226,17 @@ describe("systemd timers", () => {
   });
 });
 
+describe("rules files loaded by iptables.service", () => {
+  it("the package's own rules file is loaded when the user data writes none: its FORWARD REJECT sits below Docker's rules", () => {
+    const judgement = bridge("#!/bin/bash\nyum install -y iptables-services\nsystemctl enable --now iptables ip6tables\n");
+    // Started while Docker runs, the load flushes Docker's rules and rejects everything forwarded,
+    // until Docker restarts and puts its ACCEPT rules above the REJECT; at boot it loads first.
+    expect(judgement.verdict).toBe("fragile");
+    expect(judgement.reasons[0]).toMatch(/dropped by -A FORWARD -j REJECT --reject-with icmp-host-prohibited in FORWARD, from \/etc\/sysconfig\/iptables loaded by iptables\.service/);
+    expect(reasons(judgement)).toMatch(/after a reboot it passes/);
+  });
+});
+
 describe("Docker's own firewall settings", () => {
   const daemonJson = (json: string) => `#cloud-config\nwrite_files:\n  - path: /etc/docker/daemon.json\n    content: '${json}'\n`;
 

@@ -22,6 +22,21 @@ export const ALL_CONCERNS: readonly Concern[] = ["v4", "v6", "ecs"];
 /** Where ecs-init reads the agent's settings. */
 export const ECS_CONFIG = "/etc/ecs/ecs.config";
 const RULES_FILE: Readonly<Record<Family, string>> = { v4: "/etc/sysconfig/iptables", v6: "/etc/sysconfig/ip6tables" };
+/** The rules files iptables-services ships (RHEL and Amazon Linux): FORWARD ends in a REJECT. */
+const PACKAGE_RULES: Readonly<Record<Family, string>> = {
+  v4: [
+    "*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+    "-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT", "-A INPUT -p icmp -j ACCEPT", "-A INPUT -i lo -j ACCEPT",
+    "-A INPUT -p tcp -m state --state NEW -m tcp --dport 22 -j ACCEPT", "-A INPUT -j REJECT --reject-with icmp-host-prohibited",
+    "-A FORWARD -j REJECT --reject-with icmp-host-prohibited", "COMMIT", "",
+  ].join("\n"),
+  v6: [
+    "*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+    "-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT", "-A INPUT -p ipv6-icmp -j ACCEPT", "-A INPUT -i lo -j ACCEPT",
+    "-A INPUT -m state --state NEW -m udp -p udp --dport 546 -d fe80::/64 -j ACCEPT", "-A INPUT -p tcp -m state --state NEW -m tcp --dport 22 -j ACCEPT",
+    "-A INPUT -j REJECT --reject-with icmp6-adm-prohibited", "-A FORWARD -j REJECT --reject-with icmp6-adm-prohibited", "COMMIT", "",
+  ].join("\n"),
+};
 const SERVICE: Readonly<Record<Family, string>> = { v4: "iptables", v6: "ip6tables" };
 
 /** A piece of file content the audit cannot see. */
@@ -107,7 +122,9 @@ export class InstanceState {
   }
 
   restoreServiceFile(family: Family, origin: string): boolean {
-    const content = this.files.get(RULES_FILE[family]);
+    // Installing iptables-services puts its default rules file in place: the service loads it
+    // until the user data writes its own.
+    const content = this.files.get(RULES_FILE[family]) ?? (this.installed.has("iptables-services") ? { kind: "text" as const, segments: [PACKAGE_RULES[family]] } : undefined);
     if (content === undefined) return true;
     if (content.kind === "saved") {
       const table = cloneTable(content.table);
