@@ -172,12 +172,12 @@ export class InstanceState {
 /**
  * systemd as far as the audit follows it. `links` are the `<target>.wants` / `.requires` symlinks
  * `systemctl enable` made (target folder name to unit names); `active` says which units are active
- * now ("maybe" when a long-running service may have exited); `loaded` holds the unit files as the
+ * now ("maybe" when a long-running service may have exited, "activating" while its start runs); `loaded` holds the unit files as the
  * manager read them at boot or at the last daemon-reload.
  */
 export interface SystemdState {
   readonly links: Map<string, Set<string>>;
-  readonly active: Map<string, "active" | "maybe">;
+  readonly active: Map<string, "active" | "maybe" | "activating">;
   readonly loaded: Map<string, FileContent>;
   /** Every unit systemd started at some moment, to tell units written but never run. */
   readonly started: Set<string>;

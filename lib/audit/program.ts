@@ -290,7 +290,7 @@ function firstLine(text: string): string {
 function commandList(value: unknown, origin: string, blind: Array<[Concern[], string]>): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) {
-    blind.push([[...ALL], `${origin} is not a list`]);
+    blind.push([[...ALL], hasMark(String(value)) ? `${origin} is known only at apply time (${references(String(value))}): it can run anything` : `${origin} is not a list`]);
     return undefined;
   }
   const lines: string[] = [];

@@ -167,7 +167,8 @@ export function loadUnit(state: InstanceState, name: string): Unit | undefined {
   for (const d of directives) {
     if (!hasMark(d.value) && !hasMark(d.key)) continue;
     if (TIMING_KEYS.has(d.key)) {
-      const concerns = d.key === "Environment" || d.key === "EnvironmentFile" ? concernsOrAll(execText) : concernsOf(execText);
+      // An environment value reaches the commands only through their $ expansions.
+      const concerns = (d.key === "Environment" || d.key === "EnvironmentFile") && execText.includes("$") ? concernsOrAll(execText) : concernsOf(execText);
       if (concerns.length > 0) unknown.push([concerns, `${d.key}= in ${d.file} is known only at apply time (${references(d.value)}): when or how ${name} runs cannot be told`]);
     }
   }
@@ -379,7 +380,10 @@ export function startUnit(state: InstanceState, name: string, why: string, depth
   // Docker is started by the model at its own moment: pulling it in here would hide a race with it.
   for (const pulled of unit.pulls) if (pulled !== name && pulled !== DOCKER) startUnit(state, pulled, `pulled in by ${name}`, depth + 1);
   state.systemd.started.add(name);
+  // While its commands run, a second start job for it merges with this one.
+  state.systemd.active.set(name, "activating");
   const ran = runExec(state, unit, "ExecStartPre", why) && runExec(state, unit, "ExecStart", why) && runExec(state, unit, "ExecStartPost", why);
+  state.systemd.active.delete(name);
   if (!ran) {
     runExec(state, unit, "ExecStopPost", `${why}, after its start failed`);
     return;
@@ -395,7 +399,7 @@ export function startUnit(state: InstanceState, name: string, why: string, depth
 /** Stops a unit: its ExecStop= and ExecStopPost= when it is active. */
 export function stopUnit(state: InstanceState, name: string, why: string): void {
   const active = state.systemd.active.get(name);
-  if (active === undefined) return;
+  if (active === undefined || active === "activating") return;
   state.systemd.active.delete(name);
   const unit = loadUnit(state, name);
   if (unit === undefined) return;
@@ -599,6 +603,7 @@ function runAround(state: InstanceState, jobs: readonly Job[], docker: (state: I
     return;
   }
   const early = state.clone();
+  DOCKER_DEPTH.set(early, DOCKER_DEPTH.get(state) ?? 0);
   run(early, true);
   run(state, false);
   settleRace(state, early, racing.map((j) => j.label));
