@@ -122,6 +122,14 @@ describe("systemd units the user data writes and enables", () => {
     expect(judgement.verdict).toBe("closed");
   });
 
+  it("a WantedBy= outside [Install] is ignored, as systemd ignores it: the unit runs once, when started", () => {
+    const unit = `[Unit]\nAfter=docker.service\n\n[Service]\nType=oneshot\nExecStart=${DROP_USER}\nWantedBy=multi-user.target\n`;
+    expect(verify("imds-block.service", unit).output).toMatch(/Unknown key 'WantedBy' in section \[Service\], ignoring/);
+    const judgement = bridge(writesUnit("imds-block.service", unit, ENABLE_NOW));
+    expect(judgement.verdict).toBe("fragile");
+    expect(reasons(judgement)).toMatch(/no WantedBy= or RequiredBy= in \[Install\]: systemctl enable links it nowhere/);
+  });
+
   it("a unit written but never enabled or started changes nothing, and the reason says so", () => {
     const judgement = bridge(writesUnit("imds-block.service", multiUser(DROP_USER), ""));
     expect(judgement.verdict).toBe("open");

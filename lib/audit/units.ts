@@ -45,6 +45,13 @@ const TIMING_KEYS = new Set([
   "After", "Before", "Wants", "Requires", "Requisite", "BindsTo", "PartOf", "Upholds", "WantedBy", "RequiredBy", "Also", "Type", "RemainAfterExit",
   "Environment", "EnvironmentFile", "DefaultDependencies", "Unit", "OnBootSec", "OnStartupSec", "OnUnitActiveSec", "OnUnitInactiveSec", "OnCalendar",
 ]);
+/** The section each directive read here belongs to: systemd ignores a key in another section. */
+const SECTION_OF: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(["After", "Before", "Wants", "Requires", "Requisite", "BindsTo", "PartOf", "Upholds", "DefaultDependencies"].map((k) => [k, "Unit"])),
+  ...Object.fromEntries(["Type", "RemainAfterExit", "Environment", "EnvironmentFile", "ExecStartPre", "ExecStart", "ExecStartPost", "ExecStop", "ExecStopPost"].map((k) => [k, "Service"])),
+  ...Object.fromEntries(["WantedBy", "RequiredBy", "Also"].map((k) => [k, "Install"])),
+  ...Object.fromEntries(["Unit", "OnBootSec", "OnStartupSec", "OnUnitActiveSec", "OnUnitInactiveSec", "OnCalendar"].map((k) => [k, "Timer"])),
+};
 const DEPENDENCY_KEYS = new Set(["After", "Before", "Wants", "Requires", "Requisite", "BindsTo", "PartOf", "Upholds", "WantedBy", "RequiredBy", "Also"]);
 
 /** One `Key=value` of a unit file, with the file it came from. */
@@ -155,13 +162,13 @@ export function loadUnit(state: InstanceState, name: string): Unit | undefined {
   const list = (key: string): string[] => {
     let values: string[] = [];
     for (const d of directives) {
-      if (d.key !== key) continue;
+      if (d.key !== key || d.section !== SECTION_OF[key]) continue;
       if (d.value === "") values = [];
       else values.push(...(DEPENDENCY_KEYS.has(key) ? d.value.split(/\s+/) : [d.value]));
     }
     return values;
   };
-  const last = (key: string): string | undefined => directives.filter((d) => d.key === key).pop()?.value;
+  const last = (key: string): string | undefined => directives.filter((d) => d.key === key && d.section === SECTION_OF[key]).pop()?.value;
   const exec = Object.fromEntries(EXEC_KEYS.map((key) => [key, list(key)])) as Record<ExecKey, string[]>;
   const execText = EXEC_KEYS.flatMap((key) => exec[key]).join("\n");
   for (const d of directives) {
@@ -423,7 +430,7 @@ function loadTimerKey(state: InstanceState, name: string, key: string): string |
   const { main, dropIns } = unitSources(state, name);
   let value: string | undefined;
   for (const [path, content] of main ? [main, ...dropIns] : dropIns) {
-    for (const d of parseUnitFile(markedText(content) ?? "", path).directives) if (d.key === key) value = d.value;
+    for (const d of parseUnitFile(markedText(content) ?? "", path).directives) if (d.key === key && d.section === "Timer") value = d.value;
   }
   return value;
 }
@@ -477,7 +484,8 @@ export function enableUnit(state: InstanceState, name: string): boolean {
   if (unit === undefined) return false;
   for (const [concerns, reason] of unit.unknown) state.markUnknown(concerns, reason);
   const targets = [...unit.wantedBy.map((t) => `${t}.wants`), ...unit.requiredBy.map((t) => `${t}.requires`)];
-  if (targets.length === 0 && unitConcerns(unit).length > 0) addNote(state, `${name} has no WantedBy= or RequiredBy= in [Install]: systemctl enable links it nowhere, so it does not start at boot`);
+  const touching = EXEC_KEYS.flatMap((key) => unit.exec[key]).find((line) => concernsOf(line).length > 0);
+  if (targets.length === 0 && touching) addNote(state, `${name} has no WantedBy= or RequiredBy= in [Install]: systemctl enable links it nowhere, so its \`${touching}\` does not run at boot`);
   for (const target of targets) {
     const set = state.systemd.links.get(target) ?? new Set<string>();
     set.add(name);
