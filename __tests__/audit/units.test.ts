@@ -152,6 +152,11 @@ describe("systemd units the user data writes and enables", () => {
     expect(followed.verdict).toBe("closed");
   });
 
+  it("a system program in ExecStartPre= that touches nothing is read as the same command in a script", () => {
+    const unit = multiUser(DROP_USER).replace("[Service]\n", "[Service]\nExecStartPre=/usr/bin/docker network ls\n");
+    expect(bridge(writesUnit("imds-block.service", unit, ENABLE_NOW)).verdict).toBe("closed");
+  });
+
   it("systemd refuses a unit with two ExecStart= that is not Type=oneshot, and so does the audit", () => {
     const unit = `[Unit]\nAfter=docker.service\n\n[Service]\nExecStart=${DROP_USER}\nExecStart=${DROP_FORWARD}\n\n[Install]\nWantedBy=multi-user.target\n`;
     const checked = verify("imds-block.service", unit);

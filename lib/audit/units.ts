@@ -270,7 +270,7 @@ type ExecCommand =
   | { readonly skipped: string };
 
 /** An Exec line: prefixes (`-` ignores failure, `@` sets argv[0], `+ ! !! :` privileges and expansion), quoting, variables. */
-function execCommand(raw: string, unit: Unit, key: ExecKey, image: InstanceState["image"]): ExecCommand {
+function execCommand(raw: string, unit: Unit, key: ExecKey, image: InstanceState["image"], written: ReadonlyMap<string, unknown>): ExecCommand {
   const prefix = /^[-@+!:]*/.exec(raw)?.[0] ?? "";
   const ignoreFailure = prefix.includes("-");
   const body = raw.slice(prefix.length).trim();
@@ -314,6 +314,10 @@ function execCommand(raw: string, unit: Unit, key: ExecKey, image: InstanceState
       return { unknown: concernsOf(body), why: `${label} names ${expanded[0]} without a path: systemd 239 and later (AL2023) run it, systemd 219 (Amazon Linux 2) ignores the line, and the image is not known here`, ignoreFailure };
     }
   }
+  // A system program named by its path is read as the same command in a script is; a path the
+  // user data wrote (or one elsewhere) is a script to follow, or one the audit cannot see.
+  // (iptables keeps its path: the rule's text in reasons is the line as written.)
+  if (/^\/(usr\/)?s?bin\/[^/]+$/.test(expanded[0]) && !written.has(expanded[0]) && !/^ip6?tables/.test(basename(expanded[0]))) expanded[0] = basename(expanded[0]);
   return { command: expanded.map(shellQuote).join(" "), ignoreFailure };
 }
 
@@ -329,7 +333,7 @@ function basename(path: string): string {
 function runExec(state: InstanceState, unit: Unit, key: ExecKey, why: string): boolean {
   const lines = unit.exec[key];
   for (let index = 0; index < lines.length; index++) {
-    const parsed = execCommand(lines[index], unit, key, state.image);
+    const parsed = execCommand(lines[index], unit, key, state.image, state.files);
     if ("skipped" in parsed) {
       if (concernsOf(lines[index]).length > 0) addNote(state, parsed.skipped);
       continue;
