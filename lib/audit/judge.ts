@@ -199,7 +199,7 @@ function readDescriptionUserData(description: LaunchDescription, bottlerocketIma
             : undefined;
       return { kind: "bottlerocket", awsvpcBlock: block, ...(awsvpcUnknown ? { awsvpcUnknown } : {}), notes: [...read.notes, "user data is Bottlerocket TOML settings"] };
     }
-    if (toml === undefined && hasMark(source) && /^\s*\[settings/m.test(source)) {
+    if (toml === undefined && hasMark(source) && /^\s*(\[settings|settings\.)/m.test(source)) {
       return { kind: "unreadable", reason: `the Bottlerocket settings hold a value known only at apply time outside any value (${references(source)}): which settings they set cannot be told` };
     }
     if (bottlerocketImage) return { kind: "unreadable", reason: "the image is Bottlerocket, but the user data is not TOML settings it can read" };
