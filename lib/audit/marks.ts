@@ -26,7 +26,8 @@ export function wholly(text: string): boolean {
 
 /** A mark for content the audit cannot see, so one path reads references and unseen pieces alike. */
 export function mark(what: string): string {
-  return `${UNKNOWN_START}${what.replace(/[\n\ue000\ue001]/g, " ")}${UNKNOWN_END}`;
+  // Reasons around a mark already say "known only at apply time".
+  return `${UNKNOWN_START}${what.replace(/, known only at apply time$/, "").replace(/[\n\ue000\ue001]/g, " ")}${UNKNOWN_END}`;
 }
 
 /** A file's content as text, its unseen pieces as marks; undefined for saved firewall tables. */
