@@ -270,6 +270,15 @@ describe("Docker's own firewall settings", () => {
     expect(bridge(`${boothook}--B--\n`).verdict).toBe("open");
   });
 
+  it('"ip6tables": false alone leaves IPv6 container traffic to the FORWARD policy while IPv4 keeps Docker\'s chains', () => {
+    const text = `${daemonJson('{"ip6tables": false}')}runcmd:\n  - iptables -I DOCKER-USER 1 -d 169.254.169.254/32 -j DROP\n  - ip6tables -I DOCKER-USER 1 -d fd00:ec2::254/128 -j DROP\n`;
+    const judgement = judge({ ...description(text, AL2), metadataOptions: { ...IMDSV1, httpProtocolIpv6: "enabled" } }).modes.bridge as ModeJudgement;
+    expect(judgement.verdict).toBe("open");
+    expect(judgement.reasons[0]).toMatch(/fd00:ec2::254 passes/);
+    expect(reasons(judgement)).toMatch(/dockerd starts with its ip6tables rules off \("ip6tables": false in \/etc\/docker\/daemon\.json\)/);
+    expect(reasons(judgement)).toMatch(/169\.254\.169\.254 is dropped by iptables -I DOCKER-USER/);
+  });
+
   it("a drop-in that replaces dockerd's command line with --iptables=false counts as daemon.json does", () => {
     const text = `#!/bin/bash\nmkdir -p /etc/systemd/system/docker.service.d\ncat > /etc/systemd/system/docker.service.d/10-no-iptables.conf <<EOF\n[Service]\nExecStart=\nExecStart=/usr/bin/dockerd -H fd:// --iptables=false\nEOF\nsystemctl daemon-reload\nsystemctl restart docker\niptables -I DOCKER-USER 1 -d 169.254.169.254/32 -j DROP\n`;
     const judgement = bridge(text);
