@@ -394,8 +394,6 @@ function rawUnicodeEscape(text: string): Buffer {
   for (const char of text) {
     const code = char.codePointAt(0) as number;
     if (code < 0x100) out += String.fromCharCode(code);
-    // A value known only at apply time stays one (its UTF-8 bytes), not escape text.
-    else if (code === 0xe000 || code === 0xe001) out += Buffer.from(char, "utf8").toString("latin1");
     else if (code < 0x10000) out += `\\u${code.toString(16).padStart(4, "0")}`;
     else out += `\\U${code.toString(16).padStart(8, "0")}`;
   }
