@@ -81,6 +81,14 @@ describe("references in the MIME layer", () => {
     expect(all(judged.awsvpc)).toMatch(/a MIME header line is known only at apply time \(var\.extra_headers\)/);
   });
 
+  it("a part that is wholly a reference can hold anything its type runs", () => {
+    for (const type of ["text/cloud-config", "text/x-shellscript", "text/cloud-boothook"]) {
+      const judged = modes(mime("B", [["Content-Type: text/x-shellscript", ECS_SCRIPT], [`Content-Type: ${type}`, `${type === "text/cloud-config" ? "#cloud-config\n" : ""}${ref("var.cloud_config")}\n`]]));
+      expect(judged.awsvpc.verdict).toBe("unknown");
+      expect(judged.awsvpc.reasons[0]).toMatch(/part 2 .* is wholly a value known only at apply time \(var\.cloud_config\)/);
+    }
+  });
+
   it("user data that begins with a reference could be any kind of user data", () => {
     const judged = modes(`${ref("var.preamble")}\n${ECS_SCRIPT}`);
     expect(judged.awsvpc.verdict).toBe("unknown");

@@ -170,6 +170,12 @@ export function bootProgram(parts: readonly CloudInitPart[]): BootProgram {
   const cloudConfigKeys = new Set<string>();
   parts.forEach((part, index) => {
     const origin = `part ${index + 1} (${part.contentType}${part.filename ? ` "${part.filename}"` : ""})`;
+    // A part that is wholly a value known only at apply time can hold anything its type runs.
+    const body = part.payload.replace(/^\s*#cloud-(config|boothook)[^\n]*\n/, "");
+    if (wholly(body)) {
+      blind.push([[...ALL], `${origin} is wholly a value known only at apply time (${references(body)}): it can hold anything a ${part.contentType} part runs`]);
+      return;
+    }
     const marked = part.markedHeaders ?? [];
     const typing = marked.find((m) => m.header !== "content-disposition");
     if (typing) {
