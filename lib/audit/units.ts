@@ -780,7 +780,10 @@ function dockerVerb(state: InstanceState, verb: string | undefined, origin: stri
     case "restart":
     case "try-restart":
     case "reload-or-restart":
-      if (state.dockerRunning) restartDockerService(state, `restarted by ${origin}`);
+      if (state.dockerRunning) {
+        noteRulesBuriedByRestart(state, origin);
+        restartDockerService(state, `restarted by ${origin}`);
+      }
       else startDockerWithDependents(state, `started by ${origin}`);
       return 0;
     case "start":
@@ -793,6 +796,15 @@ function dockerVerb(state: InstanceState, verb: string | undefined, origin: stri
     case "disable":
     default:
       return 0;
+  }
+}
+
+/** A restart of Docker from the user data puts Docker's rules above the drops already on FORWARD: say so. */
+function noteRulesBuriedByRestart(state: InstanceState, origin: string): void {
+  for (const family of ["v4", "v6"] as const) {
+    for (const rule of state.tables[family].chains.get("FORWARD") ?? []) {
+      if (rule.origin !== "Docker" && rule.effect.kind === "block") addNote(state, `${origin} restarts Docker after \`${rule.text}\` (${rule.origin}) went on FORWARD: Docker's restart puts its own rules above it`);
+    }
   }
 }
 
