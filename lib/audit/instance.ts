@@ -22,6 +22,21 @@ export const ALL_CONCERNS: readonly Concern[] = ["v4", "v6", "ecs"];
 /** Where ecs-init reads the agent's settings. */
 export const ECS_CONFIG = "/etc/ecs/ecs.config";
 const RULES_FILE: Readonly<Record<Family, string>> = { v4: "/etc/sysconfig/iptables", v6: "/etc/sysconfig/ip6tables" };
+/** The rules files iptables-services ships (RHEL and Amazon Linux): FORWARD ends in a REJECT. */
+const PACKAGE_RULES: Readonly<Record<Family, string>> = {
+  v4: [
+    "*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+    "-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT", "-A INPUT -p icmp -j ACCEPT", "-A INPUT -i lo -j ACCEPT",
+    "-A INPUT -p tcp -m state --state NEW -m tcp --dport 22 -j ACCEPT", "-A INPUT -j REJECT --reject-with icmp-host-prohibited",
+    "-A FORWARD -j REJECT --reject-with icmp-host-prohibited", "COMMIT", "",
+  ].join("\n"),
+  v6: [
+    "*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+    "-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT", "-A INPUT -p ipv6-icmp -j ACCEPT", "-A INPUT -i lo -j ACCEPT",
+    "-A INPUT -m state --state NEW -m udp -p udp --dport 546 -d fe80::/64 -j ACCEPT", "-A INPUT -p tcp -m state --state NEW -m tcp --dport 22 -j ACCEPT",
+    "-A INPUT -j REJECT --reject-with icmp6-adm-prohibited", "-A FORWARD -j REJECT --reject-with icmp6-adm-prohibited", "COMMIT", "",
+  ].join("\n"),
+};
 const SERVICE: Readonly<Record<Family, string>> = { v4: "iptables", v6: "ip6tables" };
 
 /** A piece of file content the audit cannot see. */
@@ -48,6 +63,12 @@ export class InstanceState {
   dockerRunning = false;
   /** What runs before every start of the ECS agent (ecs-imds-guard's guard script, when installed). */
   beforeAgentStart: ((state: InstanceState) => void) | undefined;
+  /** Files made executable (chmod +x, write_files permissions): rc.local runs only when it is. */
+  readonly executable = new Set<string>();
+  /** systemd's state: what `systemctl enable` linked, which units are active, the unit files loaded. */
+  readonly systemd: SystemdState = { links: new Map(), active: new Map(), loaded: new Map(), started: new Set() };
+  /** Which Amazon Linux the image is, when known: cron and rc.local differ between them. */
+  image: "al2" | "al2023" | undefined;
 
   markUnknown(concerns: Iterable<Concern>, why: string): void {
     for (const concern of concerns) {
@@ -57,11 +78,40 @@ export class InstanceState {
     }
   }
 
-  /** A reboot: the kernel's tables start empty; Docker is not running yet. */
+  /** A reboot: the kernel's tables start empty; Docker is not running yet; no unit is active. */
   powerOn(): void {
     this.tables.v4 = emptyTable();
     this.tables.v6 = emptyTable();
     this.dockerRunning = false;
+    this.systemd.active.clear();
+  }
+
+  /** An independent copy, to follow two orders of the same boot. */
+  clone(): InstanceState {
+    const copy = new InstanceState();
+    copy.restore(this);
+    return copy;
+  }
+
+  /** Takes over another state's contents (the order a race is followed in). */
+  restore(from: InstanceState): void {
+    this.tables.v4 = cloneTable(from.tables.v4);
+    this.tables.v6 = cloneTable(from.tables.v6);
+    replaceMap(this.files, from.files);
+    replaceSet(this.installed, from.installed);
+    replaceSet(this.enabled, from.enabled);
+    replaceSet(this.executable, from.executable);
+    this.unknowns.clear();
+    for (const [concern, why] of from.unknowns) this.unknowns.set(concern, [...why]);
+    this.failures.splice(0, this.failures.length, ...from.failures);
+    this.dockerRunning = from.dockerRunning;
+    this.beforeAgentStart = from.beforeAgentStart;
+    this.image = from.image;
+    this.systemd.links.clear();
+    for (const [target, units] of from.systemd.links) this.systemd.links.set(target, new Set(units));
+    replaceMap(this.systemd.active, from.systemd.active);
+    replaceMap(this.systemd.loaded, from.systemd.loaded);
+    replaceSet(this.systemd.started, from.systemd.started);
   }
 
   /** iptables.service at boot, before the network (and cloud-init) comes up. */
@@ -72,7 +122,9 @@ export class InstanceState {
   }
 
   restoreServiceFile(family: Family, origin: string): boolean {
-    const content = this.files.get(RULES_FILE[family]);
+    // Installing iptables-services puts its default rules file in place: the service loads it
+    // until the user data writes its own.
+    const content = this.files.get(RULES_FILE[family]) ?? (this.installed.has("iptables-services") ? { kind: "text" as const, segments: [PACKAGE_RULES[family]] } : undefined);
     if (content === undefined) return true;
     if (content.kind === "saved") {
       const table = cloneTable(content.table);
@@ -96,10 +148,11 @@ export class InstanceState {
    * DOCKER-USER first, `-j RETURN` appended to DOCKER-USER when it has none, DOCKER-USER never
    * flushed.
    */
-  startDocker(): void {
+  startDocker(manages: Readonly<Record<Family, boolean>> = { v4: true, v6: true }): void {
     for (const family of ["v4", "v6"] as const) {
       const table = this.tables[family];
-      if (table.unknown !== undefined) continue;
+      // With "iptables": false in daemon.json Docker leaves the table as it is.
+      if (table.unknown !== undefined || !manages[family]) continue;
       for (const chain of ["DOCKER", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2", "DOCKER-USER"]) {
         if (!table.chains.has(chain)) table.chains.set(chain, []);
       }
@@ -114,6 +167,30 @@ export class InstanceState {
     }
     this.dockerRunning = true;
   }
+}
+
+/**
+ * systemd as far as the audit follows it. `links` are the `<target>.wants` / `.requires` symlinks
+ * `systemctl enable` made (target folder name to unit names); `active` says which units are active
+ * now ("maybe" when a long-running service may have exited, "activating" while its start runs); `loaded` holds the unit files as the
+ * manager read them at boot or at the last daemon-reload.
+ */
+export interface SystemdState {
+  readonly links: Map<string, Set<string>>;
+  readonly active: Map<string, "active" | "maybe" | "activating">;
+  readonly loaded: Map<string, FileContent>;
+  /** Every unit systemd started at some moment, to tell units written but never run. */
+  readonly started: Set<string>;
+}
+
+function replaceMap<K, V>(into: Map<K, V>, from: ReadonlyMap<K, V>): void {
+  into.clear();
+  for (const [key, value] of from) into.set(key, value);
+}
+
+function replaceSet<T>(into: Set<T>, from: ReadonlySet<T>): void {
+  into.clear();
+  for (const value of from) into.add(value);
 }
 
 const DOCKER_FORWARD_RULES: ReadonlyArray<readonly string[]> = [

@@ -21,6 +21,7 @@ import {
   Unseen,
 } from "./instance";
 import { parseShell, Redirect, Reference, ShellNode, Word, WordPiece } from "./shell";
+import { chmod, crontab, daemonReload, dockerAction, link, unitAction } from "./units";
 
 /** How the concerns a text touches are found. */
 const CONCERN_PATTERNS: ReadonlyArray<readonly [Concern, RegExp]> = [
@@ -35,7 +36,8 @@ export function concernsOf(text: string): Concern[] {
 }
 
 type Output = ReadonlyArray<string | Unseen> | { readonly saved: FilterTable; readonly family: Family };
-type Status = number | "unknown";
+/** A command's exit status, or "unknown" when the audit cannot tell it. */
+export type Status = number | "unknown";
 
 interface Context {
   readonly state: InstanceState;
@@ -83,9 +85,9 @@ function parsed(text: string): ShellNode {
   return tree;
 }
 
-/** Runs a script's text over the state. `origin` names it in reasons. */
-export function interpretScript(state: InstanceState, text: string, origin: string, options: { errexit?: boolean } = {}): void {
-  runText(state, text, origin, options.errexit ?? false, new Map(), 0);
+/** Runs a script's text over the state. `origin` names it in reasons. Returns its exit status. */
+export function interpretScript(state: InstanceState, text: string, origin: string, options: { errexit?: boolean } = {}): Status {
+  return runText(state, text, origin, options.errexit ?? false, new Map(), 0);
 }
 
 function runText(state: InstanceState, text: string, origin: string, errexit: boolean, env: Map<string, string | undefined>, depth: number): Status {
@@ -640,8 +642,15 @@ function builtin(args: readonly string[], node: ShellNode & { kind: "simple" }, 
     }
     case "sed":
       return sedInPlace(rest, node, context);
-    case "mkdir":
     case "chmod":
+      return { status: chmod(state, rest) };
+    case "ln":
+      return { status: link(state, rest) };
+    case "crontab": {
+      const input = stdin === undefined || "saved" in stdin ? undefined : (stdin as ReadonlyArray<string | Unseen>);
+      return crontab(state, rest, input, `${origin}: ${oneLine(node.text)}`);
+    }
+    case "mkdir":
     case "chown":
     case "chgrp":
     case "sleep":
@@ -762,6 +771,7 @@ function systemctl(args: readonly string[], context: Context): CommandResult {
   const words = args.filter((a) => !a.startsWith("-"));
   const now = args.includes("--now");
   const [verb, ...units] = words;
+  if (verb === "daemon-reload") daemonReload(context.state);
   let status: Status = 0;
   for (const unit of units.map((u) => u.replace(/\.service$/, ""))) {
     const result = serviceAction(unit, verb, context, now);
@@ -779,12 +789,8 @@ function service(args: readonly string[], context: Context): CommandResult {
 function serviceAction(unit: string, verb: string | undefined, context: Context, now: boolean): Status {
   const { state, origin } = context;
   const family: Family | undefined = unit === "iptables" ? "v4" : unit === "ip6tables" ? "v6" : undefined;
-  if (unit === "docker") {
-    if (verb === "restart" || (verb === "start" && !state.dockerRunning)) state.startDocker();
-    if (verb === "stop") state.dockerRunning = false;
-    return 0;
-  }
-  if (family === undefined) return 0;
+  if (unit === "docker") return dockerAction(state, verb, origin);
+  if (family === undefined) return unitAction(state, unit, verb, origin, now);
   if (!state.installed.has("iptables-services")) {
     state.failures.push(`${unit}.service ${verb} (${origin}) fails: ${unit}.service comes with the iptables-services package, which nothing installs`);
     return 1;

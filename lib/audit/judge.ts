@@ -8,6 +8,8 @@ import { cloneTable, containerReach, Family, FilterTable, IMDS_ADDRESS, Rule, Tr
 import { agentBoolean, readEcsConfig } from "../user-data/ecs-init";
 import { Concern, ECS_CONFIG, InstanceState, knownText } from "./instance";
 import { boot, bootProgram, BootProgram } from "./program";
+import { hasMark, references } from "./marks";
+import { idleUnitNotes, installAmiFiles, periodicJobs, restartDockerService } from "./units";
 import {
   AuditNetworkMode,
   DEFAULT_AUDIT_NETWORK_MODES,
@@ -160,7 +162,7 @@ function readMetadata(options: MetadataOptions | undefined, ami: AmiIdentity): M
 type Reading =
   | { readonly kind: "none" }
   | { readonly kind: "unreadable"; readonly reason: string }
-  | { readonly kind: "bottlerocket"; readonly awsvpcBlock: unknown; readonly notes: readonly string[] }
+  | { readonly kind: "bottlerocket"; readonly awsvpcBlock: unknown; readonly awsvpcUnknown?: string; readonly notes: readonly string[] }
   | { readonly kind: "cloud-init"; readonly program: BootProgram; readonly notes: readonly string[] };
 
 function readDescriptionUserData(description: LaunchDescription, bottlerocketImage: boolean): Reading {
@@ -183,22 +185,49 @@ function readDescriptionUserData(description: LaunchDescription, bottlerocketIma
   if (read.kind === "unreadable") return { kind: "unreadable", reason: read.reason };
   const single = read.parts.length === 1 && read.parts[0].contentType === "text/x-not-multipart" ? read.parts[0].payload : undefined;
   if (single !== undefined || bottlerocketImage) {
-    const toml = tryToml(single ?? read.text);
+    const source = single ?? read.text;
+    const toml = tryToml(source);
     if (toml !== undefined && typeof toml.settings === "object" && toml.settings !== null) {
       const ecs = (toml.settings as Record<string, unknown>).ecs as Record<string, unknown> | undefined;
-      return { kind: "bottlerocket", awsvpcBlock: ecs?.["awsvpc-block-imds"], notes: [...read.notes, "user data is Bottlerocket TOML settings"] };
+      const block = ecs?.["awsvpc-block-imds"];
+      const markedKeys = markedKeyPaths(toml.settings, "settings");
+      const awsvpcUnknown =
+        typeof block === "string" && hasMark(block)
+          ? `Bottlerocket settings.ecs.awsvpc-block-imds is known only at apply time (${references(block)})`
+          : markedKeys.length > 0
+            ? `Bottlerocket settings have a key known only at apply time (${markedKeys.join(", ")}): it could be settings.ecs.awsvpc-block-imds`
+            : undefined;
+      return { kind: "bottlerocket", awsvpcBlock: block, ...(awsvpcUnknown ? { awsvpcUnknown } : {}), notes: [...read.notes, "user data is Bottlerocket TOML settings"] };
+    }
+    if (toml === undefined && hasMark(source) && /^\s*(\[settings|settings\.)/m.test(source)) {
+      return { kind: "unreadable", reason: `the Bottlerocket settings hold a value known only at apply time outside any value (${references(source)}): which settings they set cannot be told` };
     }
     if (bottlerocketImage) return { kind: "unreadable", reason: "the image is Bottlerocket, but the user data is not TOML settings it can read" };
   }
   return { kind: "cloud-init", program: bootProgram(read.parts), notes: read.notes };
 }
 
+/**
+ * TOML settings. A value known only at apply time standing as a whole value (`key = <mark>`) is
+ * read as a string holding the mark; anywhere else that breaks the syntax, it is undefined.
+ */
 function tryToml(text: string): Record<string, unknown> | undefined {
-  try {
-    return parseToml(text) as Record<string, unknown>;
-  } catch {
-    return undefined;
+  for (const candidate of hasMark(text) ? [text, text.replace(/^(\s*[^=\n#]+=\s*)(\ue000[^\ue001\n]*\ue001)(\s*(#.*)?)$/gm, (_, head: string, value: string, tail: string) => `${head}${JSON.stringify(value)}${tail}`)] : [text]) {
+    try {
+      return parseToml(candidate) as Record<string, unknown>;
+    } catch {
+      // the next candidate
+    }
   }
+  return undefined;
+}
+
+/** Key paths of a TOML table that hold a mark (a quoted key known only at apply time). */
+function markedKeyPaths(value: unknown, path: string): string[] {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return [];
+  return Object.entries(value as Record<string, unknown>).flatMap(([key, inner]) =>
+    hasMark(key) ? [`${path}.${references(key)}`] : markedKeyPaths(inner, `${path}.${key}`),
+  );
 }
 
 /** The three moments a verdict is about. */
@@ -208,15 +237,26 @@ interface Timeline {
   readonly firewall: Record<Family, Traversal[]>;
   /** The filter table at each moment the packet passed, for saying why no rule stopped it. */
   readonly passedTables: Record<Family, Array<FilterTable | undefined>>;
+  /** Per moment, the traversal once periodic jobs (cron) have run again, and the longest wait for them. */
+  readonly healed: Record<Family, Array<Healed | undefined>>;
   readonly ecs: Array<{ readonly value?: string; readonly unknown?: string; readonly text?: string }>;
   readonly state: InstanceState;
 }
 
-function runTimeline(program: BootProgram): Timeline {
+interface Healed {
+  readonly traversal: Traversal;
+  readonly seconds: number;
+  readonly by: string;
+}
+
+function runTimeline(program: BootProgram, image: InstanceState["image"]): Timeline {
   const state = new InstanceState();
+  state.image = image;
+  installAmiFiles(state);
   for (const [concerns, why] of program.blind) state.markUnknown(concerns, why);
   const firewall: Record<Family, Traversal[]> = { v4: [], v6: [] };
   const passedTables: Timeline["passedTables"] = { v4: [], v6: [] };
+  const healed: Record<Family, Array<Healed | undefined>> = { v4: [], v6: [] };
   const ecs: Timeline["ecs"] = [];
   const record = (withEcs: boolean) => {
     for (const family of ["v4", "v6"] as const) {
@@ -225,14 +265,26 @@ function runTimeline(program: BootProgram): Timeline {
       passedTables[family].push(reach.result === "passed" ? cloneTable(state.tables[family]) : undefined);
     }
     if (withEcs) ecs.push(readEcs(state));
+    // Time passes before the next event: periodic jobs run, each at least once.
+    const jobs = periodicJobs(state);
+    for (const job of jobs) job.run(state);
+    for (const family of ["v4", "v6"] as const) {
+      healed[family].push(jobs.length > 0 ? { traversal: containerReach(state.tables[family]), seconds: Math.max(...jobs.map((j) => j.seconds)), by: jobs.map((j) => j.label).join(", ") } : undefined);
+    }
   };
   boot(program, state, true);
   record(true);
-  state.startDocker();
+  restartDockerService(state, "when Docker restarts");
   record(false);
   boot(program, state, false);
   record(true);
-  return { firewall, passedTables, ecs, state };
+  idleUnitNotes(state);
+  return { firewall, passedTables, healed, ecs, state };
+}
+
+/** Which Amazon Linux the image is, when the configuration names it: cron and rc.local differ. */
+function amazonLinux(ami: AmiIdentity): InstanceState["image"] {
+  return ami.platform === "amazon-linux-2" ? "al2" : ami.platform === "amazon-linux-2023" ? "al2023" : undefined;
 }
 
 /** ECS_AWSVPC_BLOCK_IMDS as ecs-init hands it to the agent: /var/lib/ecs/ecs.config, overridden by /etc/ecs/ecs.config. */
@@ -287,7 +339,7 @@ function judgeUncached(description: LaunchDescription, modes: readonly AuditNetw
   const notes: string[] = amiText !== undefined ? [amiText] : [];
   if (reading.kind === "cloud-init" || reading.kind === "bottlerocket") notes.push(...reading.notes);
   if (reading.kind === "cloud-init") notes.push(...reading.program.notes);
-  const timeline = reading.kind === "cloud-init" ? runTimeline(reading.program) : undefined;
+  const timeline = reading.kind === "cloud-init" ? runTimeline(reading.program, amazonLinux(ami)) : undefined;
   if (timeline) notes.push(...timeline.state.failures);
   const result: Partial<Record<AuditNetworkMode, ModeJudgement>> = {};
   for (const mode of modes) {
@@ -365,28 +417,51 @@ function familyVerdict(family: Family, timeline: Timeline): { verdict: Verdict; 
     const visible = first.result === "passed" ? `without it, container traffic to ${address} would pass` : first.result === "blocked" ? `without it, container traffic to ${address} would be dropped` : "";
     return { verdict: "unknown", reasons: [...unknowns.map((u) => `not followed: ${u}`), ...(visible ? [visible] : [])] };
   }
-  if (first.result === "passed") {
+  // A periodic job (cron) that drops the traffic again only after a wait leaves a window open: a
+  // task that starts in it reads the credentials in milliseconds. A careful operator does not
+  // accept that as closed; it is fragile, with the window named.
+  const gap = (index: number): string | undefined => {
+    const moment = moments[index];
+    const heal = timeline.healed[family][index];
+    if (moment.result !== "passed" || heal?.traversal.result !== "blocked") return undefined;
+    const accepted = moment.rule ? `"${moment.rule.text}" (${moment.rule.origin}) accepts it` : "no rule drops it";
+    return `${MOMENTS[index]} container traffic to ${address} passes for up to ${duration(heal.seconds)} (${accepted}), until ${heal.by} runs again and puts back ${heal.traversal.rule.text} in ${heal.traversal.chain}`;
+  };
+  const gaps = [0, 1, 2].map(gap);
+  if (first.result === "passed" && gaps[0] === undefined) {
     return { verdict: "open", reasons: [`${MOMENTS[0]}, container traffic to ${address} passes: ${passedWhy(first, family, timeline, 0)}`] };
   }
   if (first.result === "unknown") return { verdict: "unknown", reasons: [`${MOMENTS[0]}: ${first.why}`] };
-  const lost: string[] = [];
+  const firstBlock = first.result === "blocked" ? first : (timeline.healed[family][0]?.traversal as Traversal & { result: "blocked" });
+  const lost: string[] = gaps[0] ? [gaps[0]] : [];
   for (const index of [1, 2]) {
     const moment = moments[index];
     if (moment.result === "unknown") return { verdict: "unknown", reasons: [`${MOMENTS[index]}: ${moment.why}`] };
-    if (moment.result === "passed") lost.push(`${MOMENTS[index]} it passes: ${lostWhy(index, first, moment, family, timeline)}`);
+    if (gaps[index]) lost.push(gaps[index] as string);
+    else if (moment.result === "passed") lost.push(`${MOMENTS[index]} it passes: ${lostWhy(index, firstBlock, moment, family, timeline)}`);
   }
   if (lost.length > 0) {
-    return { verdict: "fragile", reasons: [`${MOMENTS[0]} container traffic to ${address} is dropped by ${describeBlock(first)}`, ...lost] };
+    return { verdict: "fragile", reasons: [...(first.result === "blocked" ? [`${MOMENTS[0]} container traffic to ${address} is dropped by ${describeBlock(first)}`] : []), ...lost] };
   }
   return {
     verdict: "closed",
     reasons: [
-      `container traffic to ${address} is dropped by ${describeBlock(first)}; it holds after a Docker restart (Docker never flushes DOCKER-USER) and after a reboot (re-applied by ${(moments[2] as Traversal & { result: "blocked" }).rule.origin})`,
+      `container traffic to ${address} is dropped by ${describeBlock(firstBlock)}; it holds after a Docker restart (${restartHold(firstBlock, moments[1] as Traversal & { result: "blocked" })}) and after a reboot (re-applied by ${(moments[2] as Traversal & { result: "blocked" }).rule.origin})`,
       ...(moments[2].result === "blocked" && /iptables\.service|sysconfig/.test(moments[2].rule.origin)
         ? ["note: restarting iptables.service while Docker runs flushes Docker's jump to DOCKER-USER until Docker restarts"]
         : []),
     ],
   };
+}
+
+/** Why the drop is still there after Docker restarts. */
+function restartHold(first: Traversal & { result: "blocked" }, afterRestart: Traversal & { result: "blocked" }): string {
+  if (afterRestart.rule.origin !== first.rule.origin) return `re-applied by ${afterRestart.rule.origin}`;
+  return afterRestart.chain === "DOCKER-USER" ? "Docker never flushes DOCKER-USER" : `Docker puts no rule above it in ${afterRestart.chain}`;
+}
+
+function duration(seconds: number): string {
+  return seconds % 3600 === 0 && seconds >= 3600 ? `${seconds / 3600} h` : seconds % 60 === 0 && seconds >= 60 ? `${seconds / 60} min` : `${seconds} s`;
 }
 
 function passedWhy(t: Traversal & { result: "passed" }, family: Family, timeline: Timeline, moment: number): string {
@@ -419,6 +494,7 @@ function lostWhy(index: number, first: Traversal & { result: "blocked" }, moment
       ? `the rule sits on FORWARD, and Docker re-inserts its own rules above it when it restarts (${moment.rule ? `"${moment.rule.text}" accepts first` : "nothing drops it"})`
       : `Docker's restart leaves nothing that drops it (${passedWhy(moment, family, timeline, index)})`;
   }
+  if (timeline.state.failures.some((f) => f.includes("races Docker's start"))) return `at boot the rule is not re-applied in time (${passedWhy(moment, family, timeline, index)})`;
   return `the rule was added once, at first boot (${first.rule.origin}), and nothing re-applies it when the instance boots again (${passedWhy(moment, family, timeline, index)})`;
 }
 
@@ -432,6 +508,7 @@ function judgeAwsvpc(inputs: Inputs): ModeJudgement {
       return verdict("unknown", [reading.reason], "awsvpc");
     case "bottlerocket": {
       const value = reading.awsvpcBlock;
+      if (reading.awsvpcUnknown) return verdict("unknown", [reading.awsvpcUnknown], "awsvpc");
       if (value === true) return verdict("closed", ["Bottlerocket settings.ecs.awsvpc-block-imds = true: the agent blackholes IMDS in each task's namespace", ...ipv6Note], "awsvpc");
       return verdict("open", [value === undefined ? "Bottlerocket settings.ecs.awsvpc-block-imds is not set; the default is false" : `Bottlerocket settings.ecs.awsvpc-block-imds = ${JSON.stringify(value)}, not the boolean true`], "awsvpc");
     }

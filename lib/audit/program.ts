@@ -8,6 +8,8 @@ import { renderBoothook, renderRulesFile, IMDS_IPV4, IMDS_IPV6 } from "../user-d
 import { renderEcsConfigScript } from "../user-data/ecs-config";
 import { Concern, ECS_CONFIG, InstanceState, knownText, Unseen, applyGuardDrop } from "./instance";
 import { concernsOf, interpretScript } from "./interpreter";
+import { hasMark, references, segmentsOf, wholly } from "./marks";
+import { permissionsExecutable, planBoot, runBootPlan, runScriptFolders, startAgentService } from "./units";
 import { CloudInitPart, decodeBase64, gunzipBounded } from "./user-data";
 
 /** One piece of user data that runs, with a name for reasons. */
@@ -33,6 +35,7 @@ export interface BootProgram {
 }
 
 const ALL: readonly Concern[] = ["v4", "v6", "ecs"];
+const SCRIPT_TYPES = new Set(["text/x-shellscript", "text/x-shellscript-per-instance", "text/x-shellscript-per-once"]);
 
 /** What ecs-imds-guard's own boothook installs and applies, read back from its exact text. */
 interface GuardBoothook {
@@ -128,14 +131,30 @@ function shellRunnable(text: string, origin: string): Runnable {
 }
 
 /** cloud-init executes part files directly: without `#!` the kernel refuses them. */
-function executable(text: string, origin: string, notes: string[]): boolean {
-  if (text.startsWith("#!") && /\r$/.test(text.slice(0, text.indexOf("\n") >>> 0))) {
+function executable(text: string, origin: string, notes: string[], blind: Array<[Concern[], string]>): boolean {
+  const firstLine = text.slice(0, text.indexOf("\n") >>> 0);
+  if (text.startsWith("#!") && hasMark(firstLine)) {
+    const concerns = scriptConcerns(text);
+    if (concerns.length > 0) blind.push([concerns, `${origin}'s #! line holds a value known only at apply time (${references(firstLine)}): which interpreter runs the part, with which options, cannot be told`]);
+    return false;
+  }
+  if (text.startsWith("#!") && /\r$/.test(firstLine)) {
     notes.push(`${origin} has a CRLF #! line: the kernel looks for an interpreter whose name ends in a carriage return, and the part does not run`);
     return false;
   }
   if (text.startsWith("#!")) return true;
   if (concernsOf(text).length > 0) notes.push(`${origin} has no #! line: cloud-init executes the file directly and it fails (exec format error), so none of it runs`);
   return false;
+}
+
+/**
+ * The concerns a script could change whatever runs it: those its text touches; all of them when it
+ * holds values known only at apply time or runs other files.
+ */
+function scriptConcerns(text: string): Concern[] {
+  const body = text.slice(text.indexOf("\n") + 1);
+  if (hasMark(body) || /(^|\n)\s*(\/|\.\s|source\s|(ba|da)?sh\s)|https?:\/\//.test(body)) return [...ALL];
+  return concernsOf(text);
 }
 
 /** Builds the boot program from cloud-init's parts. */
@@ -151,26 +170,52 @@ export function bootProgram(parts: readonly CloudInitPart[]): BootProgram {
   const cloudConfigKeys = new Set<string>();
   parts.forEach((part, index) => {
     const origin = `part ${index + 1} (${part.contentType}${part.filename ? ` "${part.filename}"` : ""})`;
+    // A part that is wholly a value known only at apply time can hold anything its type runs.
+    const body = part.payload.replace(/^\s*#cloud-(config|boothook)[^\n]*\n/, "");
+    if (wholly(body)) {
+      blind.push([[...ALL], `${origin} is wholly a value known only at apply time (${references(body)}): it can hold anything a ${part.contentType} part runs`]);
+      return;
+    }
+    const marked = part.markedHeaders ?? [];
+    const typing = marked.find((m) => m.header !== "content-disposition");
+    if (typing) {
+      // The type or transfer encoding decides whether and how the part runs: it could run its text
+      // as a script, or (encoded) anything at all.
+      const concerns = typing.header === "content-transfer-encoding" ? [...ALL] : scriptConcerns(part.payload);
+      if (concerns.length > 0) blind.push([concerns, `${origin}: its ${typing.header} header holds a value known only at apply time (${typing.references}): what cloud-init does with the part cannot be told`]);
+      return;
+    }
+    const naming = marked.find((m) => m.header === "content-disposition");
+    if (naming && SCRIPT_TYPES.has(part.contentType)) {
+      // Scripts run in sorted file-name order, and a name can replace another part's file.
+      const concerns = [...new Set(parts.filter((p) => SCRIPT_TYPES.has(p.contentType)).flatMap((p) => scriptConcerns(p.payload)))];
+      if (concerns.length > 0) blind.push([concerns, `${origin}: its file name is known only at apply time (${naming.references}): the order cloud-init runs the scripts in, by name, cannot be told`]);
+    }
     switch (part.contentType) {
       case "text/cloud-boothook": {
         const text = part.payload.replace(/\r\n/g, "\n").replace(/^#cloud-boothook/, "").replace(/^\s+/, "");
-        if (executable(text, origin, notes)) early.push(shellRunnable(text, origin));
+        if (executable(text, origin, notes, blind)) early.push(shellRunnable(text, origin));
         break;
       }
       case "text/x-shellscript":
       case "text/x-shellscript-per-instance":
       case "text/x-shellscript-per-once":
-        if (executable(part.payload, origin, notes)) scripts.set(part.filename, shellRunnable(part.payload, origin));
+        if (executable(part.payload, origin, notes, blind)) scripts.set(part.filename, shellRunnable(part.payload, origin));
         break;
       case "text/x-shellscript-per-boot":
-        if (executable(part.payload, origin, notes)) lateEveryBoot.push(shellRunnable(part.payload, origin));
+        if (executable(part.payload, origin, notes, blind)) lateEveryBoot.push(shellRunnable(part.payload, origin));
         break;
       case "text/cloud-config": {
         let config: unknown;
         try {
           config = parseYaml(part.payload, { maxAliasCount: 100, prettyErrors: false });
         } catch (error) {
-          blind.push([[...ALL], `${origin} is not valid YAML (${(error as Error).message.split("\n")[0]}): cloud-init would skip it`]);
+          blind.push([
+            [...ALL],
+            hasMark(part.payload)
+              ? `${origin} is not valid YAML with the values known only at apply time in place (${references(part.payload)}): they decide its structure`
+              : `${origin} is not valid YAML (${(error as Error).message.split("\n")[0]}): cloud-init would skip it`,
+          ]);
           break;
         }
         if (config === null || typeof config !== "object" || Array.isArray(config)) {
@@ -178,6 +223,13 @@ export function bootProgram(parts: readonly CloudInitPart[]): BootProgram {
           break;
         }
         const record = config as Record<string, unknown>;
+        for (const [key, value] of Object.entries(record)) {
+          // A key, or the modules and merge settings, decide what else cloud-init does with the part.
+          if (hasMark(key)) blind.push([[...ALL], `${origin} has a key known only at apply time (${references(key)}): it could be runcmd, write_files or any module`]);
+          else if (/^(cloud_(init|config|final)_modules|merge_how|merge_type)$/.test(key) && hasMark(JSON.stringify(value))) {
+            blind.push([[...ALL], `${origin} ${key} holds a value known only at apply time (${references(JSON.stringify(value))}): which modules run cannot be told`]);
+          }
+        }
         for (const key of ["bootcmd", "runcmd", "write_files", "packages"]) {
           if (key in record && cloudConfigKeys.has(key)) blind.push([[...ALL], `${origin} sets ${key} again; how cloud-init merges the parts is not followed`]);
           if (key in record) cloudConfigKeys.add(key);
@@ -187,7 +239,12 @@ export function bootProgram(parts: readonly CloudInitPart[]): BootProgram {
         const runcmd = commandList(record.runcmd, `${origin} runcmd`, blind);
         if (runcmd !== undefined) scripts.set("runcmd", shellRunnable(runcmd, `${origin} runcmd`));
         if (Array.isArray(record.packages)) {
-          for (const entry of record.packages) packages.push(String(Array.isArray(entry) ? entry[0] : entry));
+          for (const entry of record.packages) {
+            const name = String(Array.isArray(entry) ? entry[0] : entry);
+            // A package known only at apply time could be iptables-services or cronie.
+            if (hasMark(name)) blind.push([["v4", "v6"], `${origin} packages holds a name known only at apply time (${references(name)}): it could install iptables-services or cronie`]);
+            else packages.push(name);
+          }
         }
         if (Array.isArray(record.write_files)) {
           for (const entry of record.write_files) {
@@ -217,6 +274,8 @@ export function bootProgram(parts: readonly CloudInitPart[]): BootProgram {
     onceLate.push({ origin: "cloud-config packages", run: (state) => packages.forEach((p) => state.installed.add(p)) });
   }
   onceLate.push(...deferred);
+  // cloud-final's scripts_per_once, scripts_per_boot and scripts_per_instance, before scripts_user.
+  onceLate.push({ origin: "cloud-init's script folders", run: (state) => runScriptFolders(state, true) });
   // scripts_user runs the instance's scripts folder in sorted file-name order; a later part with
   // the same file name replaced the earlier file.
   for (const name of [...scripts.keys()].sort(compareBytes)) onceLate.push(scripts.get(name) as Runnable);
@@ -237,12 +296,21 @@ function firstLine(text: string): string {
 function commandList(value: unknown, origin: string, blind: Array<[Concern[], string]>): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) {
-    blind.push([[...ALL], `${origin} is not a list`]);
+    blind.push([[...ALL], hasMark(String(value)) ? `${origin} is known only at apply time (${references(String(value))}): it can run anything` : `${origin} is not a list`]);
     return undefined;
   }
-  const lines = value.map((entry) =>
-    Array.isArray(entry) ? entry.map((word) => `'${String(word).replace(/'/g, "'\\''")}'`).join(" ") : String(entry),
-  );
+  const lines: string[] = [];
+  value.forEach((entry, index) => {
+    const words = Array.isArray(entry) ? entry.map(String) : undefined;
+    const text = words ? words.join(" ") : String(entry);
+    // An entry that is wholly a value known only at apply time, or whose program is one, can run
+    // anything; a value inside an entry is one word the shell reads as unknown.
+    if (wholly(text) || (words !== undefined && hasMark(words[0] ?? ""))) {
+      blind.push([[...ALL], `${origin} entry ${index + 1} is known only at apply time (${references(text)}): it can run anything`]);
+      return;
+    }
+    lines.push(words ? words.map((word) => `'${word.replace(/'/g, "'\\''")}'`).join(" ") : text);
+  });
   return `#!/bin/sh\n${lines.join("\n")}\n`;
 }
 
@@ -251,30 +319,53 @@ function writeFileRunnable(entry: unknown, origin: string, blind: Array<[Concern
   const record = entry as Record<string, unknown>;
   const path = typeof record.path === "string" ? record.path : undefined;
   if (path === undefined) return undefined;
-  const encoding = String(record.encoding ?? "text").toLowerCase();
   const raw = record.content === undefined || record.content === null ? "" : String(record.content);
-  let content: string | Unseen = raw;
-  if (["b64", "base64"].includes(encoding)) {
+  if (hasMark(path)) {
+    // The file could be ecs.config, a unit, a crontab or the saved rules.
+    blind.push([[...ALL], `${origin} write_files path "${path}" is known only at apply time (${references(path)}): the file it writes could be any`]);
+    return undefined;
+  }
+  const label = `${origin} write_files ${path}`;
+  const encodingValue = String(record.encoding ?? "text");
+  const encoding = encodingValue.toLowerCase();
+  let content: Array<string | Unseen>;
+  if (hasMark(encodingValue)) content = [{ unseen: `${path}'s content, whose encoding is known only at apply time (${references(encodingValue)})` }];
+  else if (hasMark(raw) && !["text", "text/plain"].includes(encoding)) content = [{ unseen: `${path}'s ${encoding} content, which holds values known only at apply time (${references(raw)})` }];
+  else if (["b64", "base64"].includes(encoding)) {
     const bytes = decodeBase64(raw.replace(/\s+/g, ""));
-    content = bytes ? bytes.toString("utf8") : { unseen: `${path} (bad base64 in ${origin})` };
+    content = [bytes ? bytes.toString("utf8") : { unseen: `${path} (bad base64 in ${origin})` }];
   } else if (["gz", "gzip", "gz+b64", "gz+base64", "gzip+b64", "gzip+base64"].includes(encoding)) {
     const bytes = encoding.includes("b") ? decodeBase64(raw.replace(/\s+/g, "")) : Buffer.from(raw, "latin1");
     const unzipped = bytes ? gunzipBounded(bytes) : "bad base64";
-    content = typeof unzipped === "string" ? { unseen: `${path} (${unzipped})` } : unzipped.toString("utf8");
+    content = [typeof unzipped === "string" ? { unseen: `${path} (${unzipped})` } : unzipped.toString("utf8")];
   } else if (!["text", "text/plain"].includes(encoding)) {
     blind.push([concernsOf(path), `${origin} write_files ${path} uses encoding ${encoding}`]);
-    content = { unseen: path };
+    content = [{ unseen: path }];
+  } else content = segmentsOf(raw); // A value inside the text is an unseen piece where it stands.
+  const fileConcerns = concernsOf(`${path}\n${raw}`).length > 0 || !/^\/etc\/(systemd|cron|rc\.|docker|sysconfig|ecs)|^\/var\/spool\/cron/.test(path) ? concernsOf(`${path}\n${raw}`) : [...ALL];
+  for (const key of ["defer", "permissions"]) {
+    // When it is written, or whether it may run (rc.local), is known only at apply time.
+    if (hasMark(JSON.stringify(record[key] ?? "")) && fileConcerns.length > 0) blind.push([fileConcerns, `${label}: ${key} is known only at apply time (${references(JSON.stringify(record[key]))})`]);
   }
+  const appendUnknown = hasMark(JSON.stringify(record.append ?? ""));
   const append = record.append === true;
-  const label = `${origin} write_files ${path}`;
+  const executable = permissionsExecutable(record.permissions);
   return {
     deferred: record.defer === true,
     runnable: {
       origin: label,
       run: (state) => {
         const existing = state.files.get(path);
-        const before = append && existing ? (existing.kind === "text" ? existing.segments : [{ unseen: path }]) : [];
-        state.files.set(path, { kind: "text", segments: [...before, content] });
+        const before: ReadonlyArray<string | Unseen> = appendUnknown
+          ? [{ unseen: `whether ${label} appends (${references(JSON.stringify(record.append))})` }]
+          : append && existing
+            ? existing.kind === "text"
+              ? existing.segments
+              : [{ unseen: path }]
+            : [];
+        state.files.set(path, { kind: "text", segments: [...before, ...content] });
+        if (executable) state.executable.add(path);
+        else state.executable.delete(path);
       },
     },
   };
@@ -283,14 +374,19 @@ function writeFileRunnable(entry: unknown, origin: string, blind: Array<[Concern
 /** Boots the instance: every-boot parts, then (first boot only) once-per-instance parts. */
 export function boot(program: BootProgram, state: InstanceState, first: boolean): void {
   state.powerOn();
+  // systemd reads its units, links, rc.local and crontabs as the boot begins.
+  const plan = planBoot(state);
   state.startEnabledFirewallServices();
   for (const step of program.early) step.run(state);
   if (first) for (const step of program.onceEarly) step.run(state);
-  state.startDocker();
+  runBootPlan(state, plan);
   for (const step of program.lateEveryBoot) step.run(state);
+  // At the first boot the script folders run inside onceLate, after deferred files.
+  if (!first) runScriptFolders(state, false);
   if (first) for (const step of program.onceLate) step.run(state);
   // ecs.service starts after cloud-final.
   state.beforeAgentStart?.(state);
+  startAgentService(state);
 }
 
 export { knownText };

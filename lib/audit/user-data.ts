@@ -1,4 +1,5 @@
 import { gunzipSync } from "node:zlib";
+import { hasMark, references } from "./marks";
 import { UNKNOWN_START } from "./sources";
 
 /** EC2's limit on user data, in bytes before base64. */
@@ -14,6 +15,8 @@ export interface CloudInitPart {
   readonly filename: string;
   /** The payload as text. */
   readonly payload: string;
+  /** MIME headers of the part that hold values known only at apply time, with the references. */
+  readonly markedHeaders?: ReadonlyArray<{ readonly header: "content-type" | "content-disposition" | "content-transfer-encoding"; readonly references: string }>;
 }
 
 /** The user data as the instance reads it, or why it cannot be read. */
@@ -148,7 +151,7 @@ export function readUserDataBytes(input: Buffer): ReadUserData {
     return { kind: "unreadable", reason: `the user data is ${bytes.length} bytes, more than the audit reads (${MAX_DECOMPRESSED_BYTES})` };
   }
   const head = bytes.subarray(0, 4096).toString("latin1").toLowerCase();
-  const leaves: Array<{ contentType: string; filename?: string; payload: Buffer | string; charset?: string }> = [];
+  const leaves: Leaf[] = [];
   let text: string;
   if (head.includes("mime-version:")) {
     try {
@@ -161,6 +164,8 @@ export function readUserDataBytes(input: Buffer): ReadUserData {
     collectLeaves(message, leaves);
   } else {
     text = decodeSurrogateEscape(bytes);
+    // cloud-init types a document by its first characters: a value there decides what it is.
+    if (startsWithMark(text)) return { kind: "unreadable", reason: `the user data starts with a value known only at apply time (${references(text.slice(0, 400))}): whether it is a shell script, cloud-config or MIME depends on it` };
     leaves.push({ contentType: "text/x-not-multipart", payload: bytes });
   }
 
@@ -182,9 +187,25 @@ export function readUserDataBytes(input: Buffer): ReadUserData {
       const strictText = typeof payload === "string" ? payload : strictUtf8(payload);
       contentType = strictText === undefined ? contentType : (typeFromStartsWith(strictText, undefined) ?? contentType);
     }
-    parts.push({ contentType, filename: leaf.filename ?? `part-${String(parts.length + 1).padStart(3, "0")}`, payload: asText });
+    const marked = [...(leaf.markedHeaders ?? [])];
+    if (TYPE_NEEDED.has(contentType) && startsWithMark(asText) && !marked.some((m) => m.header === "content-type")) {
+      marked.push({ header: "content-type", references: references(asText.slice(0, 400)) });
+    }
+    parts.push({
+      contentType,
+      filename: leaf.filename ?? `part-${String(parts.length + 1).padStart(3, "0")}`,
+      payload: asText,
+      ...(marked.length > 0 ? { markedHeaders: marked } : {}),
+    });
   }
   return { kind: "cloud-init", parts, notes, text };
+}
+
+type Leaf = { contentType: string; filename?: string; payload: Buffer | string; charset?: string; markedHeaders?: CloudInitPart["markedHeaders"] };
+
+/** Whether the first non-blank characters are a value known only at apply time. */
+function startsWithMark(text: string): boolean {
+  return hasMark(text.slice(0, 1)) || hasMark(text.trimStart().slice(0, 1));
 }
 
 function strictUtf8(bytes: Buffer): string | undefined {
@@ -231,10 +252,16 @@ function parseLines(lines: readonly string[], depth: number): MimeMessage | stri
       continue;
     }
     const match = /^([^\s:]+):(.*)$/.exec(line);
+    // A value in the headers can add any header, a boundary or a type: the layout cannot be told.
+    if ((!match || hasMark(match[1])) && hasMark(line)) return `a MIME header line is known only at apply time (${references(line)}): the parts and their types cannot be told`;
     if (!match) break; // Not a header: the body starts here (Python records a defect).
     headers.push([match[1].toLowerCase(), match[2].replace(/^[ \t]+/, "")]);
   }
+  const rawType = header(headers, "content-type") ?? "";
   const contentType = parseContentType(header(headers, "content-type"));
+  if ((depth === 0 && hasMark(rawType.split(";")[0])) || (contentType.type.startsWith("multipart/") && hasMark(contentType.params.get("boundary") ?? ""))) {
+    return `the MIME Content-Type "${rawType.replace(/\s+/g, " ")}" holds a value known only at apply time (${references(rawType)}): where its parts begin and end cannot be told`;
+  }
   if (!contentType.type.startsWith("multipart/")) return { headers, body: lines.slice(index).join("") };
   const boundary = contentType.params.get("boundary");
   if (boundary === undefined) return { headers, body: "", children: [] };
@@ -328,10 +355,7 @@ function splitParams(value: string): string[] {
   return pieces;
 }
 
-function collectLeaves(
-  message: MimeMessage,
-  out: Array<{ contentType: string; filename?: string; payload: Buffer | string; charset?: string }>,
-): void {
+function collectLeaves(message: MimeMessage, out: Leaf[]): void {
   const contentType = parseContentType(header(message.headers, "content-type"));
   if (contentType.type.startsWith("multipart/")) {
     for (const child of message.children ?? []) collectLeaves(child, out);
@@ -357,7 +381,10 @@ function collectLeaves(
     // byte (raw-unicode-escape), which the charset then decodes.
     payload = rawUnicodeEscape(message.body);
   }
-  out.push({ contentType: contentType.type, ...(filename !== undefined ? { filename } : {}), payload, charset });
+  const markedHeaders = (["content-type", "content-disposition", "content-transfer-encoding"] as const)
+    .filter((name) => hasMark(header(message.headers, name) ?? ""))
+    .map((name) => ({ header: name, references: references(header(message.headers, name) ?? "") }));
+  out.push({ contentType: contentType.type, ...(filename !== undefined ? { filename } : {}), payload, charset, ...(markedHeaders.length > 0 ? { markedHeaders } : {}) });
 }
 
 function rawUnicodeEscape(text: string): Buffer {
