@@ -134,7 +134,7 @@ const TABLE: readonly string[] = [
   `contains(["a", "b"], "b")`, `contains([1, 2], 3)`, `length("héllo")`, `length([1, 2])`, `length({ a = 1 })`, `element(["a", "b"], 3)`,
   `keys({ b = 1, a = 2, "10" = 3, "9" = 4 })`, `values({ b = 1, a = 2 })`, `zipmap(["a", "b"], [1, 2])`, `slice(["a", "b", "c"], 1, 3)`,
   `reverse([1, 2, 3])`, `sort(["b", "a", "10", "9"])`, `range(3)`, `range(1, 4)`, `range(10, 0, -3)`, `one([])`, `one(["x"])`, `sum([1, 2, 3.5])`,
-  `min(3, 1, 2)`, `max(3, 1, 2)`,
+  `min(3, 1, 2)`, `max(3, 1, 2)`, `nonsensitive("a")`, `nonsensitive(sensitive(["x", 1]))`,
   // Functions: types and encodings.
   `tostring(5)`, `tostring(true)`, `tostring(null)`, `tonumber("1.5")`, `tobool("true")`, `tolist(["a", 1])`, `toset(["b", "a", "b"])`,
   `tomap({ a = 1, b = "x" })`, `jsonencode({ b = [1, "x", null, true], a = "<&>\\u2028é" })`, `jsondecode("{\\"b\\": [1, \\"x\\"], \\"a\\": {}}")`,

@@ -459,6 +459,15 @@ const FUNCTIONS: Record<string, Fn> = {
   },
   min: (args, _c, name) => Math.min(...args.map((_, i) => number(args, name, i))),
   max: (args, _c, name) => Math.max(...args.map((_, i) => number(args, name, i))),
+  // Sensitivity only hides a value in Terraform's output: the value itself is unchanged.
+  sensitive: (args, _c, name) => {
+    arity(name, args, 1);
+    return args[0];
+  },
+  nonsensitive: (args, _c, name) => {
+    arity(name, args, 1);
+    return args[0];
+  },
   // Types.
   tostring: (args, _c, name) => {
     arity(name, args, 1);
