@@ -1,0 +1,65 @@
+/**
+ * The shell reader builds the tree of plain command lines and comments without mvdan/sh. Over
+ * generated lines and scripts, the tree it gives must be the tree the parser gives, whichever way
+ * it was built.
+ */
+import fc from "fast-check";
+import { parseShell, parseShellFully, plainSegment } from "../../lib/audit/shell";
+
+// Characters that make a line plain, characters that make it shell syntax, and the places they go.
+const plainCharacter = fc.constantFrom(..."aZ09_./:,%+@=-");
+const specialCharacter = fc.constantFrom(..."$`\\\"'#;&|()<>*?[]{}~!^\r\u00e9");
+const bareWord = fc.string({ unit: fc.oneof({ weight: 60, arbitrary: plainCharacter }, { weight: 1, arbitrary: specialCharacter }), minLength: 1, maxLength: 8 });
+const quotedText = fc.string({ unit: fc.oneof({ weight: 30, arbitrary: plainCharacter }, { weight: 10, arbitrary: fc.constantFrom(" ", "\t", "#", "!", "*") }, { weight: 1, arbitrary: specialCharacter }), maxLength: 6 });
+const wordPart = fc.oneof(
+  { weight: 4, arbitrary: bareWord },
+  { weight: 1, arbitrary: quotedText.map((text) => `'${text}'`) },
+  { weight: 1, arbitrary: quotedText.map((text) => `"${text}"`) },
+);
+const word = fc.array(wordPart, { minLength: 1, maxLength: 3 }).map((parts) => parts.join(""));
+const commandName = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom("echo", "iptables", "sudo", "yum", "cat", "/usr/bin/env", "a=b", "2", "-x", "=x") },
+  { weight: 1, arbitrary: fc.constantFrom("if", "then", "fi", "done", "in", "time", "export", "local", "declare", "let", "coproc", "function", "!", "{", "}", "[[", "[", "((") },
+  { weight: 2, arbitrary: word },
+);
+const blanks = fc.constantFrom(" ", "  ", "\t", " \t ");
+const redirection = fc.tuple(fc.oneof({ weight: 4, arbitrary: fc.constantFrom(">", ">>") }, { weight: 1, arbitrary: fc.constantFrom("2>", "&>", ">|", "<", "<<<") }), fc.constantFrom("", " "), word).map(([op, space, target]) => `${op}${space}${target}`);
+const commandLine = fc
+  .tuple(
+    fc.constantFrom("", " ", "\t"),
+    commandName,
+    fc.array(fc.tuple(blanks, word).map(([b, w]) => `${b}${w}`), { maxLength: 5 }),
+    fc.array(fc.tuple(blanks, redirection).map(([b, r]) => `${b}${r}`), { maxLength: 2 }),
+    fc.oneof({ weight: 6, arbitrary: fc.constantFrom("", " ", "\t") }, { weight: 1, arbitrary: fc.constantFrom(" # a comment", ";", " &", " \\") }),
+  )
+  .map(([indent, name, args, redirects, end]) => `${indent}${name}${args.join("")}${redirects.join("")}${end}`);
+const commentLine = fc.constantFrom("", "   ", "# Set iptables configuration", "  # indented", "#!/bin/bash", "# ends in a backslash \\", "#\tx");
+const line = fc.oneof({ weight: 4, arbitrary: commandLine }, { weight: 1, arbitrary: commentLine });
+
+describe("plain command lines read without the parser", () => {
+  it("give the tree mvdan/sh gives the line", () => {
+    fc.assert(
+      fc.property(line, (text) => {
+        expect({ text, tree: parseShell(text) }).toEqual({ text, tree: parseShellFully(text) });
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("give the tree mvdan/sh gives the whole script they are part of", () => {
+    fc.assert(
+      fc.property(fc.array(line, { minLength: 1, maxLength: 8 }), (lines) => {
+        const script = `${lines.join("\n")}\n`;
+        expect({ script, tree: parseShell(script) }).toEqual({ script, tree: parseShellFully(script) });
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("cover the lines that differ between the templates of a fleet", () => {
+    // The measured shapes: these must not need the parser, or the fleet pays it per template.
+    for (const text of ["echo ECS_CLUSTER=cluster-42 >> /etc/ecs/ecs.config", 'echo "ECS_CLUSTER=cluster-42" >> /etc/ecs/ecs.config', "# Set any ECS agent configuration options"]) {
+      expect(plainSegment(text)).toEqual(parseShellFully(text));
+    }
+  });
+});
