@@ -1,5 +1,6 @@
 /**
- * The shell reader builds the tree of plain command lines and comments without mvdan/sh. Over
+ * The shell reader builds the tree of plain command lines (quoted heredocs included) and comments
+ * without mvdan/sh. Over
  * generated lines and scripts, the tree it gives must be the tree the parser gives, whichever way
  * it was built.
  */
@@ -33,8 +34,21 @@ const commandLine = fc
     fc.oneof({ weight: 6, arbitrary: fc.constantFrom("", " ", "\t") }, { weight: 1, arbitrary: fc.constantFrom(" # a comment", ";", " &", " \\") }),
   )
   .map(([indent, name, args, redirects, end]) => `${indent}${name}${args.join("")}${redirects.join("")}${end}`);
+const bodyLine = fc.oneof(
+  { weight: 3, arbitrary: fc.string({ unit: fc.oneof({ weight: 20, arbitrary: plainCharacter }, { weight: 4, arbitrary: fc.constantFrom(" ", "\t", '"', "'") }, { weight: 1, arbitrary: specialCharacter }), maxLength: 12 }) },
+  { weight: 1, arbitrary: fc.constantFrom("", "EOF", " EOF", "\tEOF", "EOF ", "ECS_CLUSTER=prod", "$HOME", "# not a comment") },
+);
+const heredocCommand = fc
+  .tuple(
+    commandName,
+    fc.oneof({ weight: 4, arbitrary: fc.constantFrom("<<'EOF'", '<<"EOF"', "<< 'EOF'") }, { weight: 1, arbitrary: fc.constantFrom("<<EOF", "<<-'EOF'", "<<'E OF'", "<<'EOF'x") }),
+    fc.constantFrom("", " > /etc/ecs/ecs.config", " >> /etc/ecs/ecs.config", " | tee /f"),
+    fc.array(bodyLine, { maxLength: 4 }),
+    fc.oneof({ weight: 6, arbitrary: fc.constant("EOF") }, { weight: 1, arbitrary: fc.constantFrom("EOF ", "\tEOF", "") }),
+  )
+  .map(([name, opener, redirect, body, close]) => [`${name} ${opener}${redirect}`, ...body, close].join("\n"));
 const commentLine = fc.constantFrom("", "   ", "# Set iptables configuration", "  # indented", "#!/bin/bash", "# ends in a backslash \\", "#\tx");
-const line = fc.oneof({ weight: 4, arbitrary: commandLine }, { weight: 1, arbitrary: commentLine });
+const line = fc.oneof({ weight: 4, arbitrary: commandLine }, { weight: 1, arbitrary: commentLine }, { weight: 1, arbitrary: heredocCommand });
 
 describe("plain command lines read without the parser", () => {
   it("give the tree mvdan/sh gives the line", () => {
@@ -58,7 +72,12 @@ describe("plain command lines read without the parser", () => {
 
   it("cover the lines that differ between the templates of a fleet", () => {
     // The measured shapes: these must not need the parser, or the fleet pays it per template.
-    for (const text of ["echo ECS_CLUSTER=cluster-42 >> /etc/ecs/ecs.config", 'echo "ECS_CLUSTER=cluster-42" >> /etc/ecs/ecs.config', "# Set any ECS agent configuration options"]) {
+    for (const text of [
+      "echo ECS_CLUSTER=cluster-42 >> /etc/ecs/ecs.config",
+      'echo "ECS_CLUSTER=cluster-42" >> /etc/ecs/ecs.config',
+      "# Set any ECS agent configuration options",
+      "cat <<'EOF_CONFIG' >> /etc/ecs/ecs.config\nECS_CLUSTER=cluster-42\nECS_AWSVPC_BLOCK_IMDS=\"true\"\nEOF_CONFIG",
+    ]) {
       expect(plainSegment(text)).toEqual(parseShellFully(text));
     }
   });

@@ -199,27 +199,38 @@ const PLAIN_PART = /[A-Za-z0-9_./:,%+@=-]+|'([^']*)'|"([^"]*)"/g;
 /** Words mvdan/sh reads as more than a command name in first place. */
 const RESERVED = new Set(["if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until", "for", "in", "function", "select", "time", "coproc", "declare", "local", "export", "readonly", "typeset", "nameref", "let"]);
 
-/** The tree of a segment of comments and plain commands with `>` / `>>` redirections; undefined for anything else. */
+/**
+ * The tree of a segment of comments and one plain command with `>` / `>>` redirections and at most
+ * one heredoc with a quoted delimiter (its body is literal text); undefined for anything else.
+ */
 export function plainSegment(segment: string): ShellNode | undefined {
   const lines = segment.split("\n");
-  const commands = lines.filter((line) => !COMMENT_OR_BLANK.test(line));
-  if (commands.length === 0) return { kind: "list", items: [] };
-  if (commands.length > 1) return undefined;
-  const line = commands[0];
+  const at = lines.findIndex((line) => !COMMENT_OR_BLANK.test(line));
+  if (at < 0) return { kind: "list", items: [] };
+  const line = lines[at];
   // Tokens: words and redirection operators, each preceded by blanks (a `>` right after a word could be `2>`).
   const tokens = [...line.matchAll(/[ \t]*([^ \t]+)/g)].map((match) => ({ text: match[1], start: (match.index as number) + match[0].length - match[1].length }));
   const words: Word[] = [];
   const redirects: Redirect[] = [];
+  let heredoc: { readonly index: number; readonly delimiter: string } | undefined;
   let end = 0;
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i];
-    const redirect = /^(>>?)(.*)$/.exec(token.text);
+    const redirect = /^(>>?|<<(?![<-]))(.*)$/.exec(token.text);
     if (redirect) {
       if (words.length === 0) return undefined;
       const target = redirect[2] !== "" ? { text: redirect[2], start: token.start + redirect[1].length } : tokens[++i];
-      if (target === undefined || !PLAIN_WORD.test(target.text)) return undefined;
-      redirects.push({ op: redirect[1] as ">" | ">>", target: plainWordOf(target.text) });
+      if (target === undefined) return undefined;
       end = target.start + target.text.length;
+      if (redirect[1] === "<<") {
+        const delimiter = /^'(\w+)'$|^"(\w+)"$/.exec(target.text);
+        if (!delimiter || heredoc) return undefined;
+        heredoc = { index: redirects.length, delimiter: delimiter[1] ?? delimiter[2] };
+        redirects.push({ op: "<<", target: { pieces: [{ kind: "text", value: heredoc.delimiter, quoted: true }], raw: target.text } });
+        continue;
+      }
+      if (!PLAIN_WORD.test(target.text)) return undefined;
+      redirects.push({ op: redirect[1] as ">" | ">>", target: plainWordOf(target.text) });
       continue;
     }
     if (!PLAIN_WORD.test(token.text)) return undefined;
@@ -229,8 +240,18 @@ export function plainSegment(segment: string): ShellNode | undefined {
     end = token.start + token.text.length;
   }
   if (words.length === 0) return undefined;
-  const start = tokens[0].start;
-  return { kind: "simple", words, assignments: [], redirects, text: line.slice(start, end) };
+  const rest = lines.slice(at + 1);
+  if (heredoc) {
+    // The body runs to the delimiter, which ends the segment; with a quoted delimiter nothing in it is expanded.
+    const close = rest.indexOf(heredoc.delimiter);
+    if (close !== rest.length - 1 || rest.some((bodyLine) => bodyLine.includes("\r"))) return undefined;
+    const body = rest.slice(0, close).map((bodyLine) => `${bodyLine}\n`).join("");
+    if (body !== "") {
+      const { op, target } = redirects[heredoc.index];
+      redirects[heredoc.index] = { op, target, heredoc: { pieces: [{ kind: "text", value: body, quoted: true }], raw: `${body}${heredoc.delimiter}` } };
+    }
+  } else if (!rest.every((restLine) => COMMENT_OR_BLANK.test(restLine))) return undefined;
+  return { kind: "simple", words, assignments: [], redirects, text: line.slice(tokens[0].start, end) };
 }
 
 /** A plain word's pieces as the converter makes them from mvdan/sh's parts. */
