@@ -117,6 +117,7 @@ interface Splice {
   readonly references: readonly Reference[];
 }
 
+const NO_REFERENCES: Splice = { placeholder: /(?!)/g, references: [] };
 const MARK = new RegExp(`${UNKNOWN_START}([^${UNKNOWN_END}]*)${UNKNOWN_END}`, "g");
 const WHOLE_LINE = new RegExp(`^[ \\t]*(?:${UNKNOWN_START}[^${UNKNOWN_END}]*${UNKNOWN_END}[ \\t]*)+$`);
 
@@ -125,6 +126,7 @@ const WHOLE_LINE = new RegExp(`^[ \\t]*(?:${UNKNOWN_START}[^${UNKNOWN_END}]*${UN
  * tag absent from the text), so the shell syntax around it is read as it is.
  */
 function spliceReferences(text: string): { text: string; splice: Splice } {
+  if (!text.includes(UNKNOWN_START)) return { text, splice: NO_REFERENCES };
   let tag = "ecsimdsguardref";
   while (text.includes(tag)) tag += "x";
   const references: Reference[] = [];
@@ -170,7 +172,6 @@ function parseText(text: string, splice: Splice): ShellNode | string {
 // Fleets repeat scripts that differ in a line or two (a cluster name): top-level pieces parse once.
 // Measured here: mvdan/sh compiled to JavaScript takes about 0.5 ms for a five-line script.
 const SEGMENTS = new Map<string, ShellNode | undefined>();
-const NO_REFERENCES: Splice = { placeholder: /(?!)/g, references: [] };
 
 function parseSegment(segment: string): ShellNode | undefined {
   if (SEGMENTS.has(segment)) return SEGMENTS.get(segment);
@@ -194,7 +195,7 @@ export function parseShellFully(source: string): ShellNode {
 // to JavaScript, 0.2 s to load). A property test holds the two trees equal.
 const COMMENT_OR_BLANK = /^[ \t]*(?:#.*)?$/;
 /** A word of unquoted plain characters, '...' and "..." without expansions or escapes. */
-const PLAIN_WORD = /^(?:[A-Za-z0-9_./:,%+@=-]+|'[\x20-\x26\x28-\x7e\t]*'|"[\x20\x21\x23\x25-\x5b\x5d-\x5f\x61-\x7e\t]*")+$/;
+const PLAIN_WORD = /^(?:[A-Za-z0-9_./:,%+@=-]|'[\x20-\x26\x28-\x7e\t]*'|"[\x20\x21\x23\x25-\x5b\x5d-\x5f\x61-\x7e\t]*")+$/;
 const PLAIN_PART = /[A-Za-z0-9_./:,%+@=-]+|'([^']*)'|"([^"]*)"/g;
 /** Words mvdan/sh reads as more than a command name in first place. */
 const RESERVED = new Set(["if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until", "for", "in", "function", "select", "time", "coproc", "declare", "local", "export", "readonly", "typeset", "nameref", "let"]);
@@ -266,6 +267,8 @@ function plainWordOf(raw: string): Word {
   return { pieces, raw };
 }
 
+/** The characters that end a word for the count of open compound commands (white space and operators). */
+const WORD_ENDS = new Set([..." \t\n\r\v\f;&|()<>", "\u00a0", "\u1680", "\u2028", "\u2029", "\u202f", "\u205f", "\u3000", "\ufeff", ...Array.from({ length: 11 }, (_, i) => String.fromCharCode(0x2000 + i))]);
 const OPENERS = new Set(["if", "case", "for", "while", "until", "select", "{"]);
 const CLOSERS = new Set(["fi", "esac", "done", "}"]);
 
@@ -325,7 +328,7 @@ function topLevelSegments(text: string): string[] | undefined {
         }
         if (char === "(") parens++;
         else if (char === ")") parens--;
-        if (/[\s;&|()<>]/.test(char)) endWord();
+        if (WORD_ENDS.has(char)) endWord();
         else word += char;
       }
       endWord();
