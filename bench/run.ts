@@ -468,11 +468,31 @@ function main(): void {
   }
 
   results.benchSeconds = Math.round((Date.now() - started) / 1000);
-  writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(options.out, `${JSON.stringify(withSectionsNotRun(results, previous, options.sections), null, 2)}\n`);
   const header = `ecs-imds-guard benchmark, ${results.commit ?? "uncommitted"} on ${machine().cpu} (${machine().cores} cores), node ${process.version}, memory via ${memorySource}`;
   console.log([header, ...sections].join("\n\n"));
   if (previous) console.log(`\n${compareWithPrevious(previous, results)}`);
   console.log(`\nwritten to ${relative(process.cwd(), options.out)} in ${results.benchSeconds} s`);
+}
+
+/**
+ * The results with the sections this run skipped (`--only`) kept from the previous file, and for
+ * every section the commit and date it was measured at.
+ */
+function withSectionsNotRun(results: Record<string, unknown>, previous: Record<string, unknown> | undefined, ran: ReadonlySet<Section>): Record<string, unknown> {
+  const measured = { commit: results.commit, generatedAt: results.generatedAt };
+  const before = (previous?.measuredAt ?? {}) as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...results };
+  const measuredAt: Record<string, unknown> = {};
+  for (const section of SECTIONS) {
+    if (ran.has(section)) {
+      if (results[section] !== undefined) measuredAt[section] = measured;
+    } else if (previous?.[section] !== undefined) {
+      merged[section] = previous[section];
+      measuredAt[section] = before[section] ?? { commit: previous.commit, generatedAt: previous.generatedAt };
+    }
+  }
+  return { ...merged, measuredAt };
 }
 
 function mark(reached: boolean): string {
