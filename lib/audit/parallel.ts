@@ -113,7 +113,8 @@ function startWorker(setup: Setup, take: () => Batch | undefined, store: (start:
     },
     stop: () => {
       if (worker === undefined) return;
-      worker.removeAllListeners();
+      // Its error and exit handlers stay: a worker stopped while it starts may still report a failure.
+      worker.removeAllListeners("message");
       void worker.terminate();
     },
   };
