@@ -1,6 +1,6 @@
 /**
- * The shell reader builds the tree of plain command lines (quoted heredocs included) and comments
- * without mvdan/sh. Over
+ * The shell reader builds the tree of plain command lines (joined by |, &&, || and ;, quoted
+ * heredocs included) and comments without mvdan/sh. Over
  * generated lines and scripts, the tree it gives must be the tree the parser gives, whichever way
  * it was built.
  */
@@ -25,15 +25,38 @@ const commandName = fc.oneof(
 );
 const blanks = fc.constantFrom(" ", "  ", "\t", " \t ");
 const redirection = fc.tuple(fc.oneof({ weight: 4, arbitrary: fc.constantFrom(">", ">>") }, { weight: 1, arbitrary: fc.constantFrom("2>", "&>", ">|", "<", "<<<") }), fc.constantFrom("", " "), word).map(([op, space, target]) => `${op}${space}${target}`);
-const commandLine = fc
+const simpleCommand = fc
   .tuple(
-    fc.constantFrom("", " ", "\t"),
     commandName,
     fc.array(fc.tuple(blanks, word).map(([b, w]) => `${b}${w}`), { maxLength: 5 }),
     fc.array(fc.tuple(blanks, redirection).map(([b, r]) => `${b}${r}`), { maxLength: 2 }),
-    fc.oneof({ weight: 6, arbitrary: fc.constantFrom("", " ", "\t") }, { weight: 1, arbitrary: fc.constantFrom(" # a comment", ";", " &", " \\") }),
   )
-  .map(([indent, name, args, redirects, end]) => `${indent}${name}${args.join("")}${redirects.join("")}${end}`);
+  .map(([name, args, redirects]) => `${name}${args.join("")}${redirects.join("")}`);
+// Operators between commands, written apart or not, and some that are not plain (`&`, `;;`, `|&`).
+const operator = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(" | ", " && ", " || ", "; ", " ; ", "\t&&\t") },
+  { weight: 1, arbitrary: fc.constantFrom(";", "|", "&&", " |", "| ", " & ", " ;; ", " |& ", " ! ", "  ") },
+);
+const commandLine = fc
+  .tuple(
+    fc.constantFrom("", " ", "\t"),
+    simpleCommand,
+    fc.array(fc.tuple(operator, simpleCommand), { maxLength: 3 }),
+    fc.oneof({ weight: 6, arbitrary: fc.constantFrom("", " ", "\t") }, { weight: 1, arbitrary: fc.constantFrom(" # a comment", ";", " ;", " &", " \\", " &&", " |") }),
+  )
+  .map(([indent, first, more, end]) => `${indent}${first}${more.map(([op, command]) => `${op}${command}`).join("")}${end}`);
+// Lines of plain commands only, so that the operators between them are what decides.
+const plainArgument = fc.oneof(
+  { weight: 4, arbitrary: fc.string({ unit: plainCharacter, minLength: 1, maxLength: 6 }) },
+  { weight: 1, arbitrary: fc.constantFrom("'a b'", '"x y"', "''", '""', "/dev/null", "--now") },
+);
+const plainCommandList = fc
+  .tuple(
+    fc.array(fc.tuple(fc.constantFrom("iptables", "sudo", "echo", "true", "systemctl", "x"), fc.array(plainArgument, { maxLength: 3 }), fc.constantFrom("", " > /f", " >> /etc/ecs/ecs.config")), { minLength: 2, maxLength: 4 }),
+    fc.array(operator, { minLength: 3, maxLength: 3 }),
+    fc.constantFrom("", ";", " ;", " &&", " |", " &"),
+  )
+  .map(([commands, operators, end]) => commands.map(([name, args, redirect], i) => `${i > 0 ? operators[i - 1] : ""}${[name, ...args].join(" ")}${redirect}`).join("") + end);
 const bodyLine = fc.oneof(
   { weight: 3, arbitrary: fc.string({ unit: fc.oneof({ weight: 20, arbitrary: plainCharacter }, { weight: 4, arbitrary: fc.constantFrom(" ", "\t", '"', "'") }, { weight: 1, arbitrary: specialCharacter }), maxLength: 12 }) },
   { weight: 1, arbitrary: fc.constantFrom("", "EOF", " EOF", "\tEOF", "EOF ", "ECS_CLUSTER=prod", "$HOME", "# not a comment") },
@@ -48,7 +71,7 @@ const heredocCommand = fc
   )
   .map(([name, opener, redirect, body, close]) => [`${name} ${opener}${redirect}`, ...body, close].join("\n"));
 const commentLine = fc.constantFrom("", "   ", "# Set iptables configuration", "  # indented", "#!/bin/bash", "# ends in a backslash \\", "#\tx");
-const line = fc.oneof({ weight: 4, arbitrary: commandLine }, { weight: 1, arbitrary: commentLine }, { weight: 1, arbitrary: heredocCommand });
+const line = fc.oneof({ weight: 4, arbitrary: commandLine }, { weight: 2, arbitrary: plainCommandList }, { weight: 1, arbitrary: commentLine }, { weight: 1, arbitrary: heredocCommand });
 
 describe("plain command lines read without the parser", () => {
   it("give the tree mvdan/sh gives the line", () => {
@@ -77,6 +100,9 @@ describe("plain command lines read without the parser", () => {
       'echo "ECS_CLUSTER=cluster-42" >> /etc/ecs/ecs.config',
       "# Set any ECS agent configuration options",
       "cat <<'EOF_CONFIG' >> /etc/ecs/ecs.config\nECS_CLUSTER=cluster-42\nECS_AWSVPC_BLOCK_IMDS=\"true\"\nEOF_CONFIG",
+      "sudo iptables-save | sudo tee /etc/sysconfig/iptables && sudo systemctl enable --now iptables",
+      "sudo yum install -y iptables-services; sudo iptables --insert DOCKER-USER 1 --in-interface docker+ --destination 169.254.169.254/32 --jump DROP",
+      "iptables -C FORWARD -j DOCKER-USER || iptables -I FORWARD 1 -j DOCKER-USER",
     ]) {
       expect(plainSegment(text)).toEqual(parseShellFully(text));
     }

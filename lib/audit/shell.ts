@@ -200,20 +200,100 @@ const PLAIN_PART = /[A-Za-z0-9_./:,%+@=-]+|'([^']*)'|"([^"]*)"/g;
 /** Words mvdan/sh reads as more than a command name in first place. */
 const RESERVED = new Set(["if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until", "for", "in", "function", "select", "time", "coproc", "declare", "local", "export", "readonly", "typeset", "nameref", "let"]);
 
+interface Token {
+  readonly text: string;
+  readonly start: number;
+}
+
 /**
- * The tree of a segment of comments and one plain command with `>` / `>>` redirections and at most
- * one heredoc with a quoted delimiter (its body is literal text); undefined for anything else.
+ * The tree of a segment of comments and one line of plain commands with `>` / `>>` redirections,
+ * joined by `|`, `&&`, `||` and `;` (written apart from the words, `;` also right after one), or one
+ * plain command with a heredoc whose delimiter is quoted (its body is literal text); undefined for
+ * anything else.
  */
 export function plainSegment(segment: string): ShellNode | undefined {
   const lines = segment.split("\n");
   const at = lines.findIndex((line) => !COMMENT_OR_BLANK.test(line));
   if (at < 0) return { kind: "list", items: [] };
   const line = lines[at];
-  // Tokens: words and redirection operators, each preceded by blanks (a `>` right after a word could be `2>`).
-  const tokens = [...line.matchAll(/[ \t]*([^ \t]+)/g)].map((match) => ({ text: match[1], start: (match.index as number) + match[0].length - match[1].length }));
+  const rest = lines.slice(at + 1);
+  // Tokens: words, operators and redirections, each preceded by blanks (a `>` right after a word could be `2>`).
+  const tokens: Token[] = [];
+  for (const match of line.matchAll(/[ \t]*([^ \t]+)/g)) {
+    const text = match[1];
+    const start = (match.index as number) + match[0].length - text.length;
+    if (text.length > 1 && text.endsWith(";")) tokens.push({ text: text.slice(0, -1), start }, { text: ";", start: start + text.length - 1 });
+    else tokens.push({ text, start });
+  }
+  const statements: ShellNode[] = [];
+  let andOr: { first: ShellNode; rest: Array<["&&" | "||", ShellNode]> } | undefined;
+  let pending: "&&" | "||" | undefined;
+  let pipe: ShellNode[] = [];
+  let command: Token[] = [];
+  let heredoc: PlainCommand["heredoc"];
+  const endCommand = (): boolean => {
+    const plain = plainCommand(command, line);
+    command = [];
+    if (plain === undefined || (plain.heredoc && heredoc)) return false;
+    heredoc = plain.heredoc;
+    pipe.push(plain.node);
+    return true;
+  };
+  const endPipeline = (): boolean => {
+    if (!endCommand()) return false;
+    const pipeline: ShellNode = pipe.length === 1 ? pipe[0] : { kind: "pipeline", negate: false, commands: pipe };
+    pipe = [];
+    if (andOr === undefined) andOr = { first: pipeline, rest: [] };
+    else andOr.rest.push([pending as "&&" | "||", pipeline]);
+    return true;
+  };
+  const endStatement = (): boolean => {
+    if (!endPipeline()) return false;
+    const done = andOr as { first: ShellNode; rest: Array<["&&" | "||", ShellNode]> };
+    statements.push(done.rest.length === 0 ? done.first : { kind: "andor", first: done.first, rest: done.rest });
+    andOr = undefined;
+    return true;
+  };
+  for (let i = 0; i < tokens.length; i++) {
+    const text = tokens[i].text;
+    if (text === "|") {
+      if (!endCommand()) return undefined;
+    } else if (text === "&&" || text === "||") {
+      if (!endPipeline()) return undefined;
+      pending = text;
+    } else if (text === ";") {
+      if (!endStatement()) return undefined;
+    } else command.push(tokens[i]);
+  }
+  if ((command.length > 0 || pipe.length > 0 || andOr !== undefined) && !endStatement()) return undefined;
+  if (statements.length === 0) return undefined;
+  if (heredoc) {
+    if (statements.length !== 1 || statements[0].kind !== "simple") return undefined;
+    // The body runs to the delimiter, which ends the segment; with a quoted delimiter nothing in it is expanded.
+    const close = rest.indexOf(heredoc.delimiter);
+    if (close !== rest.length - 1 || rest.some((bodyLine) => bodyLine.includes("\r"))) return undefined;
+    const body = rest.slice(0, close).map((bodyLine) => `${bodyLine}\n`).join("");
+    if (body !== "") {
+      const simple = statements[0];
+      const redirects = [...simple.redirects];
+      const { op, target } = redirects[heredoc.index];
+      redirects[heredoc.index] = { op, target, heredoc: { pieces: [{ kind: "text", value: body, quoted: true }], raw: `${body}${heredoc.delimiter}` } };
+      return { ...simple, redirects };
+    }
+  } else if (!rest.every((restLine) => COMMENT_OR_BLANK.test(restLine))) return undefined;
+  return statements.length === 1 ? statements[0] : { kind: "list", items: statements };
+}
+
+interface PlainCommand {
+  readonly node: ShellNode & { kind: "simple" };
+  readonly heredoc?: { readonly index: number; readonly delimiter: string };
+}
+
+/** One plain command from its tokens: words, then `>`/`>>` redirections and at most one quoted heredoc. */
+function plainCommand(tokens: readonly Token[], line: string): PlainCommand | undefined {
   const words: Word[] = [];
   const redirects: Redirect[] = [];
-  let heredoc: { readonly index: number; readonly delimiter: string } | undefined;
+  let heredoc: PlainCommand["heredoc"];
   let end = 0;
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i];
@@ -241,18 +321,8 @@ export function plainSegment(segment: string): ShellNode | undefined {
     end = token.start + token.text.length;
   }
   if (words.length === 0) return undefined;
-  const rest = lines.slice(at + 1);
-  if (heredoc) {
-    // The body runs to the delimiter, which ends the segment; with a quoted delimiter nothing in it is expanded.
-    const close = rest.indexOf(heredoc.delimiter);
-    if (close !== rest.length - 1 || rest.some((bodyLine) => bodyLine.includes("\r"))) return undefined;
-    const body = rest.slice(0, close).map((bodyLine) => `${bodyLine}\n`).join("");
-    if (body !== "") {
-      const { op, target } = redirects[heredoc.index];
-      redirects[heredoc.index] = { op, target, heredoc: { pieces: [{ kind: "text", value: body, quoted: true }], raw: `${body}${heredoc.delimiter}` } };
-    }
-  } else if (!rest.every((restLine) => COMMENT_OR_BLANK.test(restLine))) return undefined;
-  return { kind: "simple", words, assignments: [], redirects, text: line.slice(tokens[0].start, end) };
+  const node: ShellNode & { kind: "simple" } = { kind: "simple", words, assignments: [], redirects, text: line.slice(tokens[0].start, end) };
+  return heredoc ? { node, heredoc } : { node };
 }
 
 /** A plain word's pieces as the converter makes them from mvdan/sh's parts. */
