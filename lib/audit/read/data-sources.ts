@@ -8,7 +8,8 @@ import { gzipSync } from "node:zlib";
 import { EvalScope, evaluateTemplateString, isEncoded, isOpaque, UNKNOWN_START, unknownMark, Value } from "../evaluate/expression";
 import { boundaryProblem, CloudInitConfigPart, DEFAULT_MIME_BOUNDARY, renderCloudInitMime } from "./cloudinit-mime";
 import { applySteps, splitReference } from "./reference";
-import { blocksOf, evaluateRaw, opaqueReference } from "./values";
+import { nestedBlocks } from "./dynamic";
+import { evaluateRaw, opaqueReference } from "./values";
 
 /** The data sources evaluated here. */
 export const ASSEMBLED_DATA_TYPES = ["template_file", "cloudinit_config", "template_cloudinit_config"] as const;
@@ -101,15 +102,16 @@ async function renderCloudInitConfig(body: Record<string, unknown>, scope: EvalS
     if (problem) return { opaque: `${address}: the provider refuses the ${problem}` };
     boundary = value;
   }
-  const blocks = blocksOf(body.part);
-  if (blocks.length === 0) return { opaque: `${address} has no part block (the provider refuses it)` };
+  const expanded = await nestedBlocks(body, "part", scope);
+  if ("unknown" in expanded) return { opaque: `${address}: ${expanded.unknown}` };
+  if (expanded.blocks.length === 0) return { opaque: `${address} has no part block (the provider refuses it)` };
   const parts: CloudInitConfigPart[] = [];
-  for (const part of blocks) {
+  for (const { body: part, scope: partScope } of expanded.blocks) {
     parts.push({
-      contentType: await optionalText(part.content_type, scope),
-      content: (await optionalText(part.content, scope)) ?? "",
-      filename: await optionalText(part.filename, scope),
-      mergeType: await optionalText(part.merge_type, scope),
+      contentType: await optionalText(part.content_type, partScope),
+      content: (await optionalText(part.content, partScope)) ?? "",
+      filename: await optionalText(part.filename, partScope),
+      mergeType: await optionalText(part.merge_type, partScope),
     });
   }
   const mime = renderCloudInitMime(parts, boundary);

@@ -8,6 +8,7 @@
  * 0.14-0.22 s this way.
  */
 import { hcl } from "../evaluate/expression";
+import { recordNestedOrder } from "./dynamic";
 import { AuditInputError, LAUNCH_RESOURCE_TYPES, readText } from "./found";
 
 /** A parsed file: its top-level blocks in hcl2json's shape (the shape of Terraform JSON, blocks as lists). */
@@ -80,13 +81,27 @@ function bodyOf(merged: Record<string, unknown>, blocks: readonly KeptBlock[], l
     } else if (block.type === "resource" || block.type === "data") pick([block.type, block.labels[0], block.labels[1]]);
     else pick([block.type, block.labels[0]]);
   }
+  recordOrders(body, blocks);
   return body;
+}
+
+/** For resource and data blocks with `dynamic` blocks: the order of their nested blocks, from the source. */
+function recordOrders(body: Record<string, unknown>, blocks: readonly KeptBlock[]): void {
+  for (const block of blocks) {
+    if (block.type !== "resource" && block.type !== "data") continue;
+    const byType = body[block.type] as Record<string, Record<string, unknown>> | undefined;
+    const declared = byType?.[block.labels[0]]?.[block.labels[1]];
+    const first = Array.isArray(declared) ? declared[0] : declared;
+    if (first && typeof first === "object") recordNestedOrder(first as Record<string, unknown>, block.text);
+  }
 }
 
 async function parseHclFile(file: string, text: string, blocks: readonly KeptBlock[] | undefined): Promise<ParsedFile> {
   if (blocks !== undefined) {
     try {
-      return { file, body: (await hcl().parse(file, `${blocks.map((block) => block.text).join("\n\n")}\n`)) as Record<string, unknown> };
+      const body = (await hcl().parse(file, `${blocks.map((block) => block.text).join("\n\n")}\n`)) as Record<string, unknown>;
+      recordOrders(body, blocks);
+      return { file, body };
     } catch {
       // The whole file gives the parser's message with the right line numbers.
     }

@@ -3,7 +3,8 @@ import { gzipSync } from "node:zlib";
 import { EvalScope, isEncoded, isOpaque, UNKNOWN_START, Value } from "../evaluate/expression";
 import { Known, LaunchDescription, MetadataOptions, UserDataInput } from "../types";
 import { expressionText } from "./instances";
-import { blocksOf, describeUnknowns, evaluateRaw, isTemplate, opaqueReference, wholeReference } from "./values";
+import { nestedBlocks } from "./dynamic";
+import { describeUnknowns, evaluateRaw, isTemplate, opaqueReference, wholeReference } from "./values";
 
 /** Reads user data, metadata options and image of one instance of a launch resource. */
 export async function describeLaunch(
@@ -13,15 +14,7 @@ export async function describeLaunch(
   explain: (reference: string) => string,
   imageSourceOf: (raw: string) => Promise<string | undefined> = async () => undefined,
 ): Promise<LaunchDescription> {
-  const block = blocksOf(attributes.metadata_options)[0];
-  const metadataOptions = block
-    ? ({
-        ...(await field("httpEndpoint", block.http_endpoint, scope)),
-        ...(await field("httpTokens", block.http_tokens, scope)),
-        ...(await field("httpPutResponseHopLimit", block.http_put_response_hop_limit, scope, true)),
-        ...(await field("httpProtocolIpv6", block.http_protocol_ipv6, scope)),
-      } as MetadataOptions)
-    : undefined;
+  const metadataOptions = await metadataOptionsOf(attributes, scope);
   const image = attributes.image_id ?? attributes.ami;
   const userData = await userDataOf(type, attributes, scope, explain);
   const imageId = typeof image === "string" ? await imageOf(image, scope) : undefined;
@@ -33,6 +26,26 @@ export async function describeLaunch(
     ...(imageId !== undefined ? { imageId } : {}),
     ...(imageSource !== undefined ? { imageSource } : {}),
   };
+}
+
+/**
+ * The `metadata_options` block, static or from a `dynamic` block; when a dynamic block's for_each is
+ * known only at apply time, whether the block exists is too: every field is unknown, naming it.
+ */
+async function metadataOptionsOf(attributes: Record<string, unknown>, scope: EvalScope): Promise<MetadataOptions | undefined> {
+  const expanded = await nestedBlocks(attributes, "metadata_options", scope);
+  if ("unknown" in expanded) {
+    const unknown = { unknown: expanded.unknown };
+    return { httpEndpoint: unknown, httpTokens: unknown, httpPutResponseHopLimit: unknown, httpProtocolIpv6: unknown };
+  }
+  const block = expanded.blocks[0];
+  if (!block) return undefined;
+  return {
+    ...(await field("httpEndpoint", block.body.http_endpoint, block.scope)),
+    ...(await field("httpTokens", block.body.http_tokens, block.scope)),
+    ...(await field("httpPutResponseHopLimit", block.body.http_put_response_hop_limit, block.scope, true)),
+    ...(await field("httpProtocolIpv6", block.body.http_protocol_ipv6, block.scope)),
+  } as MetadataOptions;
 }
 
 async function userDataOf(type: string, attributes: Record<string, unknown>, scope: EvalScope, explain: (reference: string) => string): Promise<UserDataInput | undefined> {
