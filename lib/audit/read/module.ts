@@ -4,7 +4,8 @@
  * each launch resource. HCL (as hcl2json writes it) and Terraform JSON share this shape.
  */
 import { relative } from "node:path";
-import { EvalScope, Value } from "../evaluate/expression";
+import { EvalError, EvalScope, Value } from "../evaluate/expression";
+import { convertToType, parseTypeConstraint, TypeConstraint } from "../evaluate/types";
 import { ASSEMBLED_DATA_TYPES, evaluateDataSource } from "./data-sources";
 import { FoundResource, LAUNCH_RESOURCE_TYPES, unresolvedDescription } from "./found";
 import { ParsedFile } from "./hcl";
@@ -119,6 +120,7 @@ type CallInstances = { readonly kind: "instances"; readonly repeat: "none" | "co
 /** One instance of a module: where its values come from, and what it yields. */
 export class ModuleInstance {
   private readonly localValues = new Map<string, Promise<Value>>();
+  private readonly variableValues = new Map<string, Promise<Value | undefined>>();
   private readonly dataValues = new Map<string, Promise<Value | undefined>>();
   private readonly callInstances = new Map<string, Promise<CallInstances>>();
   private readonly outputCache = new Map<string, Promise<Value>>();
@@ -174,17 +176,26 @@ export class ModuleInstance {
     return applySteps(root, split.steps);
   }
 
-  private async variable(name: string): Promise<Value | undefined> {
+  private variable(name: string): Promise<Value | undefined> {
+    let value = this.variableValues.get(name);
+    if (!value) {
+      value = this.variableValue(name);
+      this.variableValues.set(name, value);
+    }
+    return value;
+  }
+
+  private async variableValue(name: string): Promise<Value | undefined> {
     const given = this.inputs.get(name);
     const declared = this.config.variables.get(name);
     if (given) {
       const value = await given();
       // null given to a variable declared nullable = false takes its default, as Terraform does.
-      if (!(value === null && declared?.nullable === false && declared.hasDefault)) return value;
+      if (!(value === null && declared?.nullable === false && declared.hasDefault)) return typed(name, value, declared);
     }
     // A variable without default is given only at plan time: never guessed. A default of null is null.
     if (!declared?.hasDefault) return undefined;
-    return evaluateRaw(declared.default, { dir: this.config.dir, resolve: () => undefined });
+    return typed(name, await evaluateRaw(declared.default, { dir: this.config.dir, resolve: () => undefined }), declared);
   }
 
   private local(name: string): Promise<Value | undefined> {
@@ -337,6 +348,27 @@ export class ModuleInstance {
       for (const { module } of followed.instances) found.push(...(await module.rows()));
     }
     return found;
+  }
+}
+
+/**
+ * A variable's value converted to its type constraint, as Terraform converts defaults and given
+ * values (optional attributes' defaults, primitive conversions). A type the audit cannot read
+ * leaves the value as given; a value Terraform would refuse is unknown, saying why.
+ */
+async function typed(name: string, value: Value, declared: VariableDeclaration | undefined): Promise<Value> {
+  if (declared?.type === undefined) return value;
+  let type: TypeConstraint;
+  try {
+    type = await parseTypeConstraint(declared.type);
+  } catch {
+    return value;
+  }
+  try {
+    return convertToType(value, type, `var.${name}`);
+  } catch (error) {
+    if (error instanceof EvalError) return { opaque: `${error.message} (Terraform refuses the value of var.${name})` };
+    throw error;
   }
 }
 
