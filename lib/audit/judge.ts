@@ -154,8 +154,15 @@ function readMetadata(options: MetadataOptions | undefined, ami: AmiIdentity): M
     endpointDisabled: false,
     ipv6,
     bridgeOpening,
-    ...(unknownFields.length > 0 && !imdsV1 ? { unknown: `${unknownFields.join(", ")} only known at apply time` } : {}),
+    ...(unknownFields.length > 0 && !imdsV1 ? { unknown: `${unknownFields.join(", ")} only known at apply time${whyUnknown(options)}` } : {}),
   };
+}
+
+/** Why the metadata options' unknown fields are unknown, as the reader said it (each reason once). */
+function whyUnknown(options: MetadataOptions | undefined): string {
+  const fields = [options?.httpEndpoint, options?.httpTokens, options?.httpPutResponseHopLimit];
+  const reasons = [...new Set(fields.filter(isUnknown).map((field) => field.unknown))];
+  return reasons.length > 0 ? ` (${reasons.join("; ")})` : "";
 }
 
 /** The user data seen as a boot program, Bottlerocket settings, or not at all. */
