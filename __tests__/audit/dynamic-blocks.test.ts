@@ -6,19 +6,10 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import {
-  evaluateWithTerraform,
-  readAuditInputs,
-  runAudit,
-} from "../../lib/audit";
+import { evaluateWithTerraform, readAuditInputs, runAudit } from "../../lib/audit";
 import { describeWhen, hasProgram } from "../support/tools";
 
-const FIXTURES = join(
-  resolve(__dirname, "..", ".."),
-  "__tests__",
-  "fixtures",
-  "audit"
-);
+const FIXTURES = join(resolve(__dirname, "..", ".."), "__tests__", "fixtures", "audit");
 
 jest.setTimeout(300_000);
 
@@ -31,53 +22,39 @@ interface Row {
 async function rows(path: string): Promise<Record<string, Row>> {
   let stdout = "";
   let stderr = "";
-  const code = await runAudit(
-    ["audit", "--format", "json", "--network-modes", "bridge,awsvpc", path],
-    { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) }
-  );
+  const code = await runAudit(["audit", "--format", "json", "--network-modes", "bridge,awsvpc", path], {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+  });
   if (code === 2) throw new Error(stderr);
-  return Object.fromEntries(
-    (JSON.parse(stdout).resources as Row[]).map((row) => [row.address, row])
-  );
+  return Object.fromEntries((JSON.parse(stdout).resources as Row[]).map((row) => [row.address, row]));
 }
 
 const said = (row: Row, mode: string) => row.reasons[mode].join(" ");
 
 describe("dynamic metadata_options", () => {
   it("closes bridge when the block its iterator fills requires IMDSv2 with hop limit 1", async () => {
-    const row = (await rows(join(FIXTURES, "hcl-dynamic")))[
-      "aws_launch_template.iterator"
-    ];
+    const row = (await rows(join(FIXTURES, "hcl-dynamic")))["aws_launch_template.iterator"];
     expect(row.verdicts.bridge).toBe("closed");
-    expect(said(row, "bridge")).toMatch(
-      /http_tokens = "required"\) with hop limit 1/
-    );
+    expect(said(row, "bridge")).toMatch(/http_tokens = "required"\) with hop limit 1/);
   });
 
   it("reads each.value of a map for_each, the hop limit converted to a number by the variable's type", async () => {
-    const row = (await rows(join(FIXTURES, "hcl-dynamic")))[
-      "aws_launch_template.map"
-    ];
+    const row = (await rows(join(FIXTURES, "hcl-dynamic")))["aws_launch_template.map"];
     expect(row.verdicts.bridge).toBe("open");
     expect(said(row, "bridge")).toMatch(/the hop limit is 2/);
   });
 
   it("is no block at all over an empty list: the options are unset", async () => {
-    const row = (await rows(join(FIXTURES, "hcl-dynamic")))[
-      "aws_launch_template.none"
-    ];
+    const row = (await rows(join(FIXTURES, "hcl-dynamic")))["aws_launch_template.none"];
     expect(row.verdicts.bridge).toBe("open");
     expect(said(row, "bridge")).toMatch(/http_tokens is unset/);
   });
 
   it("is unknown, naming the for_each, when its for_each is known only at apply time", async () => {
-    const row = (await rows(join(FIXTURES, "hcl-dynamic")))[
-      "aws_launch_template.caller"
-    ];
+    const row = (await rows(join(FIXTURES, "hcl-dynamic")))["aws_launch_template.caller"];
     expect(row.verdicts.bridge).toBe("unknown");
-    expect(said(row, "bridge")).toMatch(
-      /dynamic "metadata_options" for_each = var\.caller_options is known only at apply time/
-    );
+    expect(said(row, "bridge")).toMatch(/dynamic "metadata_options" for_each = var\.caller_options is known only at apply time/);
   });
 
   it("is read the same from Terraform JSON", async () => {
@@ -116,9 +93,7 @@ describe("dynamic metadata_options", () => {
 
   describeWhen({
     terraform: hasProgram("terraform"),
-    "the AWS provider mirror": existsSync(
-      "/opt/tf-plugins/registry.terraform.io/hashicorp/aws"
-    ),
+    "the AWS provider mirror": existsSync("/opt/tf-plugins/registry.terraform.io/hashicorp/aws"),
   })("against terraform plan", () => {
     const saved = process.env.TF_CLI_CONFIG_FILE;
     const dir = mkdtempSync(join(tmpdir(), "ecs-imds-dynamic-tf-"));
@@ -147,12 +122,7 @@ describe("dynamic metadata_options", () => {
             row.address,
             row.description.metadataOptions
               ? Object.fromEntries(
-                  Object.entries(row.description.metadataOptions).map(
-                    ([field, value]) => [
-                      field,
-                      typeof value === "object" ? "unknown" : value,
-                    ]
-                  )
+                  Object.entries(row.description.metadataOptions).map(([field, value]) => [field, typeof value === "object" ? "unknown" : value])
                 )
               : "no block",
           ])
@@ -165,22 +135,14 @@ describe("dynamic metadata_options", () => {
 
 describe("dynamic cloudinit_config parts", () => {
   it("keep their place between static parts: the last part's ECS_AWSVPC_BLOCK_IMDS=false wins", async () => {
-    const row = (await rows(join(FIXTURES, "hcl-dynamic-parts")))[
-      "aws_launch_template.ordered"
-    ];
+    const row = (await rows(join(FIXTURES, "hcl-dynamic-parts")))["aws_launch_template.ordered"];
     expect(row.verdicts.awsvpc).toBe("open");
-    expect(said(row, "awsvpc")).toMatch(
-      /sets ECS_AWSVPC_BLOCK_IMDS=false \(the last of 2/
-    );
+    expect(said(row, "awsvpc")).toMatch(/sets ECS_AWSVPC_BLOCK_IMDS=false \(the last of 2/);
   });
 
   it("make the user data unknown, naming the for_each, when it is known only at apply time", async () => {
-    const row = (await rows(join(FIXTURES, "hcl-dynamic-parts")))[
-      "aws_launch_template.caller"
-    ];
+    const row = (await rows(join(FIXTURES, "hcl-dynamic-parts")))["aws_launch_template.caller"];
     expect(row.verdicts).toEqual({ bridge: "closed", awsvpc: "unknown" });
-    expect(said(row, "awsvpc")).toMatch(
-      /dynamic "part" for_each = var\.caller_parts is known only at apply time/
-    );
+    expect(said(row, "awsvpc")).toMatch(/dynamic "part" for_each = var\.caller_parts is known only at apply time/);
   });
 });

@@ -109,7 +109,8 @@ export function convertToType(value: Value, type: TypeConstraint, where: string)
       return unifyPrimitives(converted);
     }
     case "tuple":
-      if (!Array.isArray(value) || value.length !== type.elements.length) throw new EvalError(`${where}: a ${typeName(value)} where a tuple of ${type.elements.length} is required`);
+      if (!Array.isArray(value) || value.length !== type.elements.length)
+        throw new EvalError(`${where}: a ${typeName(value)} where a tuple of ${type.elements.length} is required`);
       return value.map((element, index) => convertToType(element, type.elements[index], `${where}[${index}]`));
     case "object": {
       if (!isRecord(value)) throw new EvalError(`${where}: a ${typeName(value)} where an object is required`);
@@ -118,7 +119,10 @@ export function convertToType(value: Value, type: TypeConstraint, where: string)
         const given = Object.prototype.hasOwnProperty.call(value, name) ? value[name] : undefined;
         if (given === undefined && !attribute.optional) throw new EvalError(`${where}: attribute "${name}" is required`);
         // An optional attribute absent or null takes its default (null when none).
-        entries.push([name, given === undefined || given === null ? (attribute.optional ? attribute.default : null) : convertToType(given, attribute.type, `${where}.${name}`)]);
+        entries.push([
+          name,
+          given === undefined || given === null ? (attribute.optional ? attribute.default : null) : convertToType(given, attribute.type, `${where}.${name}`),
+        ]);
       }
       // Attributes the type does not declare are dropped.
       return record(entries);
@@ -140,9 +144,8 @@ function unifyPrimitives(value: Value): Value {
   const elements = Array.isArray(value) ? value : isRecord(value) ? Object.values(value) : undefined;
   if (!elements || elements.length === 0) return value;
   const types = new Set(elements.filter((element) => element !== null && !unknownIn(element)).map(typeName));
-  if (types.size < 2 || ![...types].every((t) => t === "string" || t === "number" || t === "bool")) return value;
+  if (types.size < 2 || ![...types].every((t) => t === "string" || t === "number" || t === "boolean")) return value;
   const text = (element: Value) => (element === null || unknownIn(element) ? element : toText(element, "an element"));
   if (Array.isArray(value)) return value.map(text) as Value[];
   return record(sortedKeys(value as Record<string, Value>).map((key) => [key, text((value as Record<string, Value>)[key]) as Value] as const));
 }
-

@@ -96,7 +96,8 @@ function iterationOf(value: Value): Array<[Value, Value]> | undefined {
 
 function whyUnknown(type: string, raw: unknown, value: Value): string {
   const text = expressionText(raw);
-  const inner = opaqueReference(value) ?? (typeof value === "string" && value.includes(UNKNOWN_START) ? describeUnknowns(value) : isOpaque(value) ? value.opaque : "");
+  const inner =
+    opaqueReference(value) ?? (typeof value === "string" && value.includes(UNKNOWN_START) ? describeUnknowns(value) : isOpaque(value) ? value.opaque : "");
   const what = value === null ? "is null, which Terraform refuses" : "is known only at apply time";
   return `dynamic "${type}" for_each = ${text} ${what}${inner && inner !== text ? ` (${inner})` : ""}: the audit cannot tell which ${type} blocks exist`;
 }
