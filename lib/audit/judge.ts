@@ -22,7 +22,7 @@ import {
   ModeJudgement,
   Verdict,
 } from "./types";
-import { decodeBase64, EC2_USER_DATA_LIMIT, readUserDataBytes } from "./user-data";
+import { CloudInitPart, decodeBase64, EC2_USER_DATA_LIMIT, readUserDataBytes } from "./user-data";
 
 /** What each mode's fix says. */
 export const FIXES: Readonly<Record<AuditNetworkMode, string>> = {
@@ -170,7 +170,7 @@ type Reading =
   | { readonly kind: "none" }
   | { readonly kind: "unreadable"; readonly reason: string }
   | { readonly kind: "bottlerocket"; readonly awsvpcBlock: unknown; readonly awsvpcUnknown?: string; readonly notes: readonly string[] }
-  | { readonly kind: "cloud-init"; readonly program: BootProgram; readonly notes: readonly string[] };
+  | { readonly kind: "cloud-init"; readonly program: BootProgram; readonly parts: readonly CloudInitPart[]; readonly notes: readonly string[] };
 
 function readDescriptionUserData(description: LaunchDescription, bottlerocketImage: boolean): Reading {
   const input = description.userData;
@@ -211,7 +211,7 @@ function readDescriptionUserData(description: LaunchDescription, bottlerocketIma
     }
     if (bottlerocketImage) return { kind: "unreadable", reason: "the image is Bottlerocket, but the user data is not TOML settings it can read" };
   }
-  return { kind: "cloud-init", program: bootProgram(read.parts), notes: read.notes };
+  return { kind: "cloud-init", program: bootProgram(read.parts), parts: read.parts, notes: read.notes };
 }
 
 /**
@@ -352,7 +352,34 @@ function judgeUncached(description: LaunchDescription, modes: readonly AuditNetw
   for (const mode of modes) {
     result[mode] = judgeMode(mode, { description, reading, metadata, timeline });
   }
+  if (reading.kind === "cloud-init") nameDormantParts(result, reading, { description, metadata, modes, image: amazonLinux(ami) });
   return { modes: result, notes };
+}
+
+/** At most this many parts that never run are each judged as if they ran. */
+const MAX_DORMANT_PARTS = 8;
+
+/**
+ * A part cloud-init cannot execute (no `#!`, spaces before it, a CRLF `#!` line) is a mistake in
+ * the user data, not a choice: in each mode whose verdict it would have changed had it run, the
+ * reason names it first, with what the verdict would have been.
+ */
+function nameDormantParts(
+  result: Partial<Record<AuditNetworkMode, ModeJudgement>>,
+  reading: Reading & { kind: "cloud-init" },
+  context: { description: LaunchDescription; metadata: Metadata; modes: readonly AuditNetworkMode[]; image: InstanceState["image"] },
+): void {
+  for (const part of reading.program.dormant.slice(0, MAX_DORMANT_PARTS)) {
+    const program = bootProgram(reading.parts, { asIfExecuted: new Set([part.index]) });
+    const ran: Reading = { ...reading, program };
+    const timeline = runTimeline(program, context.image);
+    for (const mode of context.modes) {
+      const actual = result[mode] as ModeJudgement;
+      const had = judgeMode(mode, { description: context.description, reading: ran, metadata: context.metadata, timeline });
+      if (had.verdict === actual.verdict) continue;
+      result[mode] = { ...actual, reasons: [`${part.why}; had it run, ${mode} mode would be ${had.verdict}`, ...actual.reasons] };
+    }
+  }
 }
 
 interface Inputs {

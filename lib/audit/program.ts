@@ -32,6 +32,8 @@ export interface BootProgram {
   readonly notes: readonly string[];
   /** Concerns that cannot be followed and why (parts cloud-init handles that the audit cannot see). */
   readonly blind: ReadonlyArray<readonly [readonly Concern[], string]>;
+  /** Shell parts and boothooks that never run, because cloud-init cannot execute them. */
+  readonly dormant: readonly DormantPart[];
 }
 
 const ALL: readonly Concern[] = ["v4", "v6", "ecs"];
@@ -130,21 +132,37 @@ function shellRunnable(text: string, origin: string): Runnable {
   return { origin, run: (state) => interpretScript(state, text, origin) };
 }
 
-/** cloud-init executes part files directly: without `#!` the kernel refuses them. */
-function executable(text: string, origin: string, notes: string[], blind: Array<[Concern[], string]>): boolean {
-  const firstLine = text.slice(0, text.indexOf("\n") >>> 0);
-  if (text.startsWith("#!") && hasMark(firstLine)) {
-    const concerns = scriptConcerns(text);
-    if (concerns.length > 0) blind.push([concerns, `${origin}'s #! line holds a value known only at apply time (${references(firstLine)}): which interpreter runs the part, with which options, cannot be told`]);
-    return false;
+/**
+ * Why cloud-init cannot run a part's text, or undefined when it can. cloud-init writes a shell part
+ * or boothook with its line endings made LF (dos2unix, so a CRLF `#!` line runs) and executes the
+ * file directly: the kernel needs `#!` as the file's first two bytes (exec format error otherwise;
+ * checked with cloud-init 22.4.2's own part handler).
+ */
+function notExecutedWhy(text: string, origin: string): string | undefined {
+  if (text.startsWith("#!")) return undefined;
+  if (/^\s+#!/.test(text)) {
+    return `${origin} starts with spaces before #! (an HCL <<EOF heredoc indented in the configuration keeps its indentation; <<-EOF strips it): cloud-init executes the file directly, the kernel finds no #! at its start (exec format error), so none of it runs`;
   }
-  if (text.startsWith("#!") && /\r$/.test(firstLine)) {
-    notes.push(`${origin} has a CRLF #! line: the kernel looks for an interpreter whose name ends in a carriage return, and the part does not run`);
-    return false;
-  }
-  if (text.startsWith("#!")) return true;
-  if (concernsOf(text).length > 0) notes.push(`${origin} has no #! line: cloud-init executes the file directly and it fails (exec format error), so none of it runs`);
-  return false;
+  return `${origin} has no #! line: cloud-init executes the file directly and it fails (exec format error), so none of it runs`;
+}
+
+/** cloud-init's dos2unix, applied to shell parts and boothooks before they are written. */
+const dos2unix = (text: string) => text.replace(/\r\n/g, "\n");
+
+/** A part cloud-init writes but cannot execute: where it is and why it does not run. */
+export interface DormantPart {
+  /** Its index among the parts, for bootProgram's `asIfExecuted`. */
+  readonly index: number;
+  readonly why: string;
+}
+
+/** How to build the program. */
+export interface BootProgramOptions {
+  /**
+   * Indexes of parts that cannot be executed, to run as if they could (their text from its `#!`):
+   * what the instance would do had they run.
+   */
+  readonly asIfExecuted?: ReadonlySet<number>;
 }
 
 /**
@@ -158,7 +176,7 @@ function scriptConcerns(text: string): Concern[] {
 }
 
 /** Builds the boot program from cloud-init's parts. */
-export function bootProgram(parts: readonly CloudInitPart[]): BootProgram {
+export function bootProgram(parts: readonly CloudInitPart[], options: BootProgramOptions = {}): BootProgram {
   const early: Runnable[] = [];
   const onceEarly: Runnable[] = [];
   const lateEveryBoot: Runnable[] = [];
@@ -168,6 +186,7 @@ export function bootProgram(parts: readonly CloudInitPart[]): BootProgram {
   const notes: string[] = [];
   const blind: Array<[Concern[], string]> = [];
   const cloudConfigKeys = new Set<string>();
+  const dormant: DormantPart[] = [];
   parts.forEach((part, index) => {
     const origin = `part ${index + 1} (${part.contentType}${part.filename ? ` "${part.filename}"` : ""})`;
     // A part that is wholly a value known only at apply time can hold anything its type runs.
@@ -191,20 +210,44 @@ export function bootProgram(parts: readonly CloudInitPart[]): BootProgram {
       const concerns = [...new Set(parts.filter((p) => SCRIPT_TYPES.has(p.contentType)).flatMap((p) => scriptConcerns(p.payload)))];
       if (concerns.length > 0) blind.push([concerns, `${origin}: its file name is known only at apply time (${naming.references}): the order cloud-init runs the scripts in, by name, cannot be told`]);
     }
+    /** The text to run, or undefined when cloud-init cannot execute it (noted, and kept as dormant). */
+    const runnableText = (written: string): string | undefined => {
+      const text = dos2unix(written);
+      const firstLine = text.slice(0, text.indexOf("\n") >>> 0);
+      if (text.startsWith("#!") && hasMark(firstLine)) {
+        const concerns = scriptConcerns(text);
+        if (concerns.length > 0) blind.push([concerns, `${origin}'s #! line holds a value known only at apply time (${references(firstLine)}): which interpreter runs the part, with which options, cannot be told`]);
+        return undefined;
+      }
+      const why = notExecutedWhy(text, origin);
+      if (why === undefined) return text;
+      if (options.asIfExecuted?.has(index)) return text.replace(/^\s+(?=#!)/, "");
+      // A part that touches nothing the audit judges changes no outcome: not worth a note.
+      if (concernsOf(text).length > 0) {
+        notes.push(why);
+        dormant.push({ index, why });
+      }
+      return undefined;
+    };
     switch (part.contentType) {
       case "text/cloud-boothook": {
-        const text = part.payload.replace(/\r\n/g, "\n").replace(/^#cloud-boothook/, "").replace(/^\s+/, "");
-        if (executable(text, origin, notes, blind)) early.push(shellRunnable(text, origin));
+        // The boot hook handler strips its #cloud-boothook prefix and leading whitespace.
+        const text = runnableText(dos2unix(part.payload).replace(/^#cloud-boothook/, "").replace(/^\s+/, ""));
+        if (text !== undefined) early.push(shellRunnable(text, origin));
         break;
       }
       case "text/x-shellscript":
       case "text/x-shellscript-per-instance":
-      case "text/x-shellscript-per-once":
-        if (executable(part.payload, origin, notes, blind)) scripts.set(part.filename, shellRunnable(part.payload, origin));
+      case "text/x-shellscript-per-once": {
+        const text = runnableText(part.payload);
+        if (text !== undefined) scripts.set(part.filename, shellRunnable(text, origin));
         break;
-      case "text/x-shellscript-per-boot":
-        if (executable(part.payload, origin, notes, blind)) lateEveryBoot.push(shellRunnable(part.payload, origin));
+      }
+      case "text/x-shellscript-per-boot": {
+        const text = runnableText(part.payload);
+        if (text !== undefined) lateEveryBoot.push(shellRunnable(text, origin));
         break;
+      }
       case "text/cloud-config": {
         let config: unknown;
         try {
@@ -279,7 +322,7 @@ export function bootProgram(parts: readonly CloudInitPart[]): BootProgram {
   // scripts_user runs the instance's scripts folder in sorted file-name order; a later part with
   // the same file name replaced the earlier file.
   for (const name of [...scripts.keys()].sort(compareBytes)) onceLate.push(scripts.get(name) as Runnable);
-  return { early, onceEarly, lateEveryBoot, onceLate, notes, blind };
+  return { early, onceEarly, lateEveryBoot, onceLate, notes, blind, dormant };
 }
 
 function compareBytes(a: string, b: string): number {
