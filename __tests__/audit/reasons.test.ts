@@ -72,6 +72,23 @@ describe("an open bridge names the rule that accepts the container's packet", ()
     expect(reasons).not.toMatch(/RELATED,ESTABLISHED/);
   });
 
+  it.each([
+    ["service docker restart", "service docker restart\n"],
+    ["systemctl restart docker", "systemctl restart docker.service\n"],
+  ])("a FORWARD drop the script itself undoes with %s says the restart put Docker's rules above it", (_name, restart) => {
+    const { verdict, reasons } = bridge({ userData: script(`iptables --insert FORWARD 1 --in-interface docker+ --destination 169.254.169.254/32 --jump DROP\n${restart}`), metadataOptions: IMDSV1 });
+    expect(verdict).toBe("open");
+    expect(reasons).toMatch(/sits in FORWARD below "-i docker0 ! -o docker0 -j ACCEPT" \(Docker\), which accepts it before it gets there/);
+    expect(reasons).toMatch(/part 1 \([^)]*\) restarts Docker after `iptables --insert FORWARD 1 [^`]*` \(part 1 [^)]*\)\) went on FORWARD: Docker's restart puts its own rules above it/);
+  });
+
+  it("a FORWARD drop appended after the script restarts Docker does not blame the restart", () => {
+    const { verdict, reasons } = bridge({ userData: script("service docker restart\niptables -A FORWARD -d 169.254.169.254 -j DROP\n"), metadataOptions: IMDSV1 });
+    expect(verdict).toBe("open");
+    expect(reasons).toMatch(/sits in FORWARD below "-i docker0 ! -o docker0 -j ACCEPT" \(Docker\), which accepts it before it gets there/);
+    expect(reasons).not.toMatch(/restart/);
+  });
+
   it("a FORWARD policy DROP without Docker's rule for answers blocks IMDS's answer, and names that direction", () => {
     const userData = script("iptables -P FORWARD DROP\niptables -D FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n");
     const { verdict, reasons } = bridge({ userData, metadataOptions: IMDSV1 });
@@ -164,5 +181,38 @@ describe("unset metadata options judged by the AMI's defaults", () => {
 
   it("puts the AMI in the judgement's notes", () => {
     expect(judge({ resourceType: "aws_launch_template", imageId: AL2023 }).notes).toContain(`the Amazon Linux 2023 AMI (image_id = "${AL2023}") is registered with ImdsSupport v2.0`);
+  });
+});
+
+describe("a part cloud-init cannot execute", () => {
+  const judged = (userData: LaunchDescription["userData"]) => judge({ resourceType: "aws_launch_template", userData, metadataOptions: IMDSV1 }, { networkModes: ["bridge", "awsvpc"] });
+  const mime = (contentType: string, content: string) =>
+    `Content-Type: multipart/mixed; boundary="B"\nMIME-Version: 1.0\n\n--B\nContent-Type: ${contentType}\nMIME-Version: 1.0\n\n${content}\n--B--\n`;
+  const AWSVPC_LINE = "echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config\n";
+  const GUARD = "iptables -N DOCKER-USER || true\niptables -C FORWARD -j DOCKER-USER || iptables -I FORWARD -j DOCKER-USER\niptables -I DOCKER-USER -d 169.254.169.254 -j DROP\n";
+
+  it.each([
+    ["spaces before #! (an indented <<EOF heredoc)", { text: `    #!/bin/bash\n    ${AWSVPC_LINE}` }, /starts with spaces before #! \(an HCL <<EOF heredoc indented in the configuration keeps its indentation; <<-EOF strips it\)/],
+    ["no #! line", { text: mime("text/x-shellscript", `# joins the cluster\n${AWSVPC_LINE}`) }, /has no #! line: cloud-init executes the file directly and it fails \(exec format error\)/],
+  ])("names it first in awsvpc, whose verdict it would have changed: %s", (_name, userData, why) => {
+    const { modes } = judged(userData);
+    expect(modes.awsvpc?.verdict).toBe("open");
+    expect(modes.awsvpc?.reasons[0]).toMatch(why);
+    expect(modes.awsvpc?.reasons[0]).toMatch(/had it run, awsvpc mode would be closed$/);
+    // Bridge is open either way: the part is not its reason.
+    expect(modes.bridge?.verdict).toBe("open");
+    expect(modes.bridge?.reasons.join(" ")).not.toMatch(/#!/);
+  });
+
+  it("names a boothook without #! in bridge, whose DOCKER-USER drop never applies", () => {
+    const { modes } = judged({ text: mime("text/cloud-boothook", `#cloud-boothook\n${GUARD}`) });
+    expect(modes.bridge?.verdict).toBe("open");
+    expect(modes.bridge?.reasons[0]).toMatch(/^part 1 \(text\/cloud-boothook "part-001"\) has no #! line: .*; had it run, bridge mode would be closed$/);
+    expect(modes.awsvpc?.reasons.join(" ")).not.toMatch(/#!/);
+  });
+
+  it("is not named where it changes nothing", () => {
+    const { modes } = judged({ text: mime("text/x-shellscript", "# nothing\necho ECS_CLUSTER=prod >> /etc/ecs/ecs.config\n") });
+    for (const mode of ["bridge", "awsvpc"] as const) expect(modes[mode]?.reasons.join(" ")).not.toMatch(/#!/);
   });
 });
