@@ -28,13 +28,24 @@ export interface ObjectAttribute {
  * Reads a `type` argument: HCL as hcl2json writes it (`"${map(string)}"`) or Terraform JSON's
  * expression string (`"map(string)"`). Throws EvalError naming what it cannot read.
  */
-export async function parseTypeConstraint(raw: unknown): Promise<TypeConstraint> {
-  if (typeof raw !== "string") throw new EvalError(`type = ${JSON.stringify(raw)} is not a type expression`);
-  const text = /^\$\{([\s\S]*)\}$/.exec(raw.trim())?.[1] ?? raw;
-  const tree = await expressionTree(text.trim());
-  if (!tree) throw new EvalError(`type = ${text.trim()} does not parse`);
-  return readType(tree, Buffer.from(text.trim(), "utf8"));
+export function parseTypeConstraint(raw: unknown): Promise<TypeConstraint> {
+  if (typeof raw !== "string") return Promise.reject(new EvalError(`type = ${JSON.stringify(raw)} is not a type expression`));
+  const text = (/^\$\{([\s\S]*)\}$/.exec(raw.trim())?.[1] ?? raw).trim();
+  // Every instance of a module reads the same declarations: parse each type once.
+  let parsed = PARSED.get(text);
+  if (!parsed) {
+    if (PARSED.size >= 500) PARSED.clear();
+    parsed = (async () => {
+      const tree = await expressionTree(text);
+      if (!tree) throw new EvalError(`type = ${text} does not parse`);
+      return readType(tree, Buffer.from(text, "utf8"));
+    })();
+    PARSED.set(text, parsed);
+  }
+  return parsed;
 }
+
+const PARSED = new Map<string, Promise<TypeConstraint>>();
 
 async function readType(node: Node, source: Buffer): Promise<TypeConstraint> {
   const text = sourceOf(node, source) ?? String(node.meta.value ?? "");
