@@ -3,10 +3,16 @@
  * IMDS meets in Docker's layout, a drop in the wrong place says why the packet never meets it, and
  * unset metadata options are judged by the defaults of the AMI the configuration names.
  */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { judge, LaunchDescription } from "../../lib/audit";
 import { amiName, identifyAmi } from "../../lib/audit/ami";
 import { containerReach } from "../../lib/audit/firewall";
 import { InstanceState } from "../../lib/audit/instance";
+import { bootProgram } from "../../lib/audit/program";
+import { describeWhen, hasCloudInit } from "../support/tools";
 import { CORPUS, IMDSV1 } from "./corpus";
 
 const NEW_CONNECTION = `Docker's rule "-i docker0 ! -o docker0 -j ACCEPT" in FORWARD accepts its new connection`;
@@ -211,8 +217,57 @@ describe("a part cloud-init cannot execute", () => {
     expect(modes.awsvpc?.reasons.join(" ")).not.toMatch(/#!/);
   });
 
+  it("runs with CRLF line endings, which cloud-init makes LF before it writes the file", () => {
+    const { modes } = judged({ text: mime("text/x-shellscript", `#!/bin/bash\r\n${AWSVPC_LINE.replace("\n", "\r\n")}`) });
+    expect(modes.awsvpc?.verdict).toBe("closed");
+  });
+
+  describeWhen({ "cloud-init": hasCloudInit() })("as cloud-init's shell part handler writes and the kernel executes it", () => {
+    // Run here for real: the setting goes to ecs.config in the scripts folder, never to /etc/ecs.
+    const LOCAL_LINE = "echo ECS_AWSVPC_BLOCK_IMDS=true >> ecs.config\n";
+    const texts: Record<string, string> = {
+      "#! first": `#!/bin/sh\n${LOCAL_LINE}`,
+      "a CRLF #! line": `#!/bin/sh\r\n${LOCAL_LINE.replace("\n", "\r\n")}`,
+      "spaces before #!": `    #!/bin/sh\n    ${LOCAL_LINE}`,
+      "a tab before #!": `\t#!/bin/sh\n${LOCAL_LINE}`,
+      "a blank line before #!": `\n#!/bin/sh\n${LOCAL_LINE}`,
+      "a comment, no #!": `# joins the cluster\n${LOCAL_LINE}`,
+    };
+    it.each(Object.keys(texts))("runs exactly when the audit says it does: %s", (name) => {
+      const program = bootProgram([{ contentType: "text/x-shellscript", filename: "part-001", payload: texts[name] }]);
+      expect(program.dormant.length === 0).toBe(runsUnderCloudInit(texts[name]));
+    });
+  });
+
   it("is not named where it changes nothing", () => {
     const { modes } = judged({ text: mime("text/x-shellscript", "# nothing\necho ECS_CLUSTER=prod >> /etc/ecs/ecs.config\n") });
     for (const mode of ["bridge", "awsvpc"] as const) expect(modes[mode]?.reasons.join(" ")).not.toMatch(/#!/);
   });
 });
+
+/**
+ * Whether a shell part runs on an instance: cloud-init's own ShellScriptPartHandler writes it to a
+ * scripts folder (as scripts_user later finds it) and the file is executed as scripts_user executes it.
+ */
+function runsUnderCloudInit(payload: string): boolean {
+  const dir = mkdtempSync(join(tmpdir(), "ecs-imds-cloud-init-"));
+  try {
+    const program = `
+import json, subprocess, sys
+from cloudinit.handlers.shell_script import ShellScriptPartHandler
+class Paths:
+    def get_ipath_cur(self, name): return sys.argv[1]
+ShellScriptPartHandler(Paths()).handle_part(None, "text/x-shellscript", "part-001", json.load(sys.stdin), None)
+try:
+    subprocess.run([sys.argv[1] + "/part-001"], env={"PATH": "/usr/bin:/bin"}, capture_output=True, cwd=sys.argv[1])
+    print("ran")
+except OSError as error:
+    print("not run: %s" % error)
+`;
+    const result = spawnSync("/usr/bin/python3", ["-c", program, dir], { input: JSON.stringify(payload), encoding: "utf8", timeout: 30_000 });
+    if (result.status !== 0) throw new Error(`cloud-init's handler failed: ${result.stderr}`);
+    return result.stdout.trim() === "ran";
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -360,7 +360,7 @@ function judgeUncached(description: LaunchDescription, modes: readonly AuditNetw
 const MAX_DORMANT_PARTS = 8;
 
 /**
- * A part cloud-init cannot execute (no `#!`, spaces before it, a CRLF `#!` line) is a mistake in
+ * A part cloud-init cannot execute (no `#!`, or spaces before it) is a mistake in
  * the user data, not a choice: in each mode whose verdict it would have changed had it run, the
  * reason names it first, with what the verdict would have been.
  */
