@@ -159,7 +159,8 @@ const UNKNOWNS: readonly string[] = [
   `var.pools[var.u].user_data`, `[for p in values(var.pools) : p.user_data if p.hop_limit > length(var.ul)]`, `try(var.u, "d")`, `can(var.u)`, `merge({ a = var.u })`, `replace(var.u, "a", "b")`,
   // Terraform knows these despite an unknown operand.
   `coalesce("a", var.u)`, `true ? "k" : var.u`, `false ? var.u : "k"`, `length([var.u, "a"])`, `[var.u, "a"][1]`, `lookup({ a = "x", b = var.u }, "a")`,
-  `keys({ a = var.u })`, `try("a", var.u)`,
+  `keys({ a = var.u })`, `try("a", var.u)`, `{ a = var.u } != null`, `[var.u] == null`, `var.u != null`, `var.ul != null`,
+  `var.pools != null ? keys(var.pools) : []`,
 ];
 
 describe("the audit evaluates expressions as terraform console does", () => {

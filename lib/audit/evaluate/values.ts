@@ -167,6 +167,10 @@ export function toRecord(value: Value, what: string): { [key: string]: Value } |
 
 /** Terraform's `==`: same type and same value; an unknown side makes the answer unknown. */
 export function equals(a: Value, b: Value): boolean | Opaque {
+  // A known collection is not null even when values inside it are unknown (cty compares nulls
+  // before looking inside): `{ a = var.u } != null` is true.
+  const wholeUnknown = (v: Value) => isOpaque(v) || (typeof v === "string" && unknownIn(v) !== undefined);
+  if ((a === null || b === null) && !wholeUnknown(a) && !wholeUnknown(b)) return a === null && b === null;
   const unknown = unknownIn(a) ?? unknownIn(b);
   if (unknown) return unknown;
   const [x, y] = [JSON.stringify(canonical(a)), JSON.stringify(canonical(b))];
