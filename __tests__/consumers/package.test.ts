@@ -18,10 +18,9 @@ describe("the npm package", () => {
   });
 
   it("stays within its size budget", () => {
-    // Measured at 105 kB; packed apart, the constructs and renderer with README and licence come to
-    // about 58 kB, the audit to 46 kB, the cdktn flavour to 13 kB. The budget catches tests,
-    // fixtures or a second copy slipping in.
+    // Measured at 185 kB (121 files): the audit grew its Terraform evaluator, readers and instance
+    // model. The budget catches tests, fixtures or a second copy slipping in.
     expect(size).toBeGreaterThan(0);
-    expect(size).toBeLessThan(110_000);
+    expect(size).toBeLessThan(200_000);
   });
 });
