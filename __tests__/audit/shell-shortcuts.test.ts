@@ -79,7 +79,8 @@ describe("plain command lines read without the parser", () => {
       fc.property(line, (text) => {
         expect({ text, tree: parseShell(text) }).toEqual({ text, tree: parseShellFully(text) });
       }),
-      { numRuns: 3000 },
+      // Found by a run: a heredoc opened before a pipe, never closed (mvdan/sh refuses it).
+      { numRuns: 3000, examples: [["echo <<'EOF' | tee /f\n"], ["cat <<'EOF' > /f | tee /g\nx\nEOF"]] },
     );
   });
 

@@ -235,7 +235,8 @@ export function plainSegment(segment: string): ShellNode | undefined {
     const plain = plainCommand(command, line);
     command = [];
     if (plain === undefined || (plain.heredoc && heredoc)) return false;
-    heredoc = plain.heredoc;
+    // A later command of the line must not forget the heredoc an earlier one opened.
+    if (plain.heredoc) heredoc = plain.heredoc;
     pipe.push(plain.node);
     return true;
   };
