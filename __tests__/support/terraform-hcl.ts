@@ -67,9 +67,12 @@ export async function parsedWithoutLayout(hcl: string): Promise<any> {
   return walk(await parseHcl(hcl));
 }
 
-/** Names of the variables an HCL configuration declares without a default. */
+/**
+ * Names of the variables an HCL configuration declares without a default; none when the text does
+ * not parse, so that `terraform validate` reports why.
+ */
 export async function requiredVariables(hcl: string): Promise<string[]> {
-  const parsed: any = await parseHcl(hcl);
+  const parsed: any = await parseHcl(hcl).catch(() => ({}));
   return Object.entries<any[]>(parsed.variable ?? {})
     .filter(([, [declaration]]) => !("default" in (declaration ?? {})))
     .map(([name]) => name);
