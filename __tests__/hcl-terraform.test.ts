@@ -136,9 +136,10 @@ describeWhen(awsProviderRequirements())("HCL from cdktf synth --hcl, read by Ter
 
   it("terraform validate accepts the HCL of every README example that synthesizes, in both flavours", () => {
     const names = Object.keys(all()).filter((name) => name.includes("/readme/"));
-    // The cdktn example, the construct (clusterName a reference), the capacity, the audit Aspect; the cdktn app runs all four.
-    expect(Object.keys(readme.cdktf)).toHaveLength(3);
-    expect(Object.keys(readme.cdktn)).toHaveLength(4);
+    // Today the construct (clusterName a reference), the capacity and the audit Aspect; CDK Terrain
+    // also runs the example written for it.
+    expect(Object.keys(readme.cdktf).length).toBeGreaterThanOrEqual(3);
+    expect(Object.keys(readme.cdktn).length).toBeGreaterThan(Object.keys(readme.cdktf).length);
     expect(besidesIgnoredBackend(diagnostics, names)).toEqual(names.map((name) => ({ name, diagnostics: [] })));
   });
 
