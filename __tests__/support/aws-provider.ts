@@ -4,7 +4,7 @@
  * `validate`, `test` and `plan` on configurations the project writes or reads.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { TERRAFORM } from "./terraform";
@@ -116,11 +116,11 @@ export class ProviderWorkspace {
   private readonly env: NodeJS.ProcessEnv;
   private initialized = false;
 
-  /** `files` maps file names to their text; `from` is a folder copied first (a module, an app's stack output). */
+  /** `files` maps file names (which may include a folder) to their text; `from` is a folder copied first (a module, an app's stack output). */
   constructor(files: Readonly<Record<string, string>> = {}, from?: string) {
     this.dir = mkdtempSync(join(tmpdir(), "ecs-imds-guard-aws-"));
     if (from !== undefined) cpSync(from, this.dir, { recursive: true });
-    for (const [name, text] of Object.entries(files)) writeFileSync(join(this.dir, name), text);
+    this.write(files);
     this.env = {
       PATH: process.env.PATH,
       HOME: this.dir,
@@ -142,6 +142,10 @@ export class ProviderWorkspace {
     for (const name of readdirSync(this.dir)) {
       if (/\.tf(\.json)?$/.test(name) || name === "tests") rmSync(join(this.dir, name), { recursive: true, force: true });
     }
+    this.write(files);
+  }
+
+  private write(files: Readonly<Record<string, string>>): void {
     for (const [name, text] of Object.entries(files)) {
       mkdirSync(dirname(join(this.dir, name)), { recursive: true });
       writeFileSync(join(this.dir, name), text);
@@ -191,16 +195,37 @@ export class ProviderWorkspace {
   }
 
   /**
-   * `terraform test -json -verbose` (after init, the first time): every message it printed, the
-   * plan of each run among them (type "test_run" carries no plan; "test_plan" does in 1.11).
+   * `terraform test -json -verbose` (after init, the first time): every message it printed; the
+   * "test_plan" messages hold each run's plan. Their copy of the provider's schemas (megabytes per
+   * run) is dropped; the output goes through a file, being too large for a pipe buffer.
    */
   test(args: readonly string[] = []): TestMessage[] {
     if (!this.initialized) this.init();
-    const result = this.run(["test", "-json", "-verbose", "-no-color", ...args]);
-    const messages = result.stdout
+    const output = join(this.dir, ".test-output.jsonl");
+    const fd = openSync(output, "w");
+    let result;
+    try {
+      result = spawnSync(TERRAFORM, ["test", "-json", "-verbose", "-no-color", ...args], {
+        cwd: this.dir,
+        env: this.env,
+        stdio: ["ignore", fd, "pipe"],
+        encoding: "utf8",
+        timeout: 600_000,
+      });
+    } finally {
+      closeSync(fd);
+    }
+    if (result.error || result.status === null) {
+      throw new Error(`terraform test did not finish: ${result.error?.message ?? `signal ${result.signal}`}`);
+    }
+    const messages = readFileSync(output, "utf8")
       .split("\n")
       .filter((line) => line.trim() !== "")
-      .map((line) => JSON.parse(line) as TestMessage);
+      .map((line) => {
+        const message = JSON.parse(line);
+        if (message.test_plan) delete message.test_plan.provider_schemas;
+        return message as TestMessage;
+      });
     if (messages.length === 0) throw new Error(`terraform test printed nothing in ${this.dir}:\n${result.stderr}`);
     return messages;
   }
