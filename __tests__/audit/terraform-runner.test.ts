@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { evaluateWithTerraform, runAudit } from "../../lib/audit";
 import { UNKNOWN_END, UNKNOWN_START } from "../../lib/audit/sources";
+import { useMirrorInThisProcess } from "../support/aws-provider";
 import { moduleKeyOf, replaceVariableReferences, resourceTypeAndName, terraformVersionProblem, testFileText } from "../../lib/audit/terraform-plan";
 
 const ROOT = resolve(__dirname, "..", "..");
@@ -24,31 +25,13 @@ function tempDir(): string {
 }
 
 // The CLI configuration FACTS.md gives for this machine's filesystem mirror, as a user would set it.
-const saved = { config: process.env.TF_CLI_CONFIG_FILE, checkpoint: process.env.CHECKPOINT_DISABLE };
+let restore: () => void;
 beforeAll(() => {
-  const config = join(tempDir(), "mirror.tfrc");
-  writeFileSync(
-    config,
-    `provider_installation {
-  filesystem_mirror {
-    path    = "/opt/tf-plugins"
-    include = ["registry.terraform.io/hashicorp/*"]
-  }
-  direct {
-    exclude = ["registry.terraform.io/hashicorp/*"]
-  }
-}
-`,
-  );
-  process.env.TF_CLI_CONFIG_FILE = config;
-  process.env.CHECKPOINT_DISABLE = "1";
+  restore = useMirrorInThisProcess();
 });
 afterAll(() => {
   temp.forEach((dir) => rmSync(dir, { recursive: true, force: true }));
-  for (const [name, value] of [["TF_CLI_CONFIG_FILE", saved.config], ["CHECKPOINT_DISABLE", saved.checkpoint]] as const) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+  restore?.();
 });
 
 interface Report {
