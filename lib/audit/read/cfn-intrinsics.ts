@@ -181,7 +181,7 @@ export class CfnEvaluator {
       case "Fn::Cidr":
       case "Fn::Transform":
       case "Fn::GetStackOutput":
-        return new DeployTime(`${name} ${typeof argument === "string" ? argument : JSON.stringify(argument).slice(0, 60)}`);
+        return new DeployTime(argument === "" ? name : `${name} ${typeof argument === "string" ? argument : JSON.stringify(argument).slice(0, 60)}`);
       default:
         return new DeployTime(`${name}, which the audit does not evaluate`);
     }
