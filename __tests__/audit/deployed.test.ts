@@ -3,7 +3,8 @@
  * default and the latest marked), launch configurations, and an instance's user data. Expected
  * verdicts say what an instance launched from each does.
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { runAudit } from "../../lib/audit";
 
@@ -78,8 +79,6 @@ describe("aws ec2 describe-instance-attribute --attribute userData", () => {
 
 describe("outputs the audit does not read", () => {
   it("refuses a version without VersionNumber, naming the command whose output it expects", async () => {
-    const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
     const dir = mkdtempSync(join(tmpdir(), "ecs-imds-deployed-"));
     try {
       const file = join(dir, "versions.json");
