@@ -7,9 +7,9 @@
  * user runs it. Each expected verdict says what an instance launched from the resource does.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 
 const ROOT = resolve(__dirname, "..", "..");
 const APPS = join(__dirname, "aws-cdk-apps");
@@ -102,6 +102,26 @@ describe("an AWS CDK app on aws-cdk-lib 2.232.0, the last release with the IMDS 
     expect(result.status).toBe(1);
     expect(result.stdout).toContain("| ClusterStandardLaunchConfig47D30CC6 (cdk.out/EcsCapacity.template.json) | bridge | fragile |");
     expect(result.stdout).toContain("6 resources judged in 2 network modes (bridge, awsvpc): 12 verdicts, one per resource and mode.");
+  });
+
+  it("synthesizes exactly the cloud assembly committed for the README's table (templates, asset manifests, manifest artifacts)", () => {
+    const fixture = join(ROOT, "__tests__", "fixtures", "audit", "aws-cdk-2.232.out");
+    const files = (dir: string): string[] =>
+      readdirSync(join(fixture, dir), { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? files(join(dir, entry.name)) : [join(dir, entry.name)]));
+    for (const file of files(".")) {
+      const fresh = readFileSync(join(appDir, "cdk.out", file), "utf8");
+      if (basename(file) !== "manifest.json") {
+        expect({ file, text: readFileSync(join(fixture, file), "utf8") }).toEqual({ file, text: fresh });
+        continue;
+      }
+      // The manifest keeps only the artifacts the audit reads; the rest holds this machine's paths.
+      const kept = JSON.parse(readFileSync(join(fixture, file), "utf8")).artifacts;
+      const synthesized = JSON.parse(fresh).artifacts;
+      for (const [id, artifact] of Object.entries(kept)) {
+        const { type, properties, displayName } = synthesized[id];
+        expect({ file, id, artifact }).toEqual({ file, id, artifact: { type, properties, ...(displayName !== undefined ? { displayName } : {}) } });
+      }
+    }
   });
 
   it("locates SARIF results at the resource in the synthesized template", () => {
