@@ -77,6 +77,20 @@ describe("aws ec2 describe-instance-attribute --attribute userData", () => {
   });
 });
 
+describe("aws ec2 describe-instances with describe-instance-attribute", () => {
+  it("joins an instance's metadata options to its user data: one row, judged whole", async () => {
+    const run = await audit(["--format", "json", join(DEPLOYED, "describe-instances.json"), join(DEPLOYED, "describe-instance-attribute-user-data.json")]);
+    const rows = JSON.parse(run.stdout).resources;
+    expect(rows.map((r: { address: string; verdicts: unknown }) => [r.address, r.verdicts])).toEqual([
+      // No user data given for it: what it runs at boot is not known, and IMDSv1 is allowed.
+      ["i-0fedcba9876543210", { bridge: "unknown", awsvpc: "unknown" }],
+      // The guard's boothook (DOCKER-USER, every boot) and the awsvpc block, with the IPv6 endpoint off and hop limit 1.
+      ["i-0123456789abcdef0", { bridge: "closed", awsvpc: "closed" }],
+    ]);
+    expect(rows[0].reasons.bridge[0]).toContain("add the output of aws ec2 describe-instance-attribute --attribute userData");
+  });
+});
+
 describe("outputs the audit does not read", () => {
   it("refuses a version without VersionNumber, naming the command whose output it expects", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ecs-imds-deployed-"));

@@ -4,7 +4,7 @@
  * describe-launch-configurations`) and an instance's user data (`aws ec2 describe-instance-attribute
  * --attribute userData`). Every value is what EC2 holds: nothing is known only later.
  */
-import { Known, LaunchDescription, MetadataOptions } from "../types";
+import { isUnknown, Known, LaunchDescription, MetadataOptions } from "../types";
 import { AuditInputError, FoundResource, readText } from "./found";
 
 interface ApiMetadataOptions {
@@ -31,15 +31,77 @@ interface LaunchConfiguration {
 
 /** Whether a JSON object is one of the AWS CLI outputs the audit reads. */
 export function isDeployedOutput(document: Record<string, unknown>): boolean {
-  return Array.isArray(document.LaunchTemplateVersions) || Array.isArray(document.LaunchConfigurations) || (typeof document.InstanceId === "string" && "UserData" in document);
+  return (
+    Array.isArray(document.LaunchTemplateVersions) ||
+    Array.isArray(document.LaunchConfigurations) ||
+    Array.isArray(document.Reservations) ||
+    (typeof document.InstanceId === "string" && "UserData" in document)
+  );
 }
+
+const NO_USER_DATA_HERE = "describe-instances does not show user data: add the output of aws ec2 describe-instance-attribute --attribute userData for this instance";
+const NO_OPTIONS_HERE = "describe-instance-attribute shows the user data only: add the output of aws ec2 describe-instances for the instance's metadata options";
 
 /** One row per launch template version, launch configuration or instance in an AWS CLI output. */
 export function readDeployed(file: string, document: Record<string, unknown>): FoundResource[] {
   const text = readText(file);
   if (Array.isArray(document.LaunchTemplateVersions)) return launchTemplateVersions(file, text, document.LaunchTemplateVersions as LaunchTemplateVersion[]);
   if (Array.isArray(document.LaunchConfigurations)) return launchConfigurations(file, text, document.LaunchConfigurations as LaunchConfiguration[]);
+  if (Array.isArray(document.Reservations)) return instances(file, text, document.Reservations as Array<{ Instances?: Instance[] }>);
   return [instanceUserData(file, document)];
+}
+
+interface Instance {
+  readonly InstanceId?: string;
+  readonly ImageId?: string;
+  readonly MetadataOptions?: ApiMetadataOptions;
+}
+
+/** `describe-instances`: each instance's metadata options and image, its user data unknown until joined. */
+function instances(file: string, text: string, reservations: ReadonlyArray<{ Instances?: Instance[] }>): FoundResource[] {
+  const lines = occurrenceLines(text, /"InstanceId"\s*:/g);
+  let index = 0;
+  return reservations.flatMap((reservation) =>
+    (reservation.Instances ?? []).map((instance) => {
+      if (typeof instance.InstanceId !== "string") throw new AuditInputError(file, "an instance without InstanceId: not the output of aws ec2 describe-instances");
+      const line = lines[index++];
+      return {
+        address: instance.InstanceId,
+        file,
+        ...(line !== undefined ? { line } : {}),
+        description: { ...described("instance", undefined, instance.MetadataOptions ?? {}, instance.ImageId), userData: { unknown: NO_USER_DATA_HERE } },
+      };
+    }),
+  );
+}
+
+/**
+ * An instance found in both `describe-instances` (metadata options, image) and
+ * `describe-instance-attribute --attribute userData` (user data) is one row, the two joined.
+ */
+export function joinInstances(found: readonly FoundResource[]): FoundResource[] {
+  const halves = new Map<string, { options?: FoundResource; userData?: FoundResource }>();
+  for (const resource of found) {
+    if (resource.description.resourceType !== "instance") continue;
+    const half = halves.get(resource.address) ?? {};
+    if (isUnknown(resource.description.userData) && resource.description.userData.unknown === NO_USER_DATA_HERE) half.options = resource;
+    else half.userData = resource;
+    halves.set(resource.address, half);
+  }
+  const out: FoundResource[] = [];
+  for (const resource of found) {
+    const half = resource.description.resourceType === "instance" ? halves.get(resource.address) : undefined;
+    if (!half?.options || !half.userData) {
+      out.push(resource);
+      continue;
+    }
+    // The row stays where the user data was read, which is what the verdicts are mostly about.
+    if (resource !== half.userData) continue;
+    const { userData, ...rest } = half.options.description;
+    void userData;
+    out.push({ ...half.userData, description: { ...rest, ...(half.userData.description.userData ? { userData: half.userData.description.userData } : {}) } });
+  }
+  return out;
 }
 
 function launchTemplateVersions(file: string, text: string, versions: readonly LaunchTemplateVersion[]): FoundResource[] {
@@ -89,7 +151,7 @@ function launchConfigurations(file: string, text: string, configurations: readon
 function instanceUserData(file: string, document: Record<string, unknown>): FoundResource {
   const value = (document.UserData as { Value?: unknown } | undefined)?.Value;
   if (value !== undefined && typeof value !== "string") throw new AuditInputError(file, "UserData.Value is not text: not the output of aws ec2 describe-instance-attribute --attribute userData");
-  const unknown = { unknown: "describe-instance-attribute shows the user data only: the instance's metadata options are in aws ec2 describe-instances" };
+  const unknown = { unknown: NO_OPTIONS_HERE };
   return {
     address: String(document.InstanceId),
     file,

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Value } from "../evaluate/expression";
 import { cloudAssemblyIn, isCloudAssembly, isCloudFormation, parseTemplateFile, readCloudAssembly, readTemplate } from "./cloudformation";
-import { isDeployedOutput, readDeployed } from "./deployed";
+import { isDeployedOutput, joinInstances, readDeployed } from "./deployed";
 import { AuditInputError, FoundResource } from "./found";
 import { parseHclFiles } from "./hcl";
 import { ModuleConfig, ModuleInstance } from "./module";
@@ -95,6 +95,6 @@ async function readRoot(config: ModuleConfig, loader: ModuleLoader, options: Rea
 export async function readAuditInputs(paths: readonly string[], options: ReadOptions = {}): Promise<FoundResource[]> {
   const found: FoundResource[] = [];
   for (const path of paths) found.push(...(await readAuditPath(path, options)));
-  return found;
+  return joinInstances(found);
 }
 
