@@ -4,6 +4,7 @@
  * known only at deploy time kept as marks, never read as script text. Each expected verdict says
  * what the instance launched from the resource does.
  */
+import fc from "fast-check";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -219,7 +220,51 @@ describe("CloudFormation's intrinsic functions", () => {
   it("refuses what CloudFormation refuses, naming the function and the rule", () => {
     expect(() => evaluator.evaluate({ "Fn::Select": [5, ["a"]] })).toThrow(new TemplateError("Fn::Select index 5 is outside the list of 1"));
     expect(() => evaluator.evaluate({ Ref: "Nope" })).toThrow("Ref Nope: not a parameter, resource or pseudo parameter of this template");
+    // Names an object has from its prototype are not the template's.
+    expect(() => evaluator.evaluate({ Ref: "constructor" })).toThrow("Ref constructor: not a parameter, resource or pseudo parameter of this template");
+    expect(() => evaluator.evaluate({ "Fn::If": ["toString", 1, 2] })).toThrow("the condition toString is not in the template's Conditions");
+    expect(() => evaluator.evaluate({ "Fn::FindInMap": ["Sizes", "constructor", "name"] })).toThrow("Fn::FindInMap Sizes / constructor / name: no such entry in Mappings");
     expect(() => evaluator.evaluate({ "Fn::Join": ["", { a: 1 }] })).toThrow("Fn::Join's second argument is not a list");
     expect(() => evaluator.evaluate({ "Fn::FindInMap": ["Sizes", "db", "Count"] })).toThrow("Fn::FindInMap Sizes / db / Count: no such entry in Mappings");
+  });
+});
+
+describe("the CloudFormation reader on any template", () => {
+  // Intrinsics with any arguments, nested: CloudFormation refuses many; the reader must answer each
+  // with rows (a refused function makes its field unknown) and never crash or hang.
+  const NAMES = ["Ref", "Fn::Base64", "Fn::Join", "Fn::Sub", "Fn::If", "Fn::Select", "Fn::Split", "Fn::FindInMap", "Fn::GetAtt", "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Condition", "Fn::GetAZs", "Fn::ToJsonString", "Fn::Length", "Fn::Nope"];
+  const { value } = fc.letrec<{ value: unknown }>((tie) => ({
+    value: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      fc.constantFrom("P", "R", "C", "AWS::Region", "AWS::NoValue", "${P}", "${R.Arn}", "${!x}", "#!/bin/bash\necho ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config\n", ",", "", "{{resolve:ssm:/x}}"),
+      fc.integer({ min: -1, max: 3 }),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(tie("value"), { maxLength: 4 }),
+      fc.record({ name: fc.constantFrom(...NAMES), argument: tie("value") }).map(({ name, argument }) => ({ [name]: argument })),
+      fc.dictionary(fc.constantFrom("A", "HttpTokens", "UserData"), tie("value"), { maxKeys: 3 }),
+    ),
+  }));
+
+  it("gives one row per launch resource, whatever its intrinsics", async () => {
+    await fc.assert(
+      fc.asyncProperty(value, value, value, async (userData, hopLimit, data) => {
+        const template = {
+          Parameters: { P: { Type: "String", Default: "a,b" }, S: { Type: "String" } },
+          Mappings: { M: { a: { b: "c" } } },
+          Conditions: { C: { "Fn::Equals": [{ Ref: "P" }, "a,b"] } },
+          Resources: {
+            R: { Type: "AWS::EC2::LaunchTemplate", Properties: { LaunchTemplateData: { UserData: userData, MetadataOptions: { HttpTokens: "required", HttpPutResponseHopLimit: hopLimit } } } },
+            L: { Type: "AWS::AutoScaling::LaunchConfiguration", Properties: data },
+            I: { Type: "AWS::EC2::Instance", Properties: { LaunchTemplate: { LaunchTemplateId: { Ref: "R" } }, UserData: userData } },
+          },
+        };
+        const file = tempFile("t.json", JSON.stringify(template));
+        const run = await audit(["--format", "json", "--network-modes", "bridge,awsvpc,host", file]);
+        expect({ code: run.code, stderr: run.stderr }).toEqual({ code: expect.any(Number), stderr: "" });
+        expect(JSON.parse(run.stdout).resources.map((r: { address: string }) => r.address)).toEqual(["R", "L", "I"]);
+      }),
+      { numRuns: 150 },
+    );
   });
 });

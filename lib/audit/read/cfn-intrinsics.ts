@@ -65,7 +65,7 @@ export class CfnEvaluator {
   condition(name: string): boolean | DeployTime {
     const known = this.conditionValues.get(name);
     if (known !== undefined) return known;
-    if (!(name in this.context.conditions)) throw new TemplateError(`the condition ${name} is not in the template's Conditions`);
+    if (!Object.hasOwn(this.context.conditions, name)) throw new TemplateError(`the condition ${name} is not in the template's Conditions`);
     if (this.conditionsInProgress.has(name)) throw new TemplateError(`the condition ${name} depends on itself`);
     this.conditionsInProgress.add(name);
     try {
@@ -85,7 +85,8 @@ export class CfnEvaluator {
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return undefined;
     const keys = Object.keys(raw);
     if (keys.length !== 1 || keys[0] !== "Ref") return undefined;
-    const parameter = this.context.parameters[String((raw as { Ref: unknown }).Ref)];
+    const name = String((raw as { Ref: unknown }).Ref);
+    const parameter = Object.hasOwn(this.context.parameters, name) ? this.context.parameters[name] : undefined;
     if (!parameter || !SSM_PARAMETER_TYPE.test(parameter.Type ?? "") || typeof parameter.Default !== "string") return undefined;
     return parameter.Default;
   }
@@ -191,7 +192,7 @@ export class CfnEvaluator {
     if (typeof argument !== "string") throw new TemplateError(`Ref ${JSON.stringify(argument)}: expected a parameter or resource name`);
     if (argument === "AWS::NoValue") return NO_VALUE;
     if (argument.startsWith("AWS::")) return new DeployTime(`Ref ${argument}`);
-    const parameter = this.context.parameters[argument];
+    const parameter = Object.hasOwn(this.context.parameters, argument) ? this.context.parameters[argument] : undefined;
     if (parameter !== undefined) {
       if (this.context.givenByParent?.has(argument)) return new DeployTime(`Ref ${argument}, set by the parent stack`);
       if (SSM_PARAMETER_TYPE.test(parameter.Type ?? "")) {
@@ -231,7 +232,8 @@ export class CfnEvaluator {
     const unknown = keys.find((key): key is DeployTime => key instanceof DeployTime);
     if (unknown) return new DeployTime(`Fn::FindInMap ${keys.map((key) => (key instanceof DeployTime ? key.what : String(key))).join(" / ")}`);
     const [map, top, second] = keys.map((key) => this.text(key, "a key of Fn::FindInMap"));
-    const found = (this.context.mappings[map] as Record<string, Record<string, unknown>> | undefined)?.[top]?.[second];
+    const own = (record: unknown, key: string): unknown => (typeof record === "object" && record !== null && Object.hasOwn(record, key) ? (record as Record<string, unknown>)[key] : undefined);
+    const found = own(own(this.context.mappings, map), top) === undefined ? undefined : own(own(own(this.context.mappings, map), top), second);
     if (found === undefined) {
       if (defaultValue && typeof defaultValue === "object" && "DefaultValue" in defaultValue) return this.value(defaultValue.DefaultValue);
       throw new TemplateError(`Fn::FindInMap ${map} / ${top} / ${second}: no such entry in Mappings`);
