@@ -11,6 +11,8 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } fro
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 
+import { readAuditInputs } from "../../lib/audit";
+
 const ROOT = resolve(__dirname, "..", "..");
 const APPS = join(__dirname, "aws-cdk-apps");
 const BIN = join(ROOT, "lib", "bin", "ecs-imds-guard.ts");
@@ -124,6 +126,16 @@ describe("an AWS CDK app on aws-cdk-lib 2.232.0, the last release with the IMDS 
     }
   });
 
+  it("synthesizes the user data the kernel suite boots for the AWS CDK before 2.233 (corpus cdk-2.232-forward.sh)", async () => {
+    // The namespace suite boots cdk-2.232-forward.sh and finds the FORWARD rule lost on Docker's
+    // restart: the same script, the cluster's Ref standing for the name the corpus gives it.
+    const found = await readAuditInputs([join(appDir, "cdk.out")]);
+    const userData = found.find((resource) => resource.address === "ClusterStandardLaunchConfig47D30CC6")?.description.userData;
+    expect(userData).toBeDefined();
+    const text = (userData as { text: string }).text.replace("\ue000Ref ClusterEB0386A7\ue001", "prod");
+    expect(text.trimEnd()).toBe(readFileSync(join(ROOT, "__tests__", "fixtures", "audit", "cdk-2.232-forward.sh"), "utf8").trimEnd());
+  });
+
   it("locates SARIF results at the resource in the synthesized template", () => {
     const sarif = JSON.parse(audit(appDir, ["--format", "sarif", "cdk.out"]).stdout);
     for (const result of sarif.runs[0].results) {
@@ -139,6 +151,12 @@ describe("the same AWS CDK app on aws-cdk-lib 2.278.0, after the block was remov
   let appDir: string;
   beforeAll(() => {
     appDir = synthesized("2.278");
+  });
+
+  it("synthesizes the user data of the corpus's AWS CDK 2.233 and later (cdk-2.233.sh)", async () => {
+    const found = await readAuditInputs([join(appDir, "cdk.out")]);
+    const userData = found.find((resource) => resource.address === "ClusterStandardLaunchConfig47D30CC6")?.description.userData as { text: string };
+    expect(userData.text.replace("\ue000Ref ClusterEB0386A7\ue001", "prod").trimEnd()).toBe(readFileSync(join(ROOT, "__tests__", "fixtures", "audit", "cdk-2.233.sh"), "utf8").trimEnd());
   });
 
   it("gives the verdicts the instances would: only the hop limit is left, and nothing for awsvpc", () => {
