@@ -117,6 +117,32 @@ describe("a CloudFormation template in YAML with short-form tags", () => {
   });
 });
 
+describe("parameter values given for the deployment", () => {
+  it("--var NAME=VALUE overrides a default, as --parameter-overrides does, and the verdicts follow", async () => {
+    const run = await audit(["--format", "json", "--var", "Strictness=relaxed", "--var", "Environment=dev", YAML_TEMPLATE]);
+    const verdicts = Object.fromEntries(JSON.parse(run.stdout).resources.map((r: { address: string; verdicts: unknown }) => [r.address, r.verdicts]));
+    // Relaxed: hop limit 2 on Amazon Linux 2023 lets bridge containers get a token. Dev: the mapping
+    // writes ECS_AWSVPC_BLOCK_IMDS=false. And in dev, not strict, RelaxedDevTemplate is created (no
+    // metadata options, a script that sets nothing).
+    expect(verdicts).toEqual({
+      GuardedTemplate: { bridge: "open", awsvpc: "open" },
+      LegacyConfig: EXPECTED.LegacyConfig,
+      Worker: { bridge: "open", awsvpc: "closed" },
+      BottlerocketTemplate: EXPECTED.BottlerocketTemplate,
+      DeployTimeConfig: EXPECTED.DeployTimeConfig,
+      RelaxedDevTemplate: { bridge: "open", awsvpc: "open" },
+    });
+  });
+
+  it("a given SSM parameter name names the AMI; --var-file is refused for a template", async () => {
+    const found = await readAuditInputs([YAML_TEMPLATE], { variableArguments: [{ flag: "--var", assignment: "Al2023Ami=/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id" }] });
+    expect(found.find((resource) => resource.address === "GuardedTemplate")?.description.imageSource).toBe("/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id");
+    const run = await audit(["--var-file", "x.tfvars", YAML_TEMPLATE]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("--var-file gives Terraform variables; give a CloudFormation template's parameters with --var NAME=VALUE");
+  });
+});
+
 describe("templates the audit must read carefully", () => {
   const header = 'AWSTemplateFormatVersion: "2010-09-09"\n';
 

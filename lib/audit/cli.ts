@@ -45,7 +45,8 @@ Options:
                         read from AWS and variables not given stay unknown
   --var NAME=VALUE      a root variable's value, as terraform -var takes it: a string,
                         or an HCL expression when the variable's type is not a string,
-                        number or bool (repeatable)
+                        number or bool (repeatable); for CloudFormation, a parameter's
+                        value over its default, as --parameter-overrides takes it
   --var-file FILE       a variable file (HCL or .tfvars.json), as terraform -var-file
                         takes it (repeatable)
                         As in Terraform, a later source overrides an earlier one: TF_VAR_name

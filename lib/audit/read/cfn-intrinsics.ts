@@ -42,6 +42,8 @@ export interface CfnTemplateContext {
   readonly resources: ReadonlySet<string>;
   /** Parameters whose value the parent stack sets (a nested stack): known only at deploy time. */
   readonly givenByParent?: ReadonlySet<string>;
+  /** Parameter values given for the deployment (`--var NAME=VALUE`), over the defaults. */
+  readonly given?: Readonly<Record<string, string>>;
 }
 
 const mark = (what: string) => `${UNKNOWN_START}${what.replace(/[\ue000\ue001\n]/g, " ")}${UNKNOWN_END}`;
@@ -87,8 +89,9 @@ export class CfnEvaluator {
     if (keys.length !== 1 || keys[0] !== "Ref") return undefined;
     const name = String((raw as { Ref: unknown }).Ref);
     const parameter = Object.hasOwn(this.context.parameters, name) ? this.context.parameters[name] : undefined;
-    if (!parameter || !SSM_PARAMETER_TYPE.test(parameter.Type ?? "") || typeof parameter.Default !== "string") return undefined;
-    return parameter.Default;
+    if (!parameter || !SSM_PARAMETER_TYPE.test(parameter.Type ?? "")) return undefined;
+    const value = this.valueOf(name, parameter);
+    return typeof value === "string" ? value : undefined;
   }
 
   private value(raw: unknown): Evaluated {
@@ -195,15 +198,21 @@ export class CfnEvaluator {
     const parameter = Object.hasOwn(this.context.parameters, argument) ? this.context.parameters[argument] : undefined;
     if (parameter !== undefined) {
       if (this.context.givenByParent?.has(argument)) return new DeployTime(`Ref ${argument}, set by the parent stack`);
+      const value = this.valueOf(argument, parameter);
       if (SSM_PARAMETER_TYPE.test(parameter.Type ?? "")) {
-        return new DeployTime(typeof parameter.Default === "string" ? `Ref ${argument}, the SSM parameter ${parameter.Default}` : `Ref ${argument}`);
+        return new DeployTime(typeof value === "string" ? `Ref ${argument}, the SSM parameter ${value}` : `Ref ${argument}`);
       }
-      if (parameter.Default === undefined || parameter.Default === null) return new DeployTime(`Ref ${argument}, a parameter without default`);
-      const text = String(parameter.Default);
+      if (value === undefined || value === null) return new DeployTime(`Ref ${argument}, a parameter without default`);
+      const text = String(value);
       return /^(CommaDelimitedList|List<)/.test(parameter.Type ?? "") ? text.split(",") : text;
     }
     if (this.context.resources.has(argument)) return new DeployTime(`Ref ${argument}`);
     throw new TemplateError(`Ref ${argument}: not a parameter, resource or pseudo parameter of this template`);
+  }
+
+  /** A parameter's value: the one given for the deployment, else its default. */
+  private valueOf(name: string, parameter: CfnParameter): unknown {
+    return this.context.given !== undefined && Object.hasOwn(this.context.given, name) ? this.context.given[name] : parameter.Default;
   }
 
   private sub(argument: unknown): Evaluated {

@@ -73,6 +73,8 @@ export interface TemplateReadOptions {
   readonly givenByParent?: ReadonlySet<string>;
   /** Prefixed to each address: the nested stack's logical id in its parent. */
   readonly addressPrefix?: string;
+  /** Parameter values given for the deployment (`--var NAME=VALUE`), for a root stack. */
+  readonly parameters?: Readonly<Record<string, string>>;
 }
 
 /** Every launch resource of one template. */
@@ -85,6 +87,7 @@ export function readTemplate(parsed: ParsedTemplate, options: TemplateReadOption
     conditions: (template.Conditions ?? {}) as Record<string, unknown>,
     resources: new Set(Object.keys(resources)),
     givenByParent: options.givenByParent,
+    ...(options.parameters !== undefined ? { given: options.parameters } : {}),
   });
   const lines = resourceLines(parsed.text, Object.keys(resources));
   const found: FoundResource[] = [];
@@ -324,7 +327,7 @@ export function isCloudAssembly(folder: string): boolean {
  * Every stack template a cloud assembly names, nested assemblies (stages) included, and the nested
  * stacks' templates each stack deploys.
  */
-export function readCloudAssembly(folder: string, seen = new Set<string>()): FoundResource[] {
+export function readCloudAssembly(folder: string, parameters?: Readonly<Record<string, string>>, seen = new Set<string>()): FoundResource[] {
   const manifestFile = join(folder, "manifest.json");
   let manifest: { artifacts?: Record<string, Artifact> };
   try {
@@ -339,9 +342,9 @@ export function readCloudAssembly(folder: string, seen = new Set<string>()): Fou
       if (seen.has(file)) continue;
       seen.add(file);
       if (!existsSync(file)) throw new AuditInputError(manifestFile, `names the template ${artifact.properties.templateFile}, which is not in the folder: run cdk synth again`);
-      found.push(...readStackWithNested(parseTemplateFile(file), folder, seen));
+      found.push(...readStackWithNested(parseTemplateFile(file), folder, seen, parameters !== undefined ? { parameters } : {}));
     } else if (artifact.type === "cdk:cloud-assembly" && artifact.properties?.directoryName) {
-      found.push(...readCloudAssembly(join(folder, artifact.properties.directoryName), seen));
+      found.push(...readCloudAssembly(join(folder, artifact.properties.directoryName), parameters, seen));
     }
   }
   return found;
@@ -384,6 +387,23 @@ function nestedTemplates(folder: string): Map<string, string> {
     }
   }
   return byKey;
+}
+
+/**
+ * CloudFormation parameter values from `--var NAME=VALUE` (as `aws cloudformation deploy
+ * --parameter-overrides` takes them); `--var-file` is Terraform's alone.
+ */
+export function parameterValues(file: string, variableArguments: ReadonlyArray<{ readonly flag: string; readonly assignment?: string }> = []): Record<string, string> | undefined {
+  if (variableArguments.some((argument) => argument.flag === "--var-file")) {
+    throw new AuditInputError(file, "--var-file gives Terraform variables; give a CloudFormation template's parameters with --var NAME=VALUE");
+  }
+  const given = variableArguments.filter((argument) => argument.flag === "--var" && argument.assignment !== undefined);
+  if (given.length === 0) return undefined;
+  return Object.fromEntries(given.map((argument) => {
+    const assignment = argument.assignment as string;
+    const at = assignment.indexOf("=");
+    return [assignment.slice(0, at), assignment.slice(at + 1)];
+  }));
 }
 
 /** A folder holding an AWS CDK app's `cdk.out`. */

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Value } from "../evaluate/expression";
-import { cloudAssemblyIn, isCloudAssembly, isCloudFormation, parseTemplateFile, readCloudAssembly, readTemplate } from "./cloudformation";
+import { cloudAssemblyIn, isCloudAssembly, isCloudFormation, parameterValues, parseTemplateFile, readCloudAssembly, readTemplate } from "./cloudformation";
 import { isDeployedOutput, joinInstances, readDeployed } from "./deployed";
 import { AuditInputError, FoundResource } from "./found";
 import { parseHclFiles } from "./hcl";
@@ -39,7 +39,7 @@ export async function readAuditPath(path: string, options: ReadOptions = {}): Pr
   if (!existsSync(path)) throw new AuditInputError(path, "no such file or folder");
   if (statSync(path).isDirectory()) {
     // An AWS CDK cloud assembly (cdk.out), or the app folder holding one.
-    if (isCloudAssembly(path)) return readCloudAssembly(path);
+    if (isCloudAssembly(path)) return readCloudAssembly(path, parameterValues(path, options.variableArguments));
     // A cdktf project folder: its synthesized output.
     if (!existsSync(join(path, "stacks")) && existsSync(join(path, "cdktf.out", "stacks"))) return readAuditPath(join(path, "cdktf.out"), options);
     const stacks = join(path, "stacks");
@@ -57,7 +57,7 @@ export async function readAuditPath(path: string, options: ReadOptions = {}): Pr
     const names = readdirSync(path);
     if (!names.some((name) => name.endsWith(".tf") || name.endsWith(".tf.json"))) {
       const assembly = cloudAssemblyIn(path);
-      if (assembly !== undefined) return readCloudAssembly(assembly);
+      if (assembly !== undefined) return readCloudAssembly(assembly, parameterValues(path, options.variableArguments));
       throw new AuditInputError(
         path,
         "no cdk.out or cdktf.out folder, cdk.tf.json, .tf or .tf.json files in this folder (an AWS CDK app: run cdk synth first; a CloudFormation template or an AWS API output: give the file)",
@@ -71,17 +71,22 @@ export async function readAuditPath(path: string, options: ReadOptions = {}): Pr
     return readRoot(loader.fromFiles(dirname(path), await parseHclFiles([path])), loader, options);
   }
   // CloudFormation in YAML; JSON is told apart by its content.
-  if (/\.(ya?ml|template)$/i.test(path)) return readTemplate(parseTemplateFile(path));
+  if (/\.(ya?ml|template)$/i.test(path)) return readCloudFormation(path, options);
   return readJsonFile(path, options);
 }
 
 async function readJsonFile(file: string, options: ReadOptions): Promise<FoundResource[]> {
   const document = readJsonObject(file);
   if (isPlan(document)) return readPlan(file, document);
-  if (isCloudFormation(document)) return readTemplate(parseTemplateFile(file));
+  if (isCloudFormation(document)) return readCloudFormation(file, options);
   if (isDeployedOutput(document)) return readDeployed(file, document);
   const loader = new ModuleLoader(dirname(file));
   return readRoot(loader.fromFiles(dirname(file), [asTerraformJson(file, document)]), loader, options);
+}
+
+function readCloudFormation(file: string, options: ReadOptions): FoundResource[] {
+  const parameters = parameterValues(file, options.variableArguments);
+  return readTemplate(parseTemplateFile(file), parameters !== undefined ? { parameters } : {});
 }
 
 /** `automaticFilesDir`: the root folder, whose `terraform.tfvars` and `*.auto.tfvars` Terraform loads. */
