@@ -30,8 +30,9 @@ describe("aws ec2 describe-launch-template-versions", () => {
       "ecs-pool (lt-0a1b2c3d4e5f60718) version 3 (latest)": { bridge: "closed", awsvpc: "open" },
       // AWS CDK 2.232's user data: a FORWARD rule at first boot (Docker's restart puts its ACCEPT above it) and ECS_AWSVPC_BLOCK_IMDS=true.
       "ecs-pool (lt-0a1b2c3d4e5f60718) version 2 (default)": { bridge: "fragile", awsvpc: "closed" },
-      // ecs-imds-guard's user data: a DOCKER-USER boothook on every boot, the awsvpc block, and hop limit 1.
-      "ecs-guarded (lt-0f9e8d7c6b5a49382) version 1 (default, latest)": { bridge: "closed", awsvpc: "closed" },
+      // The AWS CDK's opt-in path before 2.233: a DOCKER-USER rule saved by iptables-services and
+      // reloaded at every boot, the awsvpc block, and hop limit 1.
+      "ecs-docker-user (lt-0f9e8d7c6b5a49382) version 1 (default, latest)": { bridge: "closed", awsvpc: "closed" },
     });
   });
 
@@ -70,8 +71,8 @@ describe("aws ec2 describe-instance-attribute --attribute userData", () => {
     const run = await audit(["--format", "json", join(DEPLOYED, "describe-instance-attribute-user-data.json")]);
     const [row] = JSON.parse(run.stdout).resources;
     expect(row.address).toBe("i-0123456789abcdef0");
-    // The guard's boothook drops 169.254.169.254 in DOCKER-USER on every boot, but not fd00:ec2::254:
-    // whether the instance's IPv6 endpoint is on is not in this output.
+    // The saved DOCKER-USER rule drops 169.254.169.254 on every boot, but not fd00:ec2::254: whether
+    // the instance's IPv6 endpoint is on is not in this output.
     expect(row.verdicts).toEqual({ bridge: "unknown", awsvpc: "closed" });
     expect(row.reasons.bridge.join(" ")).toContain("aws ec2 describe-instances");
   });
@@ -84,7 +85,7 @@ describe("aws ec2 describe-instances with describe-instance-attribute", () => {
     expect(rows.map((r: { address: string; verdicts: unknown }) => [r.address, r.verdicts])).toEqual([
       // No user data given for it: what it runs at boot is not known, and IMDSv1 is allowed.
       ["i-0fedcba9876543210", { bridge: "unknown", awsvpc: "unknown" }],
-      // The guard's boothook (DOCKER-USER, every boot) and the awsvpc block, with the IPv6 endpoint off and hop limit 1.
+      // The saved DOCKER-USER rule (every boot) and the awsvpc block, with the IPv6 endpoint off and hop limit 1.
       ["i-0123456789abcdef0", { bridge: "closed", awsvpc: "closed" }],
     ]);
     expect(rows[0].reasons.bridge[0]).toContain("add the output of aws ec2 describe-instance-attribute --attribute userData");
