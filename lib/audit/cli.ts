@@ -1,6 +1,6 @@
 /**
  * `ecs-imds-guard audit`: judges every launch template, instance and launch configuration in
- * Terraform JSON, HCL or a saved plan, and exits 0 (nothing reaches --fail-on), 1 (something
+ * Terraform JSON, HCL, a saved plan, CloudFormation, an AWS CDK cloud assembly or AWS CLI output, and exits 0 (nothing reaches --fail-on), 1 (something
  * does) or 2 (bad usage or unreadable input).
  */
 import { judgeAll } from "./parallel";
@@ -25,7 +25,12 @@ export const USAGE = `Usage: ecs-imds-guard audit [options] PATH...
 Judges whether containers can reach the EC2 instance metadata service (IMDS) on instances
 launched from each aws_launch_template, aws_instance and aws_launch_configuration in PATH:
 a cdktf.out folder, a cdk.tf.json (Terraform JSON), a folder or file of .tf HCL, or the
-output of \`terraform show -json\` for a saved plan.
+output of \`terraform show -json\` for a saved plan; each AWS::EC2::LaunchTemplate,
+AWS::AutoScaling::LaunchConfiguration and AWS::EC2::Instance of a CloudFormation template
+(JSON or YAML) or an AWS CDK cdk.out folder (or the app folder holding it); and what is
+deployed, as the AWS CLI prints it (JSON): aws ec2 describe-launch-template-versions,
+aws autoscaling describe-launch-configurations, aws ec2 describe-instances and
+aws ec2 describe-instance-attribute --attribute userData (given together, joined by instance).
 
 Options:
   --network-modes LIST  modes your tasks use, comma-separated: bridge, awsvpc, host
@@ -40,7 +45,8 @@ Options:
                         read from AWS and variables not given stay unknown
   --var NAME=VALUE      a root variable's value, as terraform -var takes it: a string,
                         or an HCL expression when the variable's type is not a string,
-                        number or bool (repeatable)
+                        number or bool (repeatable); for CloudFormation, a parameter's
+                        value over its default, as --parameter-overrides takes it
   --var-file FILE       a variable file (HCL or .tfvars.json), as terraform -var-file
                         takes it (repeatable)
                         As in Terraform, a later source overrides an earlier one: TF_VAR_name
@@ -177,7 +183,7 @@ export async function runAudit(args: readonly string[], io: AuditIo, environment
         ? formatSarif(resources, options.modes, packageVersion())
         : formatTable(resources, options.modes);
   io.stdout(output);
-  if (resources.length === 0) io.stderr("ecs-imds-guard: no aws_launch_template, aws_instance or aws_launch_configuration found\n");
+  if (resources.length === 0) io.stderr("ecs-imds-guard: no aws_launch_template, aws_instance or aws_launch_configuration found (nor AWS::EC2::LaunchTemplate, AWS::AutoScaling::LaunchConfiguration or AWS::EC2::Instance)\n");
   const failing = resources.some((resource) =>
     options.modes.some((mode) => {
       const judged = resource.judgement.modes[mode];
@@ -190,7 +196,7 @@ export async function runAudit(args: readonly string[], io: AuditIo, environment
 async function evaluateAll(options: Options): Promise<FoundResource[]> {
   const found: FoundResource[] = [];
   for (const path of options.paths) {
-    if (/\.(json|tfplan)$/.test(path)) throw new AuditInputError(path, "--evaluate terraform plans a root module: give its folder (a plan or Terraform JSON file is read without --evaluate terraform)");
+    if (/\.(json|tfplan|ya?ml|template)$/i.test(path)) throw new AuditInputError(path, "--evaluate terraform plans a root module: give its folder (a plan, Terraform JSON, a CloudFormation template or an AWS CLI output is read without --evaluate terraform)");
     // The runner hands Terraform every -var before every -var-file.
     const variables = options.variableArguments.flatMap((argument) => (argument.flag === "--var" ? [argument.assignment] : []));
     const variableFiles = options.variableArguments.flatMap((argument) => (argument.flag === "--var-file" ? [argument.file] : []));

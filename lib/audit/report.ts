@@ -179,6 +179,7 @@ const FILE_TEXT = new Map<string, string>();
 
 /** The line where a resource is declared, or 1. */
 function lineOf(resource: FoundResource): number {
+  if (resource.line !== undefined) return resource.line;
   let text = FILE_TEXT.get(resource.file);
   if (text === undefined) {
     try {

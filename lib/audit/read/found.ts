@@ -11,6 +11,8 @@ export interface FoundResource {
   readonly address: string;
   /** The file it was read from. */
   readonly file: string;
+  /** The line where the resource is declared, when the reader knows it (CloudFormation, API outputs). */
+  readonly line?: number;
   readonly description: LaunchDescription;
   /**
    * Set when the reader cannot tell what this row launches (a module that is not downloaded, a
