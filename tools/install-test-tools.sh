@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive for real, when they are missing: cloud-init's parser,
-# iptables(-restore), shellcheck, iproute2 and curl for the namespace suite, systemd-analyze for unit
-# files. Runs before `npm test` (its pretest script). Without root or apt-get it only says what is
+# iptables(-restore), shellcheck, iproute2 and curl for the namespace suite, Docker (dockerd,
+# containerd, runc) and a static busybox for its containers' image, systemd-analyze for unit files. Runs before `npm test` (its pretest script). Without root or apt-get it only says what is
 # missing and how to get it: the suites that need a tool then skip with that reason (or fail in CI).
 set -euo pipefail
 
@@ -11,6 +11,10 @@ command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v curl >/dev/null || missing+=(curl)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
+# Debian's Docker 20.10 (the suite starts dockerd and containerd itself; no service is enabled).
+{ command -v dockerd && command -v containerd && [ -x /usr/bin/docker ]; } >/dev/null || missing+=(docker.io)
+# The image is busybox alone: it must be the statically linked build.
+{ [ -x /bin/busybox ] && ! ldd /bin/busybox; } >/dev/null 2>&1 || missing+=(busybox-static)
 /usr/bin/python3 -c "from cloudinit import user_data" 2>/dev/null || missing+=(cloud-init)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
