@@ -95,7 +95,7 @@ describeProof("the kernel agrees with the audit", () => {
     };
     await bootUserData(host, split, true, enabled);
     await observe();
-    await host.startDocker();
+    await host.restartDocker("graceful");
     await observe();
     await bootUserData(host, split, false, enabled);
     await observe();

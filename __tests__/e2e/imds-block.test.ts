@@ -639,7 +639,7 @@ describeProof("namespace proof", () => {
       await onInstance(guarded, "iptables-restore </etc/sysconfig/iptables");
       expect(await guarded.rules("iptables", "FORWARD")).not.toContain("-A FORWARD -j DOCKER-USER");
       expect((await imdsAnswer(guarded.containers[0], "v4")).status).not.toBeNull();
-      await guarded.startDocker();
+      await guarded.restartDocker("graceful");
       expect((await imdsAnswer(guarded.containers[0], "v4")).status).toBeNull();
     });
 

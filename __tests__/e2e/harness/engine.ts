@@ -42,7 +42,7 @@ export interface EngineOptions {
   readonly runDir: string;
   /** Unique name for the cgroup parent of the containers. */
   readonly name: string;
-  /** Whether docker0 gets IPv6 and dockerd writes ip6tables rules (`--ipv6 --ip6tables`). */
+  /** Whether docker0 gets IPv6 (`--ipv6`). */
   readonly ipv6: boolean;
 }
 
@@ -254,7 +254,9 @@ exec "$@"`;
         "--exec-root", this.execRoot,
         "--pidfile", this.pidFile,
         "--cgroup-parent", `/${name}`,
-        ...(ipv6 ? ["--ipv6", "--fixed-cidr-v6", DOCKER_SUBNET_V6, "--experimental", "--ip6tables"] : []),
+        // IPv6 on docker0, routed; no ip6tables rules from Docker, as Docker 25 on AL2023 by default
+        // (20.10's experimental --ip6tables never puts the jump to DOCKER-USER first).
+        ...(ipv6 ? ["--ipv6", "--fixed-cidr-v6", DOCKER_SUBNET_V6] : []),
       ],
       join(this.options.dir, "dockerd.log"),
     );

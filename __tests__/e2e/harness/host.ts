@@ -15,13 +15,14 @@
  * template's `http_put_response_hop_limit`.
  */
 import { ChildProcess, spawn } from "node:child_process";
+import { createServer, Server } from "node:http";
 import { randomBytes } from "node:crypto";
 import { transformFileSync } from "@swc/core";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ECS_INIT_SCRIPT, freshKernelFirewallScript } from "./docker";
-import { BUSYBOX_IMAGE, DockerEngine, StopMode } from "./engine";
+import { BUSYBOX_IMAGE, DOCKER_SUBNET_V6, DockerEngine, removeCgroupParent, StopMode } from "./engine";
 import { CommandResult, mustRun, run } from "./run";
 
 /** Every namespace of the suite starts with this, followed by the pid of the run that made it. */
@@ -141,7 +142,28 @@ export async function sweepStaleNamespaces(): Promise<string[]> {
     return match !== null && !processAlive(Number(match[1]));
   });
   for (const name of stale) await removeNamespace(name);
+  // The cgroup parents their Docker engines made, once the processes in the namespaces are gone.
+  for (const name of staleCgroupParents()) await removeCgroupParent(name);
   return stale;
+}
+
+/** cgroup parents (any hierarchy) named after a run whose process no longer exists. */
+function staleCgroupParents(): string[] {
+  const names = new Set<string>();
+  for (const hierarchy of readdirSync("/sys/fs/cgroup")) {
+    const dir = join("/sys/fs/cgroup", hierarchy);
+    let entries: string[];
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const entry of [hierarchy, ...entries]) {
+      const match = new RegExp(`^${NAMESPACE_PREFIX}(\\d+)-`).exec(entry);
+      if (match !== null && !processAlive(Number(match[1]))) names.add(entry);
+    }
+  }
+  return [...names];
 }
 
 /** Sends one HTTP request with curl from a namespace; bounded by curl's own limits and a kill timer. */
@@ -167,6 +189,7 @@ export class EmulatedInstance {
   /** The instance's Docker engine: started by `startDocker`, stopped by `reboot` and `teardown`. */
   readonly engine: DockerEngine;
   private readonly servers: ChildProcess[] = [];
+  private control: Server | undefined;
   private readonly namespaces: string[] = [];
 
   private constructor(readonly options: InstanceOptions) {
@@ -218,6 +241,8 @@ ip addr add ${IMDS_V4}/32 dev lo
 ip addr add ${METADATA_UPLINK.v4} dev uplink
 ${ipv6 ? `ip -6 addr add ${IMDS_V6}/128 dev lo\nip -6 addr add ${METADATA_UPLINK.v6} dev uplink ${nodad}` : ""}
 ip link set uplink up
+# Docker routes docker0's IPv6 subnet without NAT: the way back goes through the instance.
+${ipv6 ? `ip -6 route add ${DOCKER_SUBNET_V6} via ${INSTANCE_UPLINK.v6.split("/")[0]}` : ""}
 # EC2 sends the IMDSv2 token response with TTL / hop limit = http_put_response_hop_limit.
 iptables -t mangle -A PREROUTING -p tcp --dport 80 -m string --algo bm --string "PUT /latest/api/token" -j CONNMARK --set-mark 0x1
 iptables -t mangle -A OUTPUT -p tcp --sport 80 -m connmark --mark 0x1 -j TTL --ttl-set ${this.options.hopLimit}
@@ -287,11 +312,11 @@ ${ipv6 ? `ip -6 addr add ${INSTANCE_UPLINK.v6} dev eth0 ${nodad}\nip -6 route ad
   /**
    * Docker starts (`systemctl start docker` at boot): containerd and dockerd, then the bridge
    * containers (run once, brought back by dockerd's restart policy afterwards), then ecs-init's
-   * plumbing; docker.service is marked active for the systemctl stand-in. When dockerd already
-   * runs this is a graceful restart (`systemctl restart docker`).
+   * plumbing; docker.service is marked active for the systemctl stand-in. Nothing happens when
+   * dockerd already runs, as with systemd.
    */
   async startDocker(): Promise<void> {
-    if (this.engine.dockerdRunning) await this.engine.stopDockerd("graceful");
+    if (this.engine.dockerdRunning) return;
     await this.engine.startDockerd();
     await this.afterDockerStart();
   }
@@ -347,6 +372,36 @@ ${ipv6 ? `ip -6 addr add ${INSTANCE_UPLINK.v6} dev eth0 ${nodad}\nip -6 route ad
         }
       }
     }
+  }
+
+  /**
+   * The socket on which the systemctl stand-in asks for docker.service's start and stop (a part
+   * that runs `systemctl restart docker`): served by the test process, dockerd's parent.
+   */
+  private dockerControl(): Promise<string> {
+    const path = join(this.stateDir, "docker-control.sock");
+    if (this.control !== undefined) return Promise.resolve(path);
+    let queue = Promise.resolve();
+    const server = createServer((request, response) => {
+      const verb = /^\/docker\/(start|stop)$/.exec(request.url ?? "")?.[1];
+      request.resume();
+      queue = queue.then(async () => {
+        try {
+          if (verb === "start") await this.startDocker();
+          else if (verb === "stop") await this.engine.stopDockerd("graceful");
+          else throw new Error(`unknown request ${request.method} ${request.url}`);
+          response.end();
+        } catch (error) {
+          response.statusCode = 500;
+          response.end(`docker.service ${verb}: ${(error as Error).message}\n`);
+        }
+      });
+    });
+    this.control = server;
+    return new Promise((resolvePromise, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => resolvePromise(path));
+    });
   }
 
   /** Removes the names given to the containers' network namespaces. */
@@ -438,7 +493,7 @@ ${this.options.ipv6 ? "sysctl -qw net.ipv6.conf.all.forwarding=0" : ""}`,
       [
         "netns", "exec", this.instance,
         "unshare", "--mount", "--propagation", "private", "--",
-        "env", "-i", `PATH=${path}`, `IMDS_E2E_CALLS=${callsFile}`, `IMDS_E2E_AGENT_STARTS=${join(this.stateDir, "agent-starts")}`, "INSTANCE_ID=i-0123456789abcdef0", "HOME=/root", "LANG=C",
+        "env", "-i", `PATH=${path}`, `IMDS_E2E_CALLS=${callsFile}`, `IMDS_E2E_AGENT_STARTS=${join(this.stateDir, "agent-starts")}`, `IMDS_E2E_DOCKER_CONTROL=${await this.dockerControl()}`, "INSTANCE_ID=i-0123456789abcdef0", "HOME=/root", "LANG=C",
         join(HARNESS_DIR, "instance-root.sh"), this.stateDir,
         ...command,
       ],
@@ -466,6 +521,8 @@ ${this.options.ipv6 ? "sysctl -qw net.ipv6.conf.all.forwarding=0" : ""}`,
       errors.push(error);
     }
     await this.detachContainers();
+    this.control?.close();
+    this.control = undefined;
     for (const server of this.servers.splice(0)) {
       if (server.exitCode === null && server.signalCode === null) server.kill("SIGKILL");
     }
