@@ -505,6 +505,19 @@ describeProof("namespace proof", () => {
       heal = serviceOfTimer(host, "/etc/systemd/system/ecs-imds-guard-heal.timer");
     });
 
+    it("puts the guard back when FORWARD is flushed and DOCKER-USER deleted, and Docker's next start puts its own rules below it", async () => {
+      await onInstance(host, "iptables -F FORWARD && iptables -F DOCKER-USER && iptables -X DOCKER-USER");
+      // Docker set the FORWARD policy to DROP at its first start: without its ACCEPT rules the
+      // container reaches nothing.
+      expect(await imdsAndNeighbour(host.containers[0], "v4")).toEqual({ imds: null, neighbour: null });
+      const run = await systemctl(host, "start", heal);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^ecs-imds-guard: re-applied /m);
+      await host.restartDocker("graceful");
+      expect((await host.rules("iptables", "FORWARD"))[1]).toBe("-A FORWARD -j DOCKER-USER");
+      expect(await imdsAndNeighbour(host.containers[0], "v4")).toEqual({ imds: null, neighbour: 401 });
+    });
+
     it.each([
       ["a flush of DOCKER-USER", "iptables -F DOCKER-USER"],
       // What stopping iptables.service does (iptables.init): Docker's rules and chains go too.
@@ -517,18 +530,6 @@ describeProof("namespace proof", () => {
       expect(run.stdout).toMatch(/^ecs-imds-guard: re-applied /m);
       expect(await imdsAndNeighbour(host.containers[0], "v4")).toEqual({ imds: null, neighbour: 401 });
       expect(run.calls.filter((call) => call.includes("ecs.service"))).toEqual([]);
-    });
-
-    it("puts the guard back when FORWARD is flushed and DOCKER-USER deleted, and Docker's next start puts its own rules below it", async () => {
-      await onInstance(host, "iptables -F FORWARD && iptables -F DOCKER-USER && iptables -X DOCKER-USER");
-      // Docker's FORWARD policy is DROP: without its ACCEPT rules the container reaches nothing.
-      expect(await imdsAndNeighbour(host.containers[0], "v4")).toEqual({ imds: null, neighbour: null });
-      const run = await systemctl(host, "start", heal);
-      expect(run.code).toBe(0);
-      expect(run.stdout).toMatch(/^ecs-imds-guard: re-applied /m);
-      await host.restartDocker("graceful");
-      expect((await host.rules("iptables", "FORWARD"))[1]).toBe("-A FORWARD -j DOCKER-USER");
-      expect(await imdsAndNeighbour(host.containers[0], "v4")).toEqual({ imds: null, neighbour: 401 });
     });
 
     it("changes nothing and says nothing when the guard holds", async () => {
