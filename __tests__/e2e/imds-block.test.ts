@@ -230,8 +230,11 @@ describeProof("namespace proof", () => {
     };
     const machineLinks = async () => (await mustRun("ip", ["-o", "link", "show"], { timeoutMs: 10_000 })).stdout.split("\n").map((line) => line.split(":")[1]?.trim());
 
-    it("never touches the machine's firewall or links, and leaves no process, mount or cgroup behind", async () => {
-      const [firewallBefore, linksBefore] = await Promise.all([machineFirewall(), machineLinks()]);
+    /** Where a Docker left to its defaults writes on the machine's own disk and /run. */
+    const machinePaths = () => ["/etc/docker/key.json", "/var/lib/docker", "/var/lib/containerd", "/run/docker", "/run/containerd"].filter((path) => existsSync(path));
+
+    it("never touches the machine's firewall, links or Docker folders, and leaves no process, mount or cgroup behind", async () => {
+      const [firewallBefore, linksBefore, pathsBefore] = await Promise.all([machineFirewall(), machineLinks(), machinePaths()]);
       const template = defaultStackLaunchTemplate();
       const host = await track(instanceFor(template, "iso"));
       await host.startDocker();
@@ -252,6 +255,7 @@ describeProof("namespace proof", () => {
         state: existsSync(host.stateDir),
       }).toEqual({ processes: 0, mounts: [], cgroups: [], state: false });
       expect(await machineFirewall()).toEqual(firewallBefore);
+      expect(machinePaths()).toEqual(pathsBefore);
     });
   });
 
