@@ -114,7 +114,7 @@ export function describeConsumer(name: string): void {
           // The audit's findings on the template it did not make reach cdktf's manifest.
           const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8"));
           const messages = Object.values(manifest.stacks).flatMap((stack: any) => stack.annotations.map((a: any) => a.message));
-          expect(messages).toEqual(expect.arrayContaining([expect.stringMatching(/^ecs-imds-guard audit: aws_launch_template .*: bridge mode is open/)]));
+          expect(messages).toEqual(expect.arrayContaining([expect.stringMatching(/^ecs-imds-guard audit \(ecs-imds-bridge\): aws_launch_template .*: bridge mode is open/)]));
         }
       }
     });
@@ -170,6 +170,16 @@ export function describeConsumer(name: string): void {
       expect(result.status).not.toBe(0);
       expect(result.stderr).toContain('ecs-imds-guard: clusterName = "bad name" is invalid: must be 1-255 characters');
       expect(synthesizedStacks(outdir)).toEqual({});
+    });
+
+    it("audits every stack from the App: an open finding stops synth with a non-zero exit, a suppressed one is reported with its reason", () => {
+      const outdir = join(workDir, "out-audit-on-app");
+      const result = runAppFile(appDir, "audit-on-app.ts", outdir, false);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain("[legacy/web] ecs-imds-guard audit (ecs-imds-bridge): aws_launch_template legacy/web: bridge mode is open");
+      expect(result.stderr).not.toContain("(ecs-imds-awsvpc)");
+      // The guarded stack, synthesized before the failing one, is written; the failing one is not.
+      expect(Object.keys(synthesizedStacks(outdir))).toEqual(["guarded"]);
     });
 
     it("renders user data from ecs-imds-guard/user-data without loading cdktf", () => {
