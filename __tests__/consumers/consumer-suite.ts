@@ -13,6 +13,7 @@ import {
   readmeExamplesFor,
   runAppFile,
   runIn,
+  runJestExamples,
   synthesizedStacks,
 } from "../support/consumer-app";
 import { withoutFrameworkBlocks } from "../support/terraform-json";
@@ -96,7 +97,7 @@ export function describeConsumer(name: string): void {
     });
 
     it("runs every README example with the app command of cdktf.json; the app examples synthesize a guarded launch template", () => {
-      for (const example of readmeExamplesFor(flavour)) {
+      for (const example of readmeExamplesFor(flavour).filter((e) => !e.test)) {
         const outdir = join(workDir, `out-${example.file}`);
         const result = runAppFile(appDir, example.file, outdir, false);
         expect({ example: example.file, status: result.status, stderr: result.stderr }).toEqual({
@@ -180,6 +181,14 @@ export function describeConsumer(name: string): void {
       expect(result.stderr).not.toContain("(ecs-imds-awsvpc)");
       // The guarded stack, synthesized before the failing one, is written; the failing one is not.
       expect(Object.keys(synthesizedStacks(outdir))).toEqual(["guarded"]);
+    });
+
+    it("runs the README's unit test examples and a user's own with jest: imdsAuditFindings fails an open stack and passes a guarded one", () => {
+      const { files, typecheck, jest } = runJestExamples(appDir, flavour);
+      expect(files.length).toBeGreaterThanOrEqual(1);
+      expect(typecheck.stdout + typecheck.stderr).toBe("");
+      expect({ status: jest.status, output: jest.stderr.slice(-3000) }).toEqual({ status: 0, output: expect.stringMatching(new RegExp(`Tests:\\s+\\d+ passed, \\d+ total`)) });
+      expect(jest.stderr).toContain(`Test Suites: ${files.length} passed, ${files.length} total`);
     });
 
     it("renders user data from ecs-imds-guard/user-data without loading cdktf", () => {
