@@ -15,7 +15,8 @@ export interface ImdsAuditAspectProps {
    */
   readonly networkModes?: readonly AuditNetworkMode[];
   /**
-   * Annotation level of a mode that is not closed: `error` stops `cdktf synth`, `warning` prints.
+   * Annotation level of a finding not suppressed: `error` fails synth with exit code 1 (`cdktf
+   * synth` still writes cdk.tf.json: the exit code is the gate), `warning` prints.
    * @default "error"
    */
   readonly level?: "error" | "warning";
