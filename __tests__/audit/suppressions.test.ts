@@ -157,3 +157,12 @@ describe("suppressions in the CLI", () => {
     expect(run.stderr).toContain("cannot read main.tf: line 11: reason = undefined is invalid: a suppression needs a written reason");
   });
 });
+
+describe("suppression comments in HCL", () => {
+  it("refuses one that is not right above a resource block, naming the line", async () => {
+    writeFileSync(join(dir, "main.tf"), `# ecs-imds-guard:suppress reason="Meant for the template below"\n\nresource "aws_launch_template" "legacy" {\n  image_id = "ami-0123456789abcdef0"\n}\n`);
+    const run = await audit(["."], dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("cannot read main.tf: line 1: an ecs-imds-guard:suppress comment must be in the comment lines right above a resource block");
+  });
+});

@@ -93,6 +93,10 @@ export function commentSuppressions(file: string, text: string): Map<string, Sou
     }
     if (suppressions.length > 0) found.set(`${block[1]}.${block[2]}`, suppressions);
   });
+  // A suppression comment anywhere else would acknowledge nothing without a word: refuse it.
+  const attached = [...found.values()].flat().map((suppression) => suppression.source);
+  const stray = lines.findIndex((line, index) => HCL_COMMENT.test(line) && !attached.includes(`${file}:${index + 1}`));
+  if (stray >= 0) throw new AuditInputError(file, `line ${stray + 1}: an ecs-imds-guard:suppress comment must be in the comment lines right above a resource block`);
   return found;
 }
 
