@@ -1,7 +1,7 @@
 /**
  * The proof: the user data that the project synthesizes, run on an emulated ECS container instance
  * built from network namespaces with the real kernel firewall, keeps bridge containers from IMDS
- * and nothing else. See harness/host.ts for the emulated host and the README ("How we prove it").
+ * and nothing else. See harness/host.ts for the emulated host and CONTRIBUTING.md ("How we prove it").
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
