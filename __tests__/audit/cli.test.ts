@@ -89,7 +89,7 @@ describe("the executable on this repository's own cdktf.out", () => {
     const run = await cli(["audit", "--network-modes", "bridge,awsvpc,host", outdir]);
     expect(run.code).toBe(1);
     // Two stacks, two files: each row names its stack's cdk.tf.json.
-    expect(run.stdout).toMatch(/\| aws_launch_template\.\S+ \(\S+\/stacks\/ecs-imds-guard-capacity\/cdk\.tf\.json\) \| host \| open \| host-mode tasks share/);
+    expect(run.stdout).toMatch(/\| aws_launch_template\.\S+ \(\S+\/stacks\/ecs-imds-guard-capacity\/cdk\.tf\.json\) \| ecs-imds-host \| open \| host-mode tasks share/);
     // Two resources, three modes each: six verdicts, counted per mode.
     expect(run.stdout).toContain("2 resources judged in 3 network modes (bridge, awsvpc, host): 6 verdicts, one per resource and mode.\n\n- bridge: 2 closed, 0 unknown, 0 fragile, 0 open\n- awsvpc: 2 closed, 0 unknown, 0 fragile, 0 open\n- host: 0 closed, 0 unknown, 0 fragile, 2 open\n");
   });

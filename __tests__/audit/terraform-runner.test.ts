@@ -185,3 +185,32 @@ describe("the test file and the reading of Terraform's plan", () => {
     expect(text).toMatch(/variables \{\n {4}cluster = null\n/);
   });
 });
+
+describe("suppressions with --evaluate terraform", () => {
+  it("reads the suppression comment above a resource the plan names, as the static reader does", async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, "main.tf"),
+      `terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws" }
+  }
+}
+
+# ecs-imds-guard:suppress reason="Legacy pool, drained before the next release"
+resource "aws_launch_template" "legacy" {
+  image_id = "ami-0123456789abcdef0"
+  metadata_options {
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 2
+  }
+}
+`,
+    );
+    let stdout = "";
+    const code = await runAudit(["audit", "--format", "json", "--evaluate", "terraform", dir], { stdout: (t) => (stdout += t), stderr: () => undefined });
+    const [legacy] = JSON.parse(stdout).resources;
+    expect({ code, verdicts: legacy.verdicts }).toEqual({ code: 0, verdicts: { bridge: "open", awsvpc: "open" } });
+    expect(legacy.suppressions.bridge).toEqual({ reason: "Legacy pool, drained before the next release", source: `${relative(process.cwd(), join(dir, "main.tf"))}:7` });
+  });
+});

@@ -4,7 +4,9 @@
  * does) or 2 (bad usage or unreadable input).
  */
 import { judgeAll } from "./parallel";
-import { AuditedResource, formatJson, formatSarif, formatTable, reaches } from "./report";
+import { readFileSync } from "node:fs";
+import { AuditedResource, formatJson, formatSarif, formatTable, reaches, unmatchedLine } from "./report";
+import { matchSuppressions, parseSuppressionFile, SourcedSuppression, SuppressionError } from "./suppressions";
 import { AuditInputError, FoundResource, readAuditInputs, unresolvedJudgement, VariableArgument } from "./read";
 import { evaluateWithTerraform } from "./terraform-runner";
 import { AUDIT_NETWORK_MODES, AuditNetworkMode, DEFAULT_AUDIT_NETWORK_MODES, Verdict } from "./types";
@@ -53,10 +55,18 @@ Options:
                         environment variables, terraform.tfvars, terraform.tfvars.json,
                         *.auto.tfvars(.json) in name order, then --var and --var-file in the
                         order given; variables given no value stay unknown
+  --suppressions FILE   acknowledged findings, each with its reason (repeatable):
+                        {"suppressions": [{"resource": "aws_launch_template.web",
+                        "rule": "ecs-imds-bridge", "reason": "..."}]}; rule left out: every
+                        rule of the resource. A comment above a resource in HCL does the same:
+                        # ecs-imds-guard:suppress rule=ecs-imds-bridge reason="..."
+                        Suppressed findings are reported with their reason and do not count
+                        for --fail-on; a suppression that matches no finding is reported
   -h, --help            this text
 
 Verdicts: closed (cannot reach IMDS, for a named reason), fragile (blocked, but lost on a
 Docker restart or a reboot), open (can reach it), unknown (the audit cannot see enough).
+Rules, one per mode: ecs-imds-bridge, ecs-imds-awsvpc, ecs-imds-host (SARIF's ruleId).
 Exit codes: 0 nothing reaches --fail-on, 1 something does, 2 bad usage or unreadable input.
 `;
 
@@ -69,6 +79,7 @@ interface Options {
   readonly evaluate: Evaluation;
   /** --var and --var-file in the order given: a later one overrides an earlier one. */
   readonly variableArguments: readonly VariableArgument[];
+  readonly suppressionFiles: readonly string[];
   readonly paths: readonly string[];
 }
 
@@ -78,6 +89,7 @@ function parseArgs(args: readonly string[]): Options | "help" {
   let failOn: Verdict = "open";
   let evaluate: Evaluation = "static";
   const variableArguments: VariableArgument[] = [];
+  const suppressionFiles: string[] = [];
   const paths: string[] = [];
   const rest = [...args];
   if (rest.length === 0 || rest[0] === "-h" || rest[0] === "--help" || rest[0] === "help") return "help";
@@ -131,13 +143,16 @@ function parseArgs(args: readonly string[]): Options | "help" {
       case "--var-file":
         variableArguments.push({ flag: "--var-file", file: value() });
         break;
+      case "--suppressions":
+        suppressionFiles.push(value());
+        break;
       default:
         if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown option ${arg}`);
         paths.push(arg);
     }
   }
   if (paths.length === 0) throw new UsageError("no PATH given");
-  return { modes, format, failOn, evaluate, variableArguments, paths };
+  return { modes, format, failOn, evaluate, variableArguments, suppressionFiles, paths };
 }
 
 /**
@@ -160,6 +175,16 @@ export async function runAudit(args: readonly string[], io: AuditIo, environment
     return 0;
   }
   let resources: AuditedResource[];
+  let external: SourcedSuppression[];
+  try {
+    external = options.suppressionFiles.flatMap((file) => parseSuppressionFile(readSuppressionFile(file), file));
+  } catch (error) {
+    if (error instanceof SuppressionError) {
+      io.stderr(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
   try {
     const found =
       options.evaluate === "terraform"
@@ -176,21 +201,32 @@ export async function runAudit(args: readonly string[], io: AuditIo, environment
     io.stderr(`ecs-imds-guard: ${(error as Error).message}\n`);
     return 2;
   }
+  const { byResource, unmatched } = matchSuppressions(resources, options.modes, external);
+  resources = resources.map((resource, index) => (Object.keys(byResource[index]).length > 0 ? { ...resource, suppressed: byResource[index] } : resource));
   const output =
     options.format === "json"
-      ? formatJson(resources, options.modes, options.failOn)
+      ? formatJson(resources, options.modes, options.failOn, unmatched)
       : options.format === "sarif"
-        ? formatSarif(resources, options.modes, packageVersion())
-        : formatTable(resources, options.modes);
+        ? formatSarif(resources, options.modes, packageVersion(), unmatched)
+        : formatTable(resources, options.modes, unmatched);
   io.stdout(output);
+  for (const entry of unmatched) io.stderr(`ecs-imds-guard: warning: ${unmatchedLine(entry)}\n`);
   if (resources.length === 0) io.stderr("ecs-imds-guard: no aws_launch_template, aws_instance or aws_launch_configuration found (nor AWS::EC2::LaunchTemplate, AWS::AutoScaling::LaunchConfiguration or AWS::EC2::Instance)\n");
   const failing = resources.some((resource) =>
     options.modes.some((mode) => {
       const judged = resource.judgement.modes[mode];
-      return judged !== undefined && reaches(judged.verdict, options.failOn);
+      return judged !== undefined && reaches(judged.verdict, options.failOn) && !resource.suppressed?.[mode];
     }),
   );
   return failing ? 1 : 0;
+}
+
+function readSuppressionFile(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    throw new SuppressionError(`ecs-imds-guard: --suppressions ${file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message}`);
+  }
 }
 
 async function evaluateAll(options: Options): Promise<FoundResource[]> {

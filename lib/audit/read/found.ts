@@ -1,5 +1,6 @@
 /** What the readers hand on: launch resources with their address and file, and input errors. */
 import { readFileSync, statSync } from "node:fs";
+import { SourcedSuppression } from "../suppressions";
 import { AuditNetworkMode, Judgement, LaunchDescription } from "../types";
 
 /** The resource types the audit judges. */
@@ -19,6 +20,8 @@ export interface FoundResource {
    * `for_each` known only at apply time): why, and what to do. Every mode is then `unknown`.
    */
   readonly unresolved?: string;
+  /** Suppressions written beside the resource: an HCL comment above it, its `//` comment in Terraform JSON. */
+  readonly suppressions?: readonly SourcedSuppression[];
 }
 
 /** An input the audit cannot read: the file and what is wrong. */

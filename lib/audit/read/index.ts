@@ -76,7 +76,14 @@ export async function readAuditPath(path: string, options: ReadOptions = {}): Pr
 }
 
 async function readJsonFile(file: string, options: ReadOptions): Promise<FoundResource[]> {
-  const document = readJsonObject(file);
+  return readJsonDocument(readJsonObject(file), file, options);
+}
+
+/**
+ * Reads Terraform JSON or a plan already in memory (`Testing.synth`'s output, parsed). `file` names
+ * it in the results; local module sources resolve from its folder.
+ */
+export async function readJsonDocument(document: Record<string, unknown>, file: string, options: ReadOptions = {}): Promise<FoundResource[]> {
   if (isPlan(document)) return readPlan(file, document);
   if (isCloudFormation(document)) return readCloudFormation(file, options);
   if (isDeployedOutput(document)) return readDeployed(file, document);
