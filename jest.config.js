@@ -27,6 +27,7 @@ module.exports = {
         "<rootDir>/__tests__/capacity.test.ts",
         "<rootDir>/__tests__/capacity-stack.test.ts",
         "<rootDir>/__tests__/audit/aspect.test.ts",
+        "<rootDir>/__tests__/audit/findings.test.ts",
       ],
     },
     {

@@ -1,4 +1,4 @@
-import { TerraformResource, TerraformStack, Testing } from "cdktf";
+import { TerraformResource, TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { TerraformDataSource } from "cdktf";
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { EcsCapacityProvider } from "@cdktf/provider-aws/lib/ecs-capacity-provider";
@@ -12,6 +12,8 @@ import { EcsInstanceRole } from "../lib/ecs-instance-role";
 import { EcsInstanceSecurityGroup } from "../lib/ecs-instance-security-group";
 import { ImdsGuardedCapacity, ImdsGuardedCapacityProps } from "../lib/imds-guarded-capacity";
 import { ImdsGuardedLaunchTemplate } from "../lib/imds-guarded-launch-template";
+import { unwrapInterpolation, withTerraform } from "./support/terraform";
+import { parseHcl } from "./support/terraform-hcl";
 
 type Json = { resource: Record<string, Record<string, Record<string, unknown>>> };
 const resourcesOf = (json: Json, type: string) => Object.values(json.resource[type] ?? {});
@@ -35,13 +37,27 @@ describe("EcsInstanceRole", () => {
     expect(text).toHaveResourceWithProperties(IamInstanceProfile, { role: ref(identity.role, "name") });
     const json = JSON.parse(text) as Json;
     const [role] = resourcesOf(json, "aws_iam_role");
-    const trust = JSON.parse(role.assume_role_policy as string);
-    expect(trust.Statement).toEqual([
-      { Effect: "Allow", Principal: { Service: `ec2.${ref(partition, "dns_suffix")}` }, Action: "sts:AssumeRole" },
-    ]);
+    // The policy is Terraform's jsonencode of the document, with the partition's DNS suffix in it.
+    const dnsSuffix = unwrapInterpolation(ref(partition, "dns_suffix"));
+    const policy = unwrapInterpolation(role.assume_role_policy as string);
+    expect(policy).toContain(dnsSuffix);
+    const [trust] = withTerraform({}, (workspace) => workspace.console([policy.split(dnsSuffix).join('"amazonaws.com"')]));
+    expect(JSON.parse(trust as string)).toEqual({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+    });
     expect(resourcesOf(json, "aws_iam_role_policy_attachment").map((a) => a.policy_arn)).toEqual([
       `arn:${ref(partition, "partition")}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role`,
     ]);
+  });
+
+  it("writes its trust policy in cdktf synth --hcl as HCL Terraform parses, the same expression as in the JSON", async () => {
+    const stack = new TerraformStack(Testing.app(), "identity");
+    new EcsInstanceRole(stack, "identity");
+    const [role] = resourcesOf(JSON.parse(Testing.synth(stack)), "aws_iam_role");
+    const hcl = await parseHcl(Testing.synthHcl(stack));
+    const [written] = Object.values<any[]>(hcl.resource.aws_iam_role);
+    expect(written[0].assume_role_policy).toBe(role.assume_role_policy);
   });
 
   it("attaches AmazonSSMManagedInstanceCore only when asked", () => {
@@ -116,6 +132,29 @@ describe("EcsCapacity", () => {
       capacity_providers: [ref(capacity.capacityProvider, "name")],
       default_capacity_provider_strategy: [{ capacity_provider: ref(capacity.capacityProvider, "name"), weight: 1, base: 0 }],
     });
+  });
+
+  it("writes its lifecycle in cdktf synth --hcl as Terraform reads it: the size precondition as a block, ignore_changes unquoted", async () => {
+    const stack = new TerraformStack(Testing.app(), "sizes");
+    const size = (name: string) => new TerraformVariable(stack, name, { type: "number" }).numberValue;
+    template = new ImdsGuardedLaunchTemplate(stack, "template", { clusterName: "prod" });
+    new EcsCapacity(stack, "capacity", {
+      clusterName: "prod",
+      launchTemplateId: template.launchTemplateId,
+      launchTemplateVersion: template.latestVersion,
+      subnetIds: ["subnet-0123456789abcdef0"],
+      minSize: size("min_size"),
+      maxSize: size("max_size"),
+      desiredCapacity: size("desired_capacity"),
+    });
+    const [group] = resourcesOf(JSON.parse(Testing.synth(stack)), "aws_autoscaling_group") as any[];
+    expect(group.lifecycle.precondition).toHaveLength(1);
+    const hcl = await parseHcl(Testing.synthHcl(stack));
+    const [written] = Object.values<any[]>(hcl.resource.aws_autoscaling_group);
+    // A bare reference reads back as "${desired_capacity}"; the JSON has the same path as a string.
+    expect(written[0].lifecycle).toEqual([
+      { precondition: group.lifecycle.precondition, ignore_changes: group.lifecycle.ignore_changes.map((path: string) => `\${${path}}`) },
+    ]);
   });
 
   it.each([

@@ -17,6 +17,7 @@ import {
   UserDataValidationError,
 } from "../lib";
 import { parseWithCloudInit } from "./support/cloud-init";
+import { parseHcl } from "./support/terraform-hcl";
 import { offlineConfiguration, TERRAFORM, TerraformPlan, unwrapInterpolation, withTerraform } from "./support/terraform";
 import { describeWhen, hasCloudInit, hasProgram, itWhen } from "./support/tools";
 
@@ -376,6 +377,15 @@ describeWhen({ terraform: hasProgram(TERRAFORM), "cloud-init": hasCloudInit() })
         ]);
       }
     });
+  });
+
+  it("writes the same plan-time checks in cdktf synth --hcl as in the JSON", async () => {
+    const { stack, template } = tokenCase((scope) => ({
+      clusterName: new TerraformVariable(scope, "cluster_name", { type: "string" }).stringValue,
+    }));
+    const hcl = await parseHcl(Testing.synthHcl(stack));
+    const [written] = Object.values<any[]>(hcl.resource.aws_launch_template);
+    expect(written[0].lifecycle).toEqual([{ precondition: template.lifecycle.precondition }]);
   });
 
   it("reads the decoded size off the base64 value exactly, around the limit", () => {

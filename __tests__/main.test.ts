@@ -6,7 +6,7 @@ import { delimiter, isAbsolute, join } from "node:path";
 import { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { configFromEnvironment, DEFAULT_CONFIG, DefaultStackConfig, ENVIRONMENT_INPUTS, ImdsGuardStack, STACK_NAME } from "../app";
+import { CAPACITY_STACK_NAME, configFromEnvironment, DEFAULT_CONFIG, DefaultStackConfig, ENVIRONMENT_INPUTS, ImdsGuardStack, STACK_NAME } from "../app";
 import { renderUserData } from "../lib";
 
 const PROJECT_ROOT = join(__dirname, "..");
@@ -251,15 +251,18 @@ describe("main.ts on bad environment inputs", () => {
 });
 
 describe("npm run synth", () => {
-  it("writes cdktf.out/stacks/ecs-imds-guard/cdk.tf.json with the guarded launch template, without terraform", () => {
-    const started = Date.now();
-    const result = spawnSync("npm", ["run", "synth"], {
+  const synth = (script: string, args: string[], env: NodeJS.ProcessEnv) =>
+    spawnSync("npm", ["run", "--silent", script, "--", ...args], {
       cwd: PROJECT_ROOT,
-      env: { ...process.env, PATH: pathWithoutTerraform(), CHECKPOINT_DISABLE: "1", CI: "true" },
+      env: { ...process.env, PATH: pathWithoutTerraform(), CHECKPOINT_DISABLE: "1", CI: "true", ...env },
       encoding: "utf8",
       timeout: 120_000,
     });
-    expect({ status: result.status, signal: result.signal, stderr: result.stderr }).toMatchObject({ status: 0, signal: null });
+
+  it("writes cdktf.out/stacks/ecs-imds-guard/cdk.tf.json with the guarded launch template, without terraform or the cdktf CLI, and says what it wrote", () => {
+    const started = Date.now();
+    const result = synth("synth", [], {});
+    expect({ status: result.status, signal: result.signal, stdout: result.stdout }).toEqual({ status: 0, signal: null, stdout: "" });
     const file = join(PROJECT_ROOT, "cdktf.out", "stacks", STACK_NAME, "cdk.tf.json");
     expect(statSync(file).mtimeMs).toBeGreaterThanOrEqual(started - 1000);
     const json = JSON.parse(readFileSync(file, "utf8"));
@@ -272,26 +275,32 @@ describe("npm run synth", () => {
       instance_metadata_tags: "disabled",
     });
     expect(Buffer.from(template.user_data, "base64").toString("utf8")).toContain("DOCKER-USER");
+    expect(result.stderr).toBe(
+      ["Generated Terraform code for the stacks:", ...[STACK_NAME, CAPACITY_STACK_NAME].map((stack) => `  ${stack}: cdktf.out/stacks/${stack}/cdk.tf.json`), ""].join("\n"),
+    );
+  }, 120_000);
 
-    // The faster way beside it runs the same app command without the cdktf CLI, to the same files.
-    const scripts = JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")).scripts;
-    expect(scripts["synth:direct"]).toBe(JSON.parse(readFileSync(join(PROJECT_ROOT, "cdktf.json"), "utf8")).app);
-    const outdir = mkdtempSync(join(tmpdir(), "ecs-imds-guard-direct-"));
+  it("writes what the cdktf CLI writes (synth:cli) and prints the warnings it prints", () => {
+    const outdir = mkdtempSync(join(tmpdir(), "ecs-imds-guard-synth-"));
+    const hostMode = { ECS_IMDS_GUARD_NETWORK_MODES: "bridge,awsvpc,host" };
     try {
-      const direct = spawnSync("npm", ["run", "synth:direct"], {
-        cwd: PROJECT_ROOT,
-        env: { ...process.env, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" },
-        encoding: "utf8",
-        timeout: 60_000,
-      });
-      expect(direct.status).toBe(0);
-      for (const stack of readdirSync(join(PROJECT_ROOT, "cdktf.out", "stacks"))) {
-        expect(readFileSync(join(outdir, "stacks", stack, "cdk.tf.json"), "utf8")).toBe(
-          readFileSync(join(PROJECT_ROOT, "cdktf.out", "stacks", stack, "cdk.tf.json"), "utf8"),
-        );
+      const fast = synth("synth", [], { ...hostMode, CDKTF_OUTDIR: join(outdir, "fast") });
+      const cli = synth("synth:cli", ["--output", join(outdir, "cli")], hostMode);
+      expect([fast.status, cli.status]).toEqual([0, 0]);
+      // The cdktf CLI runs the same app command (cdktf.json's `app`).
+      expect(JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")).scripts.synth).toBe(JSON.parse(readFileSync(join(PROJECT_ROOT, "cdktf.json"), "utf8")).app);
+      for (const stack of [STACK_NAME, CAPACITY_STACK_NAME]) {
+        expect(readFileSync(join(outdir, "fast", "stacks", stack, "cdk.tf.json"), "utf8")).toBe(readFileSync(join(outdir, "cli", "stacks", stack, "cdk.tf.json"), "utf8"));
       }
+      // Host mode cannot be blocked: both say so, once per launch template, in the CLI's words.
+      const warnings = fast.stderr.split("\n").filter((line) => line.startsWith("WARN ["));
+      expect(warnings.map((line) => line.slice(0, line.indexOf("]:") + 1))).toEqual([
+        "WARN [ecs-imds-guard/guarded_launch_template]",
+        "WARN [ecs-imds-guard-capacity/guarded_capacity/launch_template]",
+      ]);
+      for (const warning of warnings) expect(cli.stdout).toContain(warning);
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }
-  }, 150_000);
+  }, 240_000);
 });

@@ -1,4 +1,4 @@
-import { App, Fn, LocalBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
+import { App, Fn, LocalBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable, TerraformVariableConfig } from "cdktf";
 import { Construct } from "constructs";
 import { EcsCluster } from "@cdktf/provider-aws/lib/ecs-cluster";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
@@ -50,6 +50,16 @@ export class ImdsGuardStack extends TerraformStack {
   }
 }
 
+/**
+ * A Terraform variable. cdktf's HCL renderer leaves out a default that is 0, false or "" (and the
+ * variable would become required); the override writes it in the HCL as in the JSON.
+ */
+function variable(scope: Construct, id: string, config: TerraformVariableConfig): TerraformVariable {
+  const declared = new TerraformVariable(scope, id, config);
+  if (config.default !== undefined && !config.default) declared.addOverride("default", config.default);
+  return declared;
+}
+
 /** A whole number of instances, checked by Terraform at plan time. */
 function instanceCountValidation(name: string, min: number) {
   return {
@@ -80,7 +90,7 @@ export class ImdsGuardCapacityStack extends TerraformStack {
     new AwsProvider(this, "aws", { region: config.region });
     addStateBackend(this, id, config.backend);
 
-    const clusterNameVariable = new TerraformVariable(this, "cluster_name", {
+    const clusterNameVariable = variable(this, "cluster_name", {
       type: "string",
       default: config.clusterName,
       description: "Name of the ECS cluster the instances join (created unless the stack was synthesized with ECS_IMDS_GUARD_CREATE_CLUSTER=false).",
@@ -91,7 +101,7 @@ export class ImdsGuardCapacityStack extends TerraformStack {
         },
       ],
     });
-    const vpcId = new TerraformVariable(this, "vpc_id", {
+    const vpcId = variable(this, "vpc_id", {
       type: "string",
       description: "VPC of the instances' security group.",
       validation: [
@@ -101,7 +111,7 @@ export class ImdsGuardCapacityStack extends TerraformStack {
         },
       ],
     });
-    const subnetIds = new TerraformVariable(this, "subnet_ids", {
+    const subnetIds = variable(this, "subnet_ids", {
       type: "list(string)",
       description: "Subnets of the instances (private subnets need no package repository access with the default firewall persistence).",
       validation: [
@@ -111,7 +121,7 @@ export class ImdsGuardCapacityStack extends TerraformStack {
         },
       ],
     });
-    const instanceType = new TerraformVariable(this, "instance_type", {
+    const instanceType = variable(this, "instance_type", {
       type: "string",
       default: config.instanceType,
       description: "EC2 instance type of the container instances.",
@@ -122,19 +132,19 @@ export class ImdsGuardCapacityStack extends TerraformStack {
         },
       ],
     });
-    const minSize = new TerraformVariable(this, "min_size", {
+    const minSize = variable(this, "min_size", {
       type: "number",
       default: 0,
       description: "Smallest number of instances.",
       validation: [instanceCountValidation("min_size", 0)],
     });
-    const maxSize = new TerraformVariable(this, "max_size", {
+    const maxSize = variable(this, "max_size", {
       type: "number",
       default: 3,
       description: "Largest number of instances.",
       validation: [instanceCountValidation("max_size", 1)],
     });
-    const desiredCapacity = new TerraformVariable(this, "desired_capacity", {
+    const desiredCapacity = variable(this, "desired_capacity", {
       type: "number",
       default: 1,
       description: "Instances at creation; ECS managed scaling adjusts the number afterwards.",
@@ -143,7 +153,7 @@ export class ImdsGuardCapacityStack extends TerraformStack {
 
     let clusterName = clusterNameVariable.stringValue;
     if (config.createCluster) {
-      const containerInsights = new TerraformVariable(this, "container_insights", {
+      const containerInsights = variable(this, "container_insights", {
         type: "bool",
         default: false,
         description: "Turn on CloudWatch Container Insights for the cluster.",

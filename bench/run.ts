@@ -1,6 +1,6 @@
 // `npm run bench`: how fast ecs-imds-guard synthesizes and tests, against the cdktf TypeScript
 // template's way (bench/reference/), printed as a table and written to bench/results.json.
-//   npm run bench -- [--only synth,flavours,choices,tests,fleet,install,audit] [--rounds N] [--out FILE]
+//   npm run bench -- [--only synth,flavours,choices,tests,fleet,install,audit,guard] [--rounds N] [--out FILE]
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -8,15 +8,18 @@ import { cpus, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { AUDIT_FLOOR_RATIO_GOAL, AuditBenchRow, auditTable } from "./audit";
 import { ROOT_MODULE_GOAL_MS, RootModuleBenchRow, rootModuleTable } from "./audit-root-module";
+import { GuardedInstanceFirewall, soakGuard } from "../__tests__/support/guard-on-instance";
 import { installCost, InstallCost } from "./install-cost";
 import { formatMs, Measurement, measureInterleaved, memorySource, runOnce } from "./measure";
 
 const ROOT = resolve(__dirname, "..");
 const REFERENCE = join(ROOT, "bench", "reference");
 const TSX = join(REFERENCE, "node_modules", "tsx");
-const SECTIONS = ["synth", "flavours", "choices", "tests", "fleet", "install", "audit"] as const;
+const SECTIONS = ["synth", "flavours", "choices", "tests", "fleet", "install", "audit", "guard"] as const;
 type Section = (typeof SECTIONS)[number];
 const FLEET_SIZES = [1, 10, 100, 1000] as const;
+/** Guard runs per round of the guard section: a day of the heal timer is 2,880. */
+const GUARD_SOAK_RUNS = 3000;
 
 interface Options {
   readonly sections: ReadonlySet<Section>;
@@ -310,7 +313,7 @@ function previousResults(file: string): Record<string, unknown> | undefined {
 
 function main(): void {
   const options = parseArgs(process.argv.slice(2));
-  const defaultRounds: Record<Section, number> = { synth: 5, flavours: 5, choices: 3, tests: 3, fleet: 3, install: 1, audit: 3 };
+  const defaultRounds: Record<Section, number> = { synth: 5, flavours: 5, choices: 3, tests: 3, fleet: 3, install: 1, audit: 3, guard: 1 };
   const rounds = (section: Section): number => options.rounds ?? defaultRounds[section];
   const previous = previousResults(options.out);
   const started = Date.now();
@@ -465,6 +468,28 @@ function main(): void {
     const rootModule = JSON.parse(root.stdout) as RootModuleBenchRow;
     results.audit = { points, rootModule, targets: { tenThousandWithinFloorRatio: largest.compiledOverFloor <= AUDIT_FLOOR_RATIO_GOAL, rootModuleUnderGoal: rootModule.compiledMs <= ROOT_MODULE_GOAL_MS } };
     sections.push(`Audit (median of ${rounds("audit")})\n${auditTable(points)}\n\n${rootModuleTable(rootModule)}`);
+  }
+
+  if (options.sections.has("guard")) {
+    // The heal timer's work over a long uptime: a run must cost the same after thousands of runs.
+    const runs = GUARD_SOAK_RUNS * rounds("guard");
+    log(`guard: ${runs} runs of the installed guard script in a private network namespace while tools fight its rules (root)`);
+    const firewall = new GuardedInstanceFirewall("bench");
+    try {
+      const soak = soakGuard(firewall, runs);
+      if (soak.failures.length > 0 || soak.violations.length > 0) throw new Error(`guard soak: ${[...soak.failures, ...soak.violations].slice(0, 5).join("; ")}`);
+      const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+      const firstMs = median(soak.runMs.slice(0, 100));
+      const lastMs = median(soak.runMs.slice(-100));
+      results.guard = { runs, firstHundredMedianMs: firstMs, lastHundredMedianMs: lastMs, mostJumpsToDockerUser: soak.mostJumps, linesPrinted: soak.printed.length, disturbedRuns: soak.disturbedRuns };
+      sections.push(
+        `Guard over a long uptime (${runs} runs, ${(runs * 30) / 3600} h of the 30 s heal timer)\n` +
+          `median run, first 100: ${formatMs(firstMs)}; last 100: ${formatMs(lastMs)} (${(lastMs / firstMs).toFixed(2)}x)\n` +
+          `jumps to DOCKER-USER in FORWARD after any run: at most ${soak.mostJumps}; lines printed: ${soak.printed.length} for ${soak.disturbedRuns} runs after another program changed the rules`,
+      );
+    } finally {
+      firewall.dispose();
+    }
   }
 
   results.benchSeconds = Math.round((Date.now() - started) / 1000);

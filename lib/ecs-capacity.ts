@@ -3,6 +3,7 @@ import { Construct } from "constructs";
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { EcsCapacityProvider } from "@cdktf/provider-aws/lib/ecs-capacity-provider";
 import { EcsClusterCapacityProviders } from "@cdktf/provider-aws/lib/ecs-cluster-capacity-providers";
+import { renderLifecycleForHcl } from "./hcl-lifecycle";
 import { UserDataValidationError } from "./user-data/errors";
 
 /** Props of {@link EcsCapacity}. */
@@ -120,6 +121,8 @@ export class EcsCapacity extends Construct {
           : undefined,
       },
     });
+
+    renderLifecycleForHcl(this.autoScalingGroup);
 
     this.capacityProvider = new EcsCapacityProvider(this, "capacity_provider", {
       name: capacityProviderName,

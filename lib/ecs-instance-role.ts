@@ -1,3 +1,4 @@
+import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
@@ -61,7 +62,8 @@ export class EcsInstanceRole extends Construct {
     this.role = new IamRole(this, "role", {
       namePrefix,
       description: "ECS container instances; containers are kept from this role by ecs-imds-guard",
-      assumeRolePolicy: JSON.stringify({
+      // jsonencode, not JSON.stringify: a reference inside a JSON string breaks cdktf's HCL output.
+      assumeRolePolicy: Fn.jsonencode({
         Version: "2012-10-17",
         Statement: [
           {

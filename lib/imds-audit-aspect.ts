@@ -1,8 +1,10 @@
-import { Annotations, DefaultTokenResolver, IAspect, StringConcat, TerraformResource, TerraformStack, Tokenization } from "cdktf";
+import { Annotations, App, Aspects, DefaultTokenResolver, IAspect, StringConcat, TerraformResource, TerraformStack, Tokenization } from "cdktf";
 import { IConstruct } from "constructs";
 import { judge } from "./audit/judge";
 import { UNKNOWN_END, UNKNOWN_START } from "./audit/evaluate/expression";
-import { AuditNetworkMode, Known, LaunchDescription, MetadataOptions, UserDataInput } from "./audit/types";
+import { ruleIdOf } from "./audit/rules";
+import { checkSuppression, COMMENT_KEY, describeSuppression, ImdsSuppression, matchSuppressions, SourcedSuppression } from "./audit/suppressions";
+import { AuditNetworkMode, Judgement, Known, LaunchDescription, MetadataOptions, UserDataInput } from "./audit/types";
 import { ImdsGuardedLaunchTemplate } from "./imds-guarded-launch-template";
 
 /** Options of the audit Aspect. */
@@ -13,7 +15,8 @@ export interface ImdsAuditAspectProps {
    */
   readonly networkModes?: readonly AuditNetworkMode[];
   /**
-   * Annotation level of a mode that is not closed: `error` stops `cdktf synth`, `warning` prints.
+   * Annotation level of a finding not suppressed: `error` fails synth with exit code 1 (`cdktf
+   * synth` still writes cdk.tf.json: the exit code is the gate), `warning` prints.
    * @default "error"
    */
   readonly level?: "error" | "warning";
@@ -21,32 +24,145 @@ export interface ImdsAuditAspectProps {
 
 const AUDITED_TYPES = new Set(["aws_launch_template", "aws_instance", "aws_launch_configuration"]);
 
+/** Marks an ImdsAuditAspect across copies of this library (instanceof would not). */
+const AUDIT_ASPECT = Symbol.for("ecs-imds-guard/ImdsAuditAspect");
+/** Where `suppress` keeps a construct's suppressions. */
+const SUPPRESSIONS = Symbol.for("ecs-imds-guard/suppressions");
+/** Marks a framework's `App.prototype.synth` once it hands audits on the App to every stack. */
+const APP_AUDITS = Symbol.for("ecs-imds-guard/app-audits");
+
 /**
  * Judges every aws_launch_template, aws_instance and aws_launch_configuration in the scope it is
  * added to, including ones ecs-imds-guard did not make, and annotates each network mode whose
- * containers can reach IMDS (open, fragile or unknown) at the level chosen:
+ * containers can reach IMDS (open, fragile or unknown) with its rule id, at the level chosen; a
+ * finding acknowledged with `ImdsAuditAspect.suppress` is reported as info with its reason:
  * `Aspects.of(app).add(new ImdsAuditAspect({ level: "error" }))`.
+ *
+ * On the App it audits every stack: cdktf and CDK Terrain run aspects from each stack down and
+ * never visit the App's own, so `app.synth()` hands audits added above a stack to the stack.
  */
 export class ImdsAuditAspect implements IAspect {
+  /**
+   * Acknowledges the findings of `construct` and of every launch resource below it, each with a
+   * written reason: `{ rule: "ecs-imds-bridge", reason: "..." }` for one mode, no `rule` for
+   * every mode. Suppressed findings are still reported (as info, with the reason) but no longer
+   * stop synth; a suppression that matches no finding is reported as a warning. They are written
+   * into the resources' `//` comment in cdk.tf.json, where `ecs-imds-guard audit` reads them too.
+   * Throws when a suppression has no reason or names an unknown rule.
+   */
+  static suppress(construct: IConstruct, suppressions: readonly ImdsSuppression[]): void {
+    const checked = suppressions.map((suppression, index) => checkSuppression(suppression, `ImdsAuditAspect.suppress(${construct.node.path || "<app>"})[${index}]`, "refused"));
+    const holder = construct as unknown as { [SUPPRESSIONS]?: ImdsSuppression[] };
+    if (!Object.prototype.hasOwnProperty.call(holder, SUPPRESSIONS)) Object.defineProperty(holder, SUPPRESSIONS, { value: [], enumerable: false });
+    holder[SUPPRESSIONS]!.push(...checked);
+    for (const resource of construct.node.findAll()) if (isAudited(resource)) writeSuppressions(resource);
+  }
+
   private readonly networkModes: readonly AuditNetworkMode[];
   private readonly level: "error" | "warning";
+  private readonly judgements = new WeakMap<TerraformResource, Judgement>();
 
   constructor(props: ImdsAuditAspectProps = {}) {
     this.networkModes = props.networkModes ?? ["bridge", "awsvpc"];
     this.level = props.level ?? "error";
+    Object.defineProperty(this, AUDIT_ASPECT, { value: true });
+    auditStacksFromAbove();
   }
 
   visit(node: IConstruct): void {
-    if (!(node instanceof TerraformResource) || !AUDITED_TYPES.has(node.terraformResourceType)) return;
-    const judgement = judge(describeResource(node), { networkModes: this.networkModes });
+    if (ownSuppressions(node).length > 0) this.reportStale(node);
+    if (!isAudited(node)) return;
+    const suppressions = suppressionsOver(node);
+    const { byResource } = matchSuppressions([{ address: node.node.path, judgement: this.judgementOf(node), suppressions }], this.networkModes);
+    if (suppressions.length > 0) writeSuppressions(node);
     for (const mode of this.networkModes) {
-      const judged = judgement.modes[mode];
+      const judged = this.judgementOf(node).modes[mode];
       if (!judged || judged.verdict === "closed") continue;
-      const message = `ecs-imds-guard audit: ${node.terraformResourceType} ${node.node.path}: ${mode} mode is ${judged.verdict}: ${judged.reasons.join("; ")}. Fix: ${judged.fix}`;
+      const suppression = byResource[0][mode];
+      const finding = `ecs-imds-guard audit (${ruleIdOf(mode)}): ${node.terraformResourceType} ${node.node.path}: ${mode} mode is ${judged.verdict}`;
+      if (suppression) {
+        Annotations.of(node).addInfo(`${finding}, suppressed: ${suppression.reason} (${describeSuppression(suppression)}). ${judged.reasons.join("; ")}`);
+        continue;
+      }
+      const message = `${finding}: ${judged.reasons.join("; ")}. Fix: ${judged.fix}`;
       if (this.level === "error") Annotations.of(node).addError(message);
       else Annotations.of(node).addWarning(message);
     }
   }
+
+  private judgementOf(resource: TerraformResource): Judgement {
+    let judgement = this.judgements.get(resource);
+    if (!judgement) {
+      judgement = judge(describeResource(resource), { networkModes: this.networkModes });
+      this.judgements.set(resource, judgement);
+    }
+    return judgement;
+  }
+
+  /** Warns about each suppression given for `holder` that acknowledges no finding below it. */
+  private reportStale(holder: IConstruct): void {
+    const own = ownSuppressions(holder);
+    const resources = holder.node.findAll().filter(isAudited);
+    const sourced = own.map((suppression) => sourcedAt(holder, suppression));
+    const { unmatched } = matchSuppressions(
+      resources.map((resource) => ({ address: resource.node.path, judgement: this.judgementOf(resource), suppressions: sourced })),
+      this.networkModes,
+    );
+    const reported = new Set<SourcedSuppression>();
+    for (const { suppression, why } of unmatched) {
+      if (reported.has(suppression)) continue;
+      reported.add(suppression);
+      const wrong = resources.length === 0 ? `no aws_launch_template, aws_instance or aws_launch_configuration at or below ${holder.node.path}` : why;
+      Annotations.of(holder).addWarning(`ecs-imds-guard audit: ${describeSuppression(suppression)} matched no finding: ${wrong}`);
+    }
+  }
+}
+
+function isAudited(node: IConstruct): node is TerraformResource {
+  return node instanceof TerraformResource && AUDITED_TYPES.has(node.terraformResourceType);
+}
+
+function ownSuppressions(construct: IConstruct): readonly ImdsSuppression[] {
+  return Object.prototype.hasOwnProperty.call(construct, SUPPRESSIONS) ? (construct as unknown as { [SUPPRESSIONS]: ImdsSuppression[] })[SUPPRESSIONS] : [];
+}
+
+function sourcedAt(holder: IConstruct, suppression: ImdsSuppression): SourcedSuppression {
+  return { ...suppression, source: `ImdsAuditAspect.suppress(${holder.node.path || "<app>"})`, kind: "inSource", declaredAt: holder.node.path };
+}
+
+/** The suppressions given for a resource and for every construct above it, nearest first. */
+function suppressionsOver(resource: IConstruct): SourcedSuppression[] {
+  return [...resource.node.scopes].reverse().flatMap((scope) => ownSuppressions(scope).map((suppression) => sourcedAt(scope, suppression)));
+}
+
+/** Puts a resource's suppressions in its `//` comment, where `ecs-imds-guard audit` reads cdk.tf.json's. */
+function writeSuppressions(resource: TerraformResource): void {
+  const written = suppressionsOver(resource).map(({ rule, reason, declaredAt }) => ({ ...(rule ? { rule } : {}), reason, construct: declaredAt }));
+  resource.addOverride(`//.${COMMENT_KEY}.suppressions`, written);
+}
+
+/**
+ * cdktf 0.20/0.21 and CDK Terrain 0.24 invoke aspects from each stack down (`invokeAspects(stack)`
+ * in the stack synthesizer): an aspect on the App, or on a construct that holds stacks, is never
+ * visited and an audit there would pass silently. Once per framework copy, `App.prototype.synth`
+ * first adds each audit found above a stack to that stack. Other aspects are left as they are.
+ */
+function auditStacksFromAbove(): void {
+  const prototype = App.prototype as unknown as { synth(): void; [APP_AUDITS]?: true };
+  if (prototype[APP_AUDITS]) return;
+  const synth = prototype.synth;
+  Object.defineProperty(prototype, APP_AUDITS, { value: true });
+  prototype.synth = function synthWithAudits(this: App): void {
+    for (const stack of this.node.findAll().filter((node): node is TerraformStack => TerraformStack.isStack(node))) {
+      const onStack = Aspects.of(stack);
+      for (const scope of stack.node.scopes.slice(0, -1)) {
+        for (const aspect of Aspects.of(scope).all) {
+          if ((aspect as unknown as { [AUDIT_ASPECT]?: true })[AUDIT_ASPECT] && !onStack.all.includes(aspect)) onStack.add(aspect);
+        }
+      }
+    }
+    synth.call(this);
+  };
 }
 
 /** The launch description of a resource, from its synthesized attributes. */

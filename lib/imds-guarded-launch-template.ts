@@ -14,6 +14,7 @@ import {
   UserDataOptions,
   UserDataValidationError,
 } from "./user-data";
+import { renderLifecycleForHcl } from "./hcl-lifecycle";
 import { decodedSizeAtMost, userDataExpression } from "./terraform-user-data";
 
 /** CPU architecture of the instances, which selects the AMI. */
@@ -239,6 +240,7 @@ export class ImdsGuardedLaunchTemplate extends Construct {
       tags: resourceTags,
       lifecycle: preconditions.length > 0 ? { precondition: preconditions } : undefined,
     });
+    renderLifecycleForHcl(this.launchTemplate);
     this.launchTemplateId = this.launchTemplate.id;
     this.latestVersion = this.launchTemplate.latestVersion;
   }

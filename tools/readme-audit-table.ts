@@ -1,7 +1,8 @@
 /**
- * README.md's audit table is what `ecs-imds-guard audit` prints for the command written above it.
- * `npm run readme:audit-table` runs that command through the CLI's own entry (`runAudit`, from the
- * repository root, on the current source) and writes its output between the table's markers;
+ * README.md's audit tables are what `ecs-imds-guard audit` prints for the command written above
+ * each. `npm run readme:audit-table` runs each command through the CLI's own entry (`runAudit`, from
+ * the repository root, on the current source) and writes its output between the table's markers
+ * (`<!-- audit-table:start -->`, or `<!-- audit-table:NAME:start -->` for further tables);
  * `--check` only compares and exits 1 when README differs.
  */
 import { readFileSync, writeFileSync } from "node:fs";
@@ -10,12 +11,18 @@ import { runAudit } from "../lib/audit";
 
 export const ROOT = join(__dirname, "..");
 export const README = join(ROOT, "README.md");
-const START = "<!-- audit-table:start -->";
-const END = "<!-- audit-table:end -->";
 const PROGRAM = "npx ecs-imds-guard ";
 
-/** Where the table is in README and the arguments of the command in the `sh` block just above it. */
-export function locateTable(readme: string): { readonly args: string[]; readonly start: number; readonly end: number } {
+const markers = (name?: string) => (name === undefined ? ["<!-- audit-table:start -->", "<!-- audit-table:end -->"] : [`<!-- audit-table:${name}:start -->`, `<!-- audit-table:${name}:end -->`]);
+
+/** The names of README's further tables (`<!-- audit-table:NAME:start -->`), in order. */
+export function tableNames(readme: string): string[] {
+  return [...readme.matchAll(/<!-- audit-table:([\w-]+):start -->/g)].map((match) => match[1]);
+}
+
+/** Where a table is in README and the arguments of the command in the `sh` block just above it. */
+export function locateTable(readme: string, name?: string): { readonly args: string[]; readonly start: number; readonly end: number } {
+  const [START, END] = markers(name);
   const start = readme.indexOf(START);
   const end = readme.indexOf(END);
   if (start < 0 || end < start) throw new Error(`README.md: no ${START} ... ${END} section`);
@@ -36,15 +43,17 @@ export async function printedTable(args: readonly string[]): Promise<string> {
   return stdout;
 }
 
-/** README with the section between the markers replaced by the output. */
-export function withTable(readme: string, output: string): string {
-  const { start, end } = locateTable(readme);
+/** README with the section between a table's markers replaced by the output. */
+export function withTable(readme: string, output: string, name?: string): string {
+  const { start, end } = locateTable(readme, name);
   return `${readme.slice(0, start)}\n${output}${readme.slice(end)}`;
 }
 
-/** README as it should be now: its table regenerated. The working directory must be the repository root. */
+/** README as it should be now: every table regenerated. The working directory must be the repository root. */
 export async function currentReadme(readme: string): Promise<string> {
-  return withTable(readme, await printedTable(locateTable(readme).args));
+  let current = withTable(readme, await printedTable(locateTable(readme).args));
+  for (const name of tableNames(readme)) current = withTable(current, await printedTable(locateTable(current, name).args), name);
+  return current;
 }
 
 async function main(): Promise<void> {

@@ -89,7 +89,7 @@ describe("the executable on this repository's own cdktf.out", () => {
     const run = await cli(["audit", "--network-modes", "bridge,awsvpc,host", outdir]);
     expect(run.code).toBe(1);
     // Two stacks, two files: each row names its stack's cdk.tf.json.
-    expect(run.stdout).toMatch(/\| aws_launch_template\.\S+ \(\S+\/stacks\/ecs-imds-guard-capacity\/cdk\.tf\.json\) \| host \| open \| host-mode tasks share/);
+    expect(run.stdout).toMatch(/\| aws_launch_template\.\S+ \(\S+\/stacks\/ecs-imds-guard-capacity\/cdk\.tf\.json\) \| ecs-imds-host \| open \| host-mode tasks share/);
     // Two resources, three modes each: six verdicts, counted per mode.
     expect(run.stdout).toContain("2 resources judged in 3 network modes (bridge, awsvpc, host): 6 verdicts, one per resource and mode.\n\n- bridge: 2 closed, 0 unknown, 0 fragile, 0 open\n- awsvpc: 2 closed, 0 unknown, 0 fragile, 0 open\n- host: 0 closed, 0 unknown, 0 fragile, 2 open\n");
   });
@@ -125,6 +125,7 @@ describe("the executable on a large input, judged on several threads", () => {
 });
 
 describe("the executable on a saved plan's JSON", () => {
+  // A real plan (fixtures/audit/plan/, planned by tools/plan-fixtures.ts): a module for_each over two pools.
   it("reads planned values of the root and child modules with their addresses", async () => {
     const run = await cli(["audit", "--format", "json", "--network-modes", "bridge,awsvpc", join(FIXTURES, "plan.json")]);
     expect(run.code).toBe(1);
@@ -136,8 +137,12 @@ describe("the executable on a saved plan's JSON", () => {
       // The plan records only a hash of an instance's user data.
       "aws_instance.bastion": { bridge: "unknown", awsvpc: "unknown" },
       // The v4 drop holds, but the IPv6 endpoint is on and hop limit 2 lets tokens through.
-      "module.ecs.aws_launch_template.this": { bridge: "open", awsvpc: "closed" },
-      "module.ecs.aws_launch_template.computed": { bridge: "unknown", awsvpc: "unknown" },
+      'module.ecs["web"].aws_launch_template.this': { bridge: "open", awsvpc: "closed" },
+      // The same drop with IPv6 off and hop limit 1.
+      'module.ecs["batch"].aws_launch_template.this': { bridge: "closed", awsvpc: "closed" },
+      // User data from the id of a resource the plan creates.
+      'module.ecs["web"].aws_launch_template.computed': { bridge: "unknown", awsvpc: "unknown" },
+      'module.ecs["batch"].aws_launch_template.computed': { bridge: "unknown", awsvpc: "unknown" },
     });
   });
 });

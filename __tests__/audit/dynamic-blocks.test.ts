@@ -3,11 +3,12 @@
  * "metadata_options"` (registry autoscaling modules) and cloudinit_config parts from `dynamic "part"`,
  * with their iterator; a for_each known only at apply time makes the block unknown, naming it.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { evaluateWithTerraform, readAuditInputs, runAudit } from "../../lib/audit";
-import { describeWhen, hasProgram } from "../support/tools";
+import { awsProviderRequirements, useMirrorInThisProcess } from "../support/aws-provider";
+import { describeWhen } from "../support/tools";
 
 const FIXTURES = join(resolve(__dirname, "..", ".."), "__tests__", "fixtures", "audit");
 
@@ -91,26 +92,12 @@ describe("dynamic metadata_options", () => {
     }
   });
 
-  describeWhen({
-    terraform: hasProgram("terraform"),
-    "the AWS provider mirror": existsSync("/opt/tf-plugins/registry.terraform.io/hashicorp/aws"),
-  })("against terraform plan", () => {
-    const saved = process.env.TF_CLI_CONFIG_FILE;
-    const dir = mkdtempSync(join(tmpdir(), "ecs-imds-dynamic-tf-"));
+  describeWhen(awsProviderRequirements())("against terraform plan", () => {
+    let restore: () => void;
     beforeAll(() => {
-      // The CLI configuration FACTS.md gives for this machine's filesystem mirror.
-      const config = join(dir, "mirror.tfrc");
-      writeFileSync(
-        config,
-        'provider_installation {\n  filesystem_mirror {\n    path    = "/opt/tf-plugins"\n    include = ["registry.terraform.io/hashicorp/*"]\n  }\n  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }\n}\n'
-      );
-      process.env.TF_CLI_CONFIG_FILE = config;
+      restore = useMirrorInThisProcess();
     });
-    afterAll(() => {
-      if (saved === undefined) delete process.env.TF_CLI_CONFIG_FILE;
-      else process.env.TF_CLI_CONFIG_FILE = saved;
-      rmSync(dir, { recursive: true, force: true });
-    });
+    afterAll(() => restore?.());
 
     it("gives every template the metadata options Terraform plans, unknown where Terraform's are", async () => {
       const folder = join(FIXTURES, "hcl-dynamic");

@@ -50,8 +50,8 @@ describe("for_each and count over known values", () => {
 
   it("names each instance in the table and in SARIF", async () => {
     const table = (await audit(["--network-modes", "awsvpc", join(FIXTURES, "hcl-instances")])).stdout;
-    expect(table).toContain('| aws_launch_template.pool["batch"] (__tests__/fixtures/audit/hcl-instances/main.tf) | awsvpc | open |');
-    expect(table).toContain("| aws_instance.node[1] (__tests__/fixtures/audit/hcl-instances/main.tf) | awsvpc | open |");
+    expect(table).toContain('| aws_launch_template.pool["batch"] (__tests__/fixtures/audit/hcl-instances/main.tf) | ecs-imds-awsvpc | open |');
+    expect(table).toContain("| aws_instance.node[1] (__tests__/fixtures/audit/hcl-instances/main.tf) | ecs-imds-awsvpc | open |");
     const sarif = JSON.parse((await audit(["--format", "sarif", join(FIXTURES, "hcl-instances")])).stdout);
     const names = sarif.runs[0].results.map((result: { locations: Array<{ logicalLocations: Array<{ fullyQualifiedName: string }> }> }) => result.locations[0].logicalLocations[0].fullyQualifiedName);
     expect(new Set(names)).toEqual(new Set(['aws_launch_template.pool["batch"]', "aws_instance.node[1]"]));

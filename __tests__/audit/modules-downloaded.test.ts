@@ -83,7 +83,7 @@ describe("a folder whose only launch resources are in a module that is not downl
     writeFileSync(join(dir, "main.tf"), 'module "asg" {\n  source  = "terraform-aws-modules/autoscaling/aws"\n  version = "7.7.0"\n  name    = "ecs"\n}\n');
     const run = await audit(["--fail-on", "unknown", dir]);
     expect(run.stderr).not.toMatch(/no aws_launch_template/);
-    expect(run.stdout).toMatch(/\| module\.asg \(\S+main\.tf\) \| bridge \| unknown \| module\.asg comes from terraform-aws-modules\/autoscaling\/aws version 7\.7\.0, which is not downloaded here: run terraform init/);
+    expect(run.stdout).toMatch(/\| module\.asg \(\S+main\.tf\) \| ecs-imds-bridge \| unknown \| module\.asg comes from terraform-aws-modules\/autoscaling\/aws version 7\.7\.0, which is not downloaded here: run terraform init/);
     expect(run.code).toBe(1);
   });
 });

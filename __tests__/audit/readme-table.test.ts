@@ -3,7 +3,7 @@
  * repository root. When this fails, `npm run readme:audit-table` rewrites the table.
  */
 import { readFileSync } from "node:fs";
-import { locateTable, printedTable, README, ROOT, withTable } from "../../tools/readme-audit-table";
+import { locateTable, printedTable, README, ROOT, tableNames, withTable } from "../../tools/readme-audit-table";
 
 jest.setTimeout(60_000);
 
@@ -18,6 +18,22 @@ describe("README's audit table", () => {
     expect(args[0]).toBe("audit");
     const printed = await printedTable(args);
     expect(readme.slice(start, end)).toBe(`\n${printed}`);
+  });
+
+  it("and each further named table is what the command above it prints", async () => {
+    const readme = readFileSync(README, "utf8");
+    for (const name of tableNames(readme)) {
+      const { args, start, end } = locateTable(readme, name);
+      expect({ name, command: args[0] }).toEqual({ name, command: "audit" });
+      expect({ name, table: readme.slice(start, end) }).toEqual({ name, table: `\n${await printedTable(args)}` });
+    }
+  });
+
+  it("finds named tables apart from the first", () => {
+    const readme = "```sh\nnpx ecs-imds-guard audit a.tf.json\n```\n<!-- audit-table:start -->\n<!-- audit-table:end -->\n```sh\nnpx ecs-imds-guard audit t.yaml\n```\n<!-- audit-table:cloudformation:start -->\nold\n<!-- audit-table:cloudformation:end -->\n";
+    expect(tableNames(readme)).toEqual(["cloudformation"]);
+    expect(locateTable(readme, "cloudformation").args).toEqual(["audit", "t.yaml"]);
+    expect(withTable(readme, "new\n", "cloudformation")).toContain("<!-- audit-table:cloudformation:start -->\nnew\n<!-- audit-table:cloudformation:end -->");
   });
 
   it("is found only between its markers, after the command's sh block", () => {

@@ -29,8 +29,10 @@ describe("files and lines", () => {
       "module.legacy.aws_launch_template.this": "__tests__/fixtures/audit/hcl-modules/modules/ecs-capacity/main.tf",
       "aws_launch_template.legacy": "__tests__/fixtures/audit/plan.json",
       "aws_instance.bastion": "__tests__/fixtures/audit/plan.json",
-      "module.ecs.aws_launch_template.this": "__tests__/fixtures/audit/plan.json",
-      "module.ecs.aws_launch_template.computed": "__tests__/fixtures/audit/plan.json",
+      'module.ecs["web"].aws_launch_template.this': "__tests__/fixtures/audit/plan.json",
+      'module.ecs["web"].aws_launch_template.computed': "__tests__/fixtures/audit/plan.json",
+      'module.ecs["batch"].aws_launch_template.this': "__tests__/fixtures/audit/plan.json",
+      'module.ecs["batch"].aws_launch_template.computed': "__tests__/fixtures/audit/plan.json",
     });
   });
 
@@ -54,7 +56,7 @@ describe("files and lines", () => {
     }
     expect(seen.get("module.legacy.aws_launch_template.this")).toBe('resource "aws_launch_template" "this" {');
     expect(seen.get("aws_launch_template.this")).toBe('resource "aws_launch_template" "this" {');
-    expect(seen.get("module.ecs.aws_launch_template.computed")).toBe('"address": "module.ecs.aws_launch_template.computed",');
+    expect(seen.get('module.ecs["batch"].aws_launch_template.computed')).toBe('"address": "module.ecs[\\"batch\\"].aws_launch_template.computed",');
     expect(seen.get("aws_instance.bastion")).toBe('"address": "aws_instance.bastion",');
   });
 });

@@ -6,55 +6,26 @@
  * `user_data`) as unknown, exactly as one set from a value known only after apply; the audit tells
  * them apart by the plan's configuration section. Init and plan take about 4 s here.
  */
-import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runAudit } from "../../lib/audit";
+import { awsProviderRequirements, ProviderWorkspace } from "../support/aws-provider";
+import { describeWhen } from "../support/tools";
 
 const FIXTURE = resolve(__dirname, "..", "fixtures", "audit", "saved-plan");
 
 jest.setTimeout(120_000);
 
-let dir: string;
+let workspace: ProviderWorkspace;
 let planFile: string;
 
-/** Runs Terraform offline in the copy: the mirror's AWS provider, no checkpoint, no home config. */
-function terraform(args: readonly string[]): string {
-  const result = spawnSync("terraform", args, {
-    cwd: dir,
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-    timeout: 60_000,
-    env: { PATH: process.env.PATH, HOME: dir, TF_CLI_CONFIG_FILE: join(dir, "mirror.tfrc"), CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1" },
-  });
-  if (result.status !== 0) throw new Error(`terraform ${args.join(" ")} failed: ${result.error?.message ?? result.stderr}`);
-  return result.stdout;
-}
-
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "ecs-imds-saved-plan-"));
-  cpSync(FIXTURE, dir, { recursive: true });
-  // The CLI configuration FACTS.md gives for this machine's filesystem mirror.
-  writeFileSync(
-    join(dir, "mirror.tfrc"),
-    `provider_installation {
-  filesystem_mirror {
-    path    = "/opt/tf-plugins"
-    include = ["registry.terraform.io/hashicorp/*"]
-  }
-  direct {
-    exclude = ["registry.terraform.io/hashicorp/*"]
-  }
-}
-`,
-  );
-  terraform(["init", "-input=false", "-no-color"]);
-  terraform(["plan", "-input=false", "-no-color", "-lock=false", "-out=plan.bin"]);
-  planFile = join(dir, "plan.json");
-  writeFileSync(planFile, terraform(["show", "-json", "plan.bin"]));
+  if (!Object.values(awsProviderRequirements()).every(Boolean)) return;
+  workspace = new ProviderWorkspace({}, FIXTURE);
+  planFile = join(workspace.dir, "plan.json");
+  writeFileSync(planFile, JSON.stringify(workspace.plan()));
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => workspace?.dispose());
 
 interface Row {
   readonly address: string;
@@ -71,14 +42,14 @@ async function auditPlan(): Promise<Record<string, Row>> {
   return Object.fromEntries((JSON.parse(stdout).resources as Row[]).map((row) => [row.address, row]));
 }
 
-describe("a saved plan's options the configuration leaves unset, or sets from values known only after apply", () => {
+describeWhen(awsProviderRequirements())("a saved plan's options the configuration leaves unset, or sets from values known only after apply", () => {
   let rows: Record<string, Row>;
   beforeAll(async () => {
     rows = await auditPlan();
   });
 
   it("the plan itself marks the unset hop limit unknown, as it marks one known only after apply", () => {
-    const plan = JSON.parse(require("node:fs").readFileSync(planFile, "utf8"));
+    const plan = JSON.parse(readFileSync(planFile, "utf8"));
     const afterUnknown = (address: string) => plan.resource_changes.find((change: { address: string }) => change.address === address).change.after_unknown.metadata_options;
     expect(afterUnknown("aws_launch_template.hop_unset")[0].http_put_response_hop_limit).toBe(true);
     expect(afterUnknown("module.pool.aws_instance.node[0]")[0].http_put_response_hop_limit).toBe(true);

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { evaluateWithTerraform, runAudit } from "../../lib/audit";
 import { UNKNOWN_END, UNKNOWN_START } from "../../lib/audit/sources";
+import { useMirrorInThisProcess } from "../support/aws-provider";
 import { moduleKeyOf, replaceVariableReferences, resourceTypeAndName, terraformVersionProblem, testFileText } from "../../lib/audit/terraform-plan";
 
 const ROOT = resolve(__dirname, "..", "..");
@@ -24,31 +25,13 @@ function tempDir(): string {
 }
 
 // The CLI configuration FACTS.md gives for this machine's filesystem mirror, as a user would set it.
-const saved = { config: process.env.TF_CLI_CONFIG_FILE, checkpoint: process.env.CHECKPOINT_DISABLE };
+let restore: () => void;
 beforeAll(() => {
-  const config = join(tempDir(), "mirror.tfrc");
-  writeFileSync(
-    config,
-    `provider_installation {
-  filesystem_mirror {
-    path    = "/opt/tf-plugins"
-    include = ["registry.terraform.io/hashicorp/*"]
-  }
-  direct {
-    exclude = ["registry.terraform.io/hashicorp/*"]
-  }
-}
-`,
-  );
-  process.env.TF_CLI_CONFIG_FILE = config;
-  process.env.CHECKPOINT_DISABLE = "1";
+  restore = useMirrorInThisProcess();
 });
 afterAll(() => {
   temp.forEach((dir) => rmSync(dir, { recursive: true, force: true }));
-  for (const [name, value] of [["TF_CLI_CONFIG_FILE", saved.config], ["CHECKPOINT_DISABLE", saved.checkpoint]] as const) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+  restore?.();
 });
 
 interface Report {
@@ -200,5 +183,34 @@ describe("the test file and the reading of Terraform's plan", () => {
     expect(text).toContain('  alias = "east"');
     expect(text).toContain(`mock_data "aws_ssm_parameter" {\n    defaults = { value = "${UNKNOWN_START}data.aws_ssm_parameter.value, read from AWS when Terraform plans${UNKNOWN_END}" }`);
     expect(text).toMatch(/variables \{\n {4}cluster = null\n/);
+  });
+});
+
+describe("suppressions with --evaluate terraform", () => {
+  it("reads the suppression comment above a resource the plan names, as the static reader does", async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, "main.tf"),
+      `terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws" }
+  }
+}
+
+# ecs-imds-guard:suppress reason="Legacy pool, drained before the next release"
+resource "aws_launch_template" "legacy" {
+  image_id = "ami-0123456789abcdef0"
+  metadata_options {
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 2
+  }
+}
+`,
+    );
+    let stdout = "";
+    const code = await runAudit(["audit", "--format", "json", "--evaluate", "terraform", dir], { stdout: (t) => (stdout += t), stderr: () => undefined });
+    const [legacy] = JSON.parse(stdout).resources;
+    expect({ code, verdicts: legacy.verdicts }).toEqual({ code: 0, verdicts: { bridge: "open", awsvpc: "open" } });
+    expect(legacy.suppressions.bridge).toEqual({ reason: "Legacy pool, drained before the next release", source: `${relative(process.cwd(), join(dir, "main.tf"))}:7` });
   });
 });

@@ -1,5 +1,5 @@
 import { TerraformStack, Testing } from "cdktf";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EcsCluster } from "@cdktf/provider-aws/lib/ecs-cluster";
@@ -15,6 +15,7 @@ import {
   readmeExamplesFor,
   readmeInstallLines,
   runAppFile,
+  runJestExamples,
   synthesizedStacks,
 } from "../support/consumer-app";
 import { withoutFrameworkBlocks } from "../support/terraform-json";
@@ -179,7 +180,7 @@ function describeConsumerOn(name: string, major: string, nodeBin: string, typeCh
     }
 
     it("runs every README example with the app command of cdktf.json; the app examples synthesize a guarded launch template", () => {
-      for (const example of readmeExamplesFor(flavour)) {
+      for (const example of readmeExamplesFor(flavour).filter((e) => !e.test)) {
         const outdir = join(workDir, `out-${example.file}`);
         const result = runAppFile(app, example.file, outdir, false);
         expect({ example: example.file, status: result.status, stderr: result.stderr }).toEqual({
@@ -197,7 +198,7 @@ function describeConsumerOn(name: string, major: string, nodeBin: string, typeCh
           // The audit's findings on the template it did not make reach cdktf's manifest.
           const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8"));
           const messages = Object.values(manifest.stacks).flatMap((stack: any) => stack.annotations.map((a: any) => a.message));
-          expect(messages).toEqual(expect.arrayContaining([expect.stringMatching(/^ecs-imds-guard audit: aws_launch_template .*: bridge mode is open/)]));
+          expect(messages).toEqual(expect.arrayContaining([expect.stringMatching(/^ecs-imds-guard audit \(ecs-imds-bridge\): aws_launch_template .*: bridge mode is open/)]));
         }
       }
     });
@@ -250,6 +251,25 @@ function describeConsumerOn(name: string, major: string, nodeBin: string, typeCh
       expect(result.status).not.toBe(0);
       expect(result.stderr).toContain('ecs-imds-guard: clusterName = "bad name" is invalid: must be 1-255 characters');
       expect(synthesizedStacks(outdir)).toEqual({});
+    });
+
+    it("audits every stack from the App: an open finding stops synth with a non-zero exit, a suppressed one is reported with its reason", () => {
+      const outdir = join(workDir, "out-audit-on-app");
+      const result = runAppFile(app, "audit-on-app.ts", outdir, false);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain("[legacy/web] ecs-imds-guard audit (ecs-imds-bridge): aws_launch_template legacy/web: bridge mode is open");
+      expect(result.stderr).not.toContain("(ecs-imds-awsvpc)");
+      // The guarded stack, synthesized before the failing one, is written; the failing one is not.
+      const written = (stack: string) => existsSync(join(outdir, "stacks", stack, "cdk.tf.json"));
+      expect({ guarded: written("guarded"), legacy: written("legacy") }).toEqual({ guarded: true, legacy: false });
+    });
+
+    it("runs the README's unit test examples and a user's own with jest: imdsAuditFindings fails an open stack and passes a guarded one", () => {
+      const { files, typecheck, jest } = runJestExamples(app, flavour);
+      expect(files.length).toBeGreaterThanOrEqual(1);
+      expect(typecheck.stdout + typecheck.stderr).toBe("");
+      expect({ status: jest.status, output: jest.stderr.slice(-3000) }).toEqual({ status: 0, output: expect.stringMatching(new RegExp(`Tests:\\s+\\d+ passed, \\d+ total`)) });
+      expect(jest.stderr).toContain(`Test Suites: ${files.length} passed, ${files.length} total`);
     });
 
     it("renders user data from ecs-imds-guard/user-data without loading cdktf", () => {

@@ -19,10 +19,12 @@ describe("the npm package", () => {
   });
 
   it("stays within its size budget", () => {
-    // Measured at 185 kB (121 files): the audit grew its Terraform evaluator, readers and instance
-    // model. The budget catches tests, fixtures or a second copy slipping in.
+    // Measured at 206 kB packed (132 files, 861 kB unpacked): the audit grew its Terraform
+    // evaluator, readers and instance model, then its CloudFormation, cloud assembly and AWS CLI
+    // output readers, rule ids, suppressions and imdsAuditFindings. The budget catches tests,
+    // fixtures or a second copy slipping in.
     expect(size).toBeGreaterThan(0);
-    expect(size).toBeLessThan(200_000);
+    expect(size).toBeLessThan(225_000);
   });
 
   it("runs no script when installed: its package.json has no prepare or install scripts", () => {

@@ -1,10 +1,10 @@
 /**
  * The proof: the user data that the project synthesizes, run on an emulated ECS container instance
  * built from network namespaces with the real kernel firewall, keeps bridge containers from IMDS
- * and nothing else. See harness/host.ts for the emulated host and the README ("How we prove it").
+ * and nothing else. See harness/host.ts for the emulated host and CONTRIBUTING.md ("How we prove it").
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { copiesOfKey, readAgentSettings } from "./harness/ecs-config";
@@ -27,6 +27,7 @@ import { Cleanup, runCleanups } from "./harness/cleanups";
 import { missingPrerequisite } from "./harness/preflight";
 import { describeWhen } from "../support/tools";
 import { mustRun } from "./harness/run";
+import { BUSYBOX_IMAGE, hostMountsUnder, processesNaming } from "./harness/engine";
 import {
   capacityStackLaunchTemplate,
   constructLaunchTemplate,
@@ -164,6 +165,19 @@ function serviceOfTimer(host: EmulatedInstance, timerPath: string): string {
   return unit ?? timerPath.split("/").pop()!.replace(/\.timer$/, ".service");
 }
 
+/**
+ * What busybox wget in a new container (`docker run --init --rm`) gets: an HTTP error status
+ * (IMDSv2 refuses a tokenless GET with 401) still proves an answer came back.
+ */
+async function dockerRunWget(host: EmulatedInstance, options: readonly string[], url: string): Promise<{ answered: boolean; detail: string }> {
+  const result = await host.engine.tryDocker(
+    ["run", "--init", "--rm", ...options, BUSYBOX_IMAGE, "/bin/busybox", "timeout", "3", "/bin/busybox", "wget", "-q", "-O-", url],
+    30_000,
+  );
+  const detail = `exit ${result.code}: ${result.stdout.trim()} ${result.stderr.trim()}`;
+  return { answered: result.code === 0 || /server returned error: HTTP\/1\.[01] \d{3}/.test(result.stderr), detail };
+}
+
 const cleanups: Cleanup[] = [];
 
 /** Builds a host and registers its teardown, which runs even when a later step fails. */
@@ -206,6 +220,43 @@ describeProof("namespace proof", () => {
       await mustRun("ip", ["netns", "delete", live], { timeoutMs: 10_000 });
       spawnSync("ip", ["netns", "delete", stale], { timeout: 10_000 });
     }
+  });
+
+  describe("the real Docker engine stays inside the instance", () => {
+    /** The machine's own firewall (both families, every table), without counters and comments. */
+    const machineFirewall = async () => {
+      const dumps = await Promise.all(["iptables-save", "ip6tables-save"].map((tool) => mustRun(tool, [], { timeoutMs: 10_000 })));
+      return dumps.map((dump) => dump.stdout.split("\n").filter((line) => !line.startsWith("#")).map((line) => line.replace(/\[\d+:\d+\]/g, "")));
+    };
+    const machineLinks = async () => (await mustRun("ip", ["-o", "link", "show"], { timeoutMs: 10_000 })).stdout.split("\n").map((line) => line.split(":")[1]?.trim());
+
+    /** Where a Docker left to its defaults writes on the machine's own disk and /run. */
+    const machinePaths = () => ["/etc/docker/key.json", "/var/lib/docker", "/var/lib/containerd", "/run/docker", "/run/containerd"].filter((path) => existsSync(path));
+
+    it("never touches the machine's firewall, links or Docker folders, and leaves no process, mount or cgroup behind", async () => {
+      const [firewallBefore, linksBefore, pathsBefore] = await Promise.all([machineFirewall(), machineLinks(), machinePaths()]);
+      const template = defaultStackLaunchTemplate();
+      const host = await track(instanceFor(template, "iso"));
+      await host.startDocker();
+      expect(await host.rules("iptables", "FORWARD")).toContain("-A FORWARD -j DOCKER-USER");
+      await host.restartDocker("killed");
+      await host.restartDocker("graceful");
+      expect(await machineFirewall()).toEqual(firewallBefore);
+      expect(await machineLinks()).toEqual(linksBefore);
+      const { dir, containerdSocket, name } = { ...host.engine.options, containerdSocket: host.engine.containerdSocket };
+      // A killed dockerd leaves its containers running; teardown must end them too.
+      await host.restartDocker("killed");
+      await host.engine.stopDockerd("killed");
+      await host.teardown();
+      expect({
+        processes: processesNaming(dir).length + processesNaming(containerdSocket).length,
+        mounts: hostMountsUnder(host.stateDir),
+        cgroups: readdirSync("/sys/fs/cgroup").filter((hierarchy) => existsSync(join("/sys/fs/cgroup", hierarchy, name))),
+        state: existsSync(host.stateDir),
+      }).toEqual({ processes: 0, mounts: [], cgroups: [], state: false });
+      expect(await machineFirewall()).toEqual(firewallBefore);
+      expect(machinePaths()).toEqual(pathsBefore);
+    });
   });
 
   describe("the default stack (AL2023, bridge + awsvpc, boothook persistence)", () => {
@@ -273,11 +324,30 @@ describeProof("namespace proof", () => {
       expect(settings.get("ECS_ENABLE_TASK_IAM_ROLE")).toBe("true");
     });
 
-    it("keeps the block when Docker restarts and re-creates its FORWARD rules", async () => {
-      await guarded.startDocker();
-      expect((await guarded.rules("iptables", "DOCKER-USER"))[1]).toBe(DROP_V4);
-      expect((await imdsAndNeighbour(guarded.containers[0], "v4")).imds).toBeNull();
+    it.each([
+      ["stopped and started (systemctl restart docker)", "graceful"],
+      ["killed (SIGKILL, its pid file left behind) and started again", "killed"],
+    ] as const)("keeps the block when dockerd is %s and re-creates its FORWARD rules", async (_how, mode) => {
+      const dockerdBefore = guarded.engine.dockerdPid;
+      await guarded.restartDocker(mode);
+      expect(guarded.engine.dockerdPid).not.toBe(dockerdBefore);
+      expect((await guarded.rules("iptables", "FORWARD"))[1]).toBe("-A FORWARD -j DOCKER-USER");
+      expect(await guarded.rules("iptables", "DOCKER-USER")).toEqual(["-N DOCKER-USER", DROP_V4, "-A DOCKER-USER -j RETURN"]);
+      expect(await imdsAndNeighbour(guarded.containers[0], "v4")).toEqual({ imds: null, neighbour: 401 });
       expect((await taskRoleCredentials(guarded.containers[0])).status).toBe(200);
+    });
+
+    it("a fresh container started with docker run gets no IMDS answer, and reaches the neighbour", async () => {
+      const [imds, neighbour] = await Promise.all([
+        dockerRunWget(guarded, ["--network", "bridge"], `${IMDS_URL.v4}/latest/meta-data/`),
+        dockerRunWget(guarded, ["--network", "bridge"], `${NEIGHBOUR_URL.v4}/latest/meta-data/`),
+      ]);
+      expect({ imds: imds.answered, neighbour: neighbour.answered }).toEqual({ imds: false, neighbour: true });
+    });
+
+    it("cannot block a --network host container: it shares the instance's network and reaches IMDS", async () => {
+      const host = await dockerRunWget(guarded, ["--network", "host"], `${IMDS_URL.v4}/latest/meta-data/`);
+      expect(host.answered).toBe(true);
     });
 
     it("leaves exactly one copy of each rule and each setting when the user data runs again", async () => {
@@ -439,10 +509,23 @@ describeProof("namespace proof", () => {
       heal = serviceOfTimer(host, "/etc/systemd/system/ecs-imds-guard-heal.timer");
     });
 
+    it("puts the guard back when FORWARD is flushed and DOCKER-USER deleted, and Docker's next start puts its own rules below it", async () => {
+      await onInstance(host, "iptables -F FORWARD && iptables -F DOCKER-USER && iptables -X DOCKER-USER");
+      // Docker set the FORWARD policy to DROP at its first start: without its ACCEPT rules the
+      // container reaches nothing.
+      expect(await imdsAndNeighbour(host.containers[0], "v4")).toEqual({ imds: null, neighbour: null });
+      const run = await systemctl(host, "start", heal);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^ecs-imds-guard: re-applied /m);
+      await host.restartDocker("graceful");
+      expect((await host.rules("iptables", "FORWARD"))[1]).toBe("-A FORWARD -j DOCKER-USER");
+      expect(await imdsAndNeighbour(host.containers[0], "v4")).toEqual({ imds: null, neighbour: 401 });
+    });
+
     it.each([
       ["a flush of DOCKER-USER", "iptables -F DOCKER-USER"],
-      ["a flush of the whole filter table (Docker's FORWARD rules too)", "iptables -F"],
-      ["DOCKER-USER deleted and FORWARD flushed", "iptables -F FORWARD && iptables -F DOCKER-USER && iptables -X DOCKER-USER"],
+      // What stopping iptables.service does (iptables.init): Docker's rules and chains go too.
+      ["every chain flushed and deleted and the policies set to ACCEPT", "iptables -F && iptables -X && iptables -P FORWARD ACCEPT"],
     ])("closes the path again after %s, and leaves the agent running", async (_event, flush) => {
       await onInstance(host, flush);
       expect((await imdsAnswer(host.containers[0], "v4")).status).not.toBeNull();
@@ -561,7 +644,7 @@ describeProof("namespace proof", () => {
       await onInstance(guarded, "iptables-restore </etc/sysconfig/iptables");
       expect(await guarded.rules("iptables", "FORWARD")).not.toContain("-A FORWARD -j DOCKER-USER");
       expect((await imdsAnswer(guarded.containers[0], "v4")).status).not.toBeNull();
-      await guarded.startDocker();
+      await guarded.restartDocker("graceful");
       expect((await imdsAnswer(guarded.containers[0], "v4")).status).toBeNull();
     });
 

@@ -102,6 +102,13 @@ export function synthesizeCatalogue(): Record<string, unknown> {
   );
 }
 
+/** Each stack of the catalogue as HCL, written by the renderer of `cdktf synth --hcl`. */
+export function synthesizeCatalogueHcl(): Record<string, string> {
+  return Object.fromEntries(Object.entries(CATALOGUE).map(([name, build]) => [name, Testing.synthHcl(build(Testing.app()))]));
+}
+
 if (require.main === module) {
-  process.stdout.write(JSON.stringify({ framework: require("cdktf/package.json").name, stacks: synthesizeCatalogue() }));
+  // With --hcl, the HCL of each stack instead of its JSON.
+  const stacks = process.argv.includes("--hcl") ? synthesizeCatalogueHcl() : synthesizeCatalogue();
+  process.stdout.write(JSON.stringify({ framework: require("cdktf/package.json").name, stacks }));
 }

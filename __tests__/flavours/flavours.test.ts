@@ -38,7 +38,7 @@ describe("the cdktf and the CDK Terrain (cdktn) flavour", () => {
     expect([constraint(cdktf.stacks), constraint(cdktn.stacks)]).toEqual([pinned("@cdktf/provider-aws"), pinned("@cdktn/provider-aws")]);
   }, 120_000);
 
-  it("npm run synth:cdktn writes this repository's two stacks as npm run synth:direct does, apart from the terraform block", () => {
+  it("npm run synth:cdktn writes this repository's two stacks as npm run synth does, apart from the terraform block", () => {
     const outdir = mkdtempSync(join(tmpdir(), "ecs-imds-guard-flavours-"));
     try {
       for (const [flavour, args] of [["cdktf", []], ["cdktn", CDKTN]] as const) {

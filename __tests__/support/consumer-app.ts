@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 
 /** The repository root. */
@@ -78,18 +78,24 @@ export interface ReadmeExample {
   readonly code: string;
   /** Whether the block is an app: it calls `app.synth()`. */
   readonly synthesizes: boolean;
+  /** Whether the block is a jest test (it calls `it(...)`/`test(...)` and `expect`): run by jest, not by the app command. */
+  readonly test: boolean;
   /** `cdktn` for a block written for CDK Terrain (it imports cdktn); blocks for cdktf run in both flavours. */
   readonly flavour: Flavour;
 }
 
 /** Every ```ts block of README.md, exactly as written. */
 export function readmeExamples(readme = readFileSync(join(ROOT, "README.md"), "utf8")): ReadmeExample[] {
-  return [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match, index) => ({
-    file: `readme-example-${index + 1}.ts`,
-    code: match[1],
-    synthesizes: /\bapp\.synth\(\)/.test(match[1]),
-    flavour: /\bfrom "cdktn"/.test(match[1]) ? "cdktn" : "cdktf",
-  }));
+  return [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match, index) => {
+    const test = /^\s*(it|test)\(/m.test(match[1]) && /\bexpect\(/.test(match[1]);
+    return {
+      file: `readme-example-${index + 1}${test ? ".test" : ""}.ts`,
+      code: match[1],
+      synthesizes: /\bapp\.synth\(\)/.test(match[1]),
+      test,
+      flavour: /\bfrom "cdktn"/.test(match[1]) ? "cdktn" : "cdktf",
+    };
+  });
 }
 
 /** The README examples a consumer app of `flavour` runs: all in a CDK Terrain app, the cdktf ones in a cdktf app. */
@@ -155,7 +161,8 @@ export function installConsumerApp(name: string, tarball: string, workDir: strin
   if (lines.length === 0) throw new Error(`README.md shows no install line for a ${flavour} app`);
   const installOutput = lines.map((line) => run("bash", ["-c", withTarball(line, tarball)], { timeoutMs: 300_000 }));
   const packagesAfter = installedPackages(run);
-  for (const example of readmeExamplesFor(flavour)) writeFileSync(join(dir, example.file), inFlavour(example.code, flavour));
+  // Test examples need jest's types and runner: runJestExamples writes and runs them.
+  for (const example of readmeExamplesFor(flavour).filter((e) => !e.test)) writeFileSync(join(dir, example.file), inFlavour(example.code, flavour));
   for (const file of readdirSync(APP_SOURCES)) {
     writeFileSync(join(dir, file), inFlavour(readFileSync(join(APP_SOURCES, file), "utf8"), flavour));
   }
@@ -198,4 +205,50 @@ export function synthesizedStacks(outdir: string): Record<string, any> {
 export function installedCopies(app: ConsumerApp, pkg: string): string[] {
   const listing = app.run("npm", ["ls", pkg, "--all", "--parseable"], { check: false }).stdout;
   return [...new Set(listing.split("\n").filter((line) => line.endsWith(`/node_modules/${pkg}`)))];
+}
+
+/** Unit tests a user writes with jest, beside the README's: the package's test helper in use. */
+const UNIT_TEST_SOURCES = join(CONSUMERS, "unit-test-src");
+
+/**
+ * Type-checks and runs jest tests in an app, as its own unit tests: the README's test examples and
+ * the programs of unit-test-src/, written into a folder of the app (so they import the installed
+ * package), type-checked with the app's tsconfig plus jest's types, run by jest with swc on the
+ * app's Node.js. Jest and its types come from this repository: the consumer apps do not all
+ * install them. The folder is removed afterwards.
+ */
+export function runJestExamples(app: ConsumerApp, flavour: Flavour): { readonly files: string[]; readonly typecheck: CommandOutput; readonly jest: CommandOutput } {
+  const dir = join(app.dir, "unit-tests");
+  mkdirSync(dir, { recursive: true });
+  try {
+    const files: string[] = [];
+    for (const example of readmeExamplesFor(flavour).filter((e) => e.test)) {
+      writeFileSync(join(dir, example.file), inFlavour(example.code, flavour));
+      files.push(example.file);
+    }
+    for (const file of readdirSync(UNIT_TEST_SOURCES)) {
+      const name = file.replace(/\.ts$/, ".test.ts");
+      writeFileSync(join(dir, name), inFlavour(readFileSync(join(UNIT_TEST_SOURCES, file), "utf8"), flavour));
+      files.push(name);
+    }
+    writeFileSync(
+      join(dir, "tsconfig.json"),
+      JSON.stringify({
+        extends: "../tsconfig.json",
+        compilerOptions: { incremental: false, types: ["jest", "node"], typeRoots: [join(app.dir, "node_modules", "@types"), join(ROOT, "node_modules", "@types")] },
+        include: ["*.ts"],
+      }),
+    );
+    const typecheck = app.run("npx", ["tsc", "--noEmit", "-p", join(dir, "tsconfig.json")], { check: false });
+    const config = {
+      rootDir: dir,
+      testEnvironment: "node",
+      testMatch: ["<rootDir>/*.test.ts"],
+      transform: { "^.+\\.ts$": [require.resolve("@swc/jest"), { jsc: { target: "es2022" }, module: { type: "commonjs" } }] },
+    };
+    const jest = app.run("node", [require.resolve("jest/bin/jest"), "--ci", "--config", JSON.stringify(config)], { check: false, timeoutMs: 300_000 });
+    return { files, typecheck, jest };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

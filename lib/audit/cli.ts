@@ -1,10 +1,12 @@
 /**
  * `ecs-imds-guard audit`: judges every launch template, instance and launch configuration in
- * Terraform JSON, HCL or a saved plan, and exits 0 (nothing reaches --fail-on), 1 (something
+ * Terraform JSON, HCL, a saved plan, CloudFormation, an AWS CDK cloud assembly or AWS CLI output, and exits 0 (nothing reaches --fail-on), 1 (something
  * does) or 2 (bad usage or unreadable input).
  */
 import { judgeAll } from "./parallel";
-import { AuditedResource, formatJson, formatSarif, formatTable, reaches } from "./report";
+import { readFileSync } from "node:fs";
+import { AuditedResource, formatJson, formatSarif, formatTable, reaches, unmatchedLine } from "./report";
+import { matchSuppressions, parseSuppressionFile, SourcedSuppression, SuppressionError } from "./suppressions";
 import { AuditInputError, FoundResource, readAuditInputs, unresolvedJudgement, VariableArgument } from "./read";
 import { evaluateWithTerraform } from "./terraform-runner";
 import { AUDIT_NETWORK_MODES, AuditNetworkMode, DEFAULT_AUDIT_NETWORK_MODES, Verdict } from "./types";
@@ -25,7 +27,12 @@ export const USAGE = `Usage: ecs-imds-guard audit [options] PATH...
 Judges whether containers can reach the EC2 instance metadata service (IMDS) on instances
 launched from each aws_launch_template, aws_instance and aws_launch_configuration in PATH:
 a cdktf.out folder, a cdk.tf.json (Terraform JSON), a folder or file of .tf HCL, or the
-output of \`terraform show -json\` for a saved plan.
+output of \`terraform show -json\` for a saved plan; each AWS::EC2::LaunchTemplate,
+AWS::AutoScaling::LaunchConfiguration and AWS::EC2::Instance of a CloudFormation template
+(JSON or YAML) or an AWS CDK cdk.out folder (or the app folder holding it); and what is
+deployed, as the AWS CLI prints it (JSON): aws ec2 describe-launch-template-versions,
+aws autoscaling describe-launch-configurations, aws ec2 describe-instances and
+aws ec2 describe-instance-attribute --attribute userData (given together, joined by instance).
 
 Options:
   --network-modes LIST  modes your tasks use, comma-separated: bridge, awsvpc, host
@@ -40,18 +47,27 @@ Options:
                         read from AWS and variables not given stay unknown
   --var NAME=VALUE      a root variable's value, as terraform -var takes it: a string,
                         or an HCL expression when the variable's type is not a string,
-                        number or bool (repeatable)
+                        number or bool (repeatable); for CloudFormation, a parameter's
+                        value over its default, as --parameter-overrides takes it
   --var-file FILE       a variable file (HCL or .tfvars.json), as terraform -var-file
                         takes it (repeatable)
                         As in Terraform, a later source overrides an earlier one: TF_VAR_name
                         environment variables, terraform.tfvars, terraform.tfvars.json,
                         *.auto.tfvars(.json) in name order, then --var and --var-file in the
                         order given; variables given no value stay unknown
+  --suppressions FILE   acknowledged findings, each with its reason (repeatable):
+                        {"suppressions": [{"resource": "aws_launch_template.web",
+                        "rule": "ecs-imds-bridge", "reason": "..."}]}; rule left out: every
+                        rule of the resource. A comment above a resource in HCL does the same:
+                        # ecs-imds-guard:suppress rule=ecs-imds-bridge reason="..."
+                        Suppressed findings are reported with their reason and do not count
+                        for --fail-on; a suppression that matches no finding is reported
   -h, --help            this text
   -V, --version         the version of ecs-imds-guard
 
 Verdicts: closed (cannot reach IMDS, for a named reason), fragile (blocked, but lost on a
 Docker restart or a reboot), open (can reach it), unknown (the audit cannot see enough).
+Rules, one per mode: ecs-imds-bridge, ecs-imds-awsvpc, ecs-imds-host (SARIF's ruleId).
 Exit codes: 0 nothing reaches --fail-on, 1 something does, 2 bad usage or unreadable input.
 `;
 
@@ -64,6 +80,7 @@ interface Options {
   readonly evaluate: Evaluation;
   /** --var and --var-file in the order given: a later one overrides an earlier one. */
   readonly variableArguments: readonly VariableArgument[];
+  readonly suppressionFiles: readonly string[];
   readonly paths: readonly string[];
 }
 
@@ -73,6 +90,7 @@ function parseArgs(args: readonly string[]): Options | "help" | "version" {
   let failOn: Verdict = "open";
   let evaluate: Evaluation = "static";
   const variableArguments: VariableArgument[] = [];
+  const suppressionFiles: string[] = [];
   const paths: string[] = [];
   const rest = [...args];
   if (rest.length === 0 || rest[0] === "-h" || rest[0] === "--help" || rest[0] === "help") return "help";
@@ -130,13 +148,16 @@ function parseArgs(args: readonly string[]): Options | "help" | "version" {
       case "--var-file":
         variableArguments.push({ flag: "--var-file", file: value() });
         break;
+      case "--suppressions":
+        suppressionFiles.push(value());
+        break;
       default:
         if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown option ${arg}`);
         paths.push(arg);
     }
   }
   if (paths.length === 0) throw new UsageError("no PATH given");
-  return { modes, format, failOn, evaluate, variableArguments, paths };
+  return { modes, format, failOn, evaluate, variableArguments, suppressionFiles, paths };
 }
 
 /**
@@ -163,6 +184,16 @@ export async function runAudit(args: readonly string[], io: AuditIo, environment
     return 0;
   }
   let resources: AuditedResource[];
+  let external: SourcedSuppression[];
+  try {
+    external = options.suppressionFiles.flatMap((file) => parseSuppressionFile(readSuppressionFile(file), file));
+  } catch (error) {
+    if (error instanceof SuppressionError) {
+      io.stderr(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
   try {
     const found =
       options.evaluate === "terraform"
@@ -179,27 +210,38 @@ export async function runAudit(args: readonly string[], io: AuditIo, environment
     io.stderr(`ecs-imds-guard: ${(error as Error).message}\n`);
     return 2;
   }
+  const { byResource, unmatched } = matchSuppressions(resources, options.modes, external);
+  resources = resources.map((resource, index) => (Object.keys(byResource[index]).length > 0 ? { ...resource, suppressed: byResource[index] } : resource));
   const output =
     options.format === "json"
-      ? formatJson(resources, options.modes, options.failOn)
+      ? formatJson(resources, options.modes, options.failOn, unmatched)
       : options.format === "sarif"
-        ? formatSarif(resources, options.modes, packageVersion())
-        : formatTable(resources, options.modes);
+        ? formatSarif(resources, options.modes, packageVersion(), unmatched)
+        : formatTable(resources, options.modes, unmatched);
   io.stdout(output);
-  if (resources.length === 0) io.stderr("ecs-imds-guard: no aws_launch_template, aws_instance or aws_launch_configuration found\n");
+  for (const entry of unmatched) io.stderr(`ecs-imds-guard: warning: ${unmatchedLine(entry)}\n`);
+  if (resources.length === 0) io.stderr("ecs-imds-guard: no aws_launch_template, aws_instance or aws_launch_configuration found (nor AWS::EC2::LaunchTemplate, AWS::AutoScaling::LaunchConfiguration or AWS::EC2::Instance)\n");
   const failing = resources.some((resource) =>
     options.modes.some((mode) => {
       const judged = resource.judgement.modes[mode];
-      return judged !== undefined && reaches(judged.verdict, options.failOn);
+      return judged !== undefined && reaches(judged.verdict, options.failOn) && !resource.suppressed?.[mode];
     }),
   );
   return failing ? 1 : 0;
 }
 
+function readSuppressionFile(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    throw new SuppressionError(`ecs-imds-guard: --suppressions ${file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message}`);
+  }
+}
+
 async function evaluateAll(options: Options): Promise<FoundResource[]> {
   const found: FoundResource[] = [];
   for (const path of options.paths) {
-    if (/\.(json|tfplan)$/.test(path)) throw new AuditInputError(path, "--evaluate terraform plans a root module: give its folder (a plan or Terraform JSON file is read without --evaluate terraform)");
+    if (/\.(json|tfplan|ya?ml|template)$/i.test(path)) throw new AuditInputError(path, "--evaluate terraform plans a root module: give its folder (a plan, Terraform JSON, a CloudFormation template or an AWS CLI output is read without --evaluate terraform)");
     // The runner hands Terraform every -var before every -var-file.
     const variables = options.variableArguments.flatMap((argument) => (argument.flag === "--var" ? [argument.assignment] : []));
     const variableFiles = options.variableArguments.flatMap((argument) => (argument.flag === "--var-file" ? [argument.file] : []));

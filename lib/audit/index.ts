@@ -10,3 +10,9 @@ export { formatJson, formatSarif, formatTable, reaches, SHORT_FIXES } from "./re
 export type { AuditedResource } from "./report";
 export { evaluateWithTerraform } from "./terraform-runner";
 export type { TerraformEvaluationOptions } from "./terraform-runner";
+export { AUDIT_RULES, ruleById, ruleIdOf } from "./rules";
+export type { AuditRule, AuditRuleId } from "./rules";
+export { SuppressionError } from "./suppressions";
+export type { ImdsSuppression } from "./suppressions";
+export { imdsAuditFindings } from "./findings";
+export type { ImdsAuditFinding, ImdsAuditFindingsOptions, ImdsAuditInput } from "./findings";

@@ -61,6 +61,8 @@ export class InstanceState {
   /** Commands that touched a concern but failed, for the reasons. */
   readonly failures: string[] = [];
   dockerRunning = false;
+  /** Whether IPv4 forwarding is on (`ip_forward`): off at power-on, turned on by Docker's first start. */
+  ipForward = false;
   /** What runs before every start of the ECS agent (ecs-imds-guard's guard script, when installed). */
   beforeAgentStart: ((state: InstanceState) => void) | undefined;
   /** Files made executable (chmod +x, write_files permissions): rc.local runs only when it is. */
@@ -83,6 +85,7 @@ export class InstanceState {
     this.tables.v4 = emptyTable();
     this.tables.v6 = emptyTable();
     this.dockerRunning = false;
+    this.ipForward = false;
     this.systemd.active.clear();
   }
 
@@ -105,6 +108,7 @@ export class InstanceState {
     for (const [concern, why] of from.unknowns) this.unknowns.set(concern, [...why]);
     this.failures.splice(0, this.failures.length, ...from.failures);
     this.dockerRunning = from.dockerRunning;
+    this.ipForward = from.ipForward;
     this.beforeAgentStart = from.beforeAgentStart;
     this.image = from.image;
     this.systemd.links.clear();
@@ -146,7 +150,8 @@ export class InstanceState {
    * dockerd's start or restart (Docker 20.10 to 27, as on ECS-optimized AMIs): its chains are
    * created if absent, its FORWARD rules removed and inserted again on top with the jump to
    * DOCKER-USER first, `-j RETURN` appended to DOCKER-USER when it has none, DOCKER-USER never
-   * flushed.
+   * flushed. When it turns IPv4 forwarding on itself (its first start after power-on) it also sets
+   * the FORWARD policy to DROP (seen with dockerd 20.10); a later start leaves the policy as it is.
    */
   startDocker(manages: Readonly<Record<Family, boolean>> = { v4: true, v6: true }): void {
     for (const family of ["v4", "v6"] as const) {
@@ -164,7 +169,9 @@ export class InstanceState {
       const user = table.chains.get("DOCKER-USER") ?? [];
       if (!user.some((rule) => rule.spec === docker.return.spec)) user.push(docker.return);
       table.chains.set("DOCKER-USER", user);
+      if (family === "v4" && !this.ipForward) table.policies.set("FORWARD", "DROP");
     }
+    this.ipForward = true;
     this.dockerRunning = true;
   }
 }

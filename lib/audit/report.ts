@@ -2,12 +2,19 @@
 import { readFileSync } from "node:fs";
 import { relative, resolve, sep } from "node:path";
 import { FoundResource } from "./read";
+import { AUDIT_RULES, ruleIdOf } from "./rules";
+import { describeSuppression, ModeSuppressions, SourcedSuppression, UnmatchedSuppression } from "./suppressions";
 import { AuditNetworkMode, Judgement, Verdict, VERDICT_ORDER } from "./types";
 
 /** One judged resource. */
 export interface AuditedResource extends FoundResource {
   readonly judgement: Judgement;
+  /** The suppression that acknowledges each mode's finding, when one does. */
+  readonly suppressed?: ModeSuppressions;
 }
+
+/** Suppressions that matched no finding: reported so stale ones surface. */
+export type Unmatched = readonly UnmatchedSuppression[];
 
 /** Short fixes for the table; the full text is in JSON and SARIF. */
 export const SHORT_FIXES: Readonly<Record<AuditNetworkMode, string>> = {
@@ -15,6 +22,11 @@ export const SHORT_FIXES: Readonly<Record<AuditNetworkMode, string>> = {
   awsvpc: "ECS_AWSVPC_BLOCK_IMDS=true (unquoted, last) in /etc/ecs/ecs.config",
   host: "none possible: keep untrusted tasks out of host mode",
 };
+
+/** The line a stale suppression gets in every output. */
+export function unmatchedLine({ suppression, why }: UnmatchedSuppression): string {
+  return `${describeSuppression(suppression)} matched no finding: ${why}`;
+}
 
 /** Whether a verdict reaches the `--fail-on` level. */
 export function reaches(verdict: Verdict, failOn: Verdict): boolean {
@@ -34,18 +46,22 @@ export function displayPath(file: string): string {
 }
 
 /** A Markdown table: one row per resource and mode, each naming the resource's file. */
-export function formatTable(resources: readonly AuditedResource[], modes: readonly AuditNetworkMode[]): string {
-  const rows = ["| resource | mode | verdict | reason | fix |", "| --- | --- | --- | --- | --- |"];
+export function formatTable(resources: readonly AuditedResource[], modes: readonly AuditNetworkMode[], unmatched: Unmatched = []): string {
+  const rows = ["| resource | rule | verdict | reason | fix |", "| --- | --- | --- | --- | --- |"];
   for (const resource of resources) {
     // Several files can hold the same address (two stacks, a module called twice): each row names its file.
     const name = `${resource.address} (${displayPath(resource.file)})`;
     for (const mode of modes) {
       const judged = resource.judgement.modes[mode];
       if (!judged) continue;
-      rows.push(`| ${cell(name)} | ${mode} | ${judged.verdict} | ${cell(judged.reasons[0] ?? "")} | ${judged.verdict === "closed" ? "" : cell(SHORT_FIXES[mode])} |`);
+      const suppression = resource.suppressed?.[mode];
+      const verdict = suppression ? `${judged.verdict}, suppressed` : judged.verdict;
+      const reason = suppression ? `Suppressed (${suppression.source}): ${suppression.reason}. ${judged.reasons[0] ?? ""}` : (judged.reasons[0] ?? "");
+      rows.push(`| ${cell(name)} | ${ruleIdOf(mode)} | ${verdict} | ${cell(reason)} | ${judged.verdict === "closed" ? "" : cell(SHORT_FIXES[mode])} |`);
     }
   }
   rows.push("", ...summaryLines(summarize(resources, modes)));
+  if (unmatched.length > 0) rows.push("", ...unmatched.map((entry) => `- ${unmatchedLine(entry)}`));
   return `${rows.join("\n")}\n`;
 }
 
@@ -58,6 +74,8 @@ export interface AuditSummary {
   readonly networkModes: readonly AuditNetworkMode[];
   readonly verdicts: number;
   readonly byMode: Readonly<Partial<Record<AuditNetworkMode, VerdictCounts>>>;
+  /** Findings (modes not closed) acknowledged by a suppression: counted in their verdicts too. */
+  readonly suppressed: number;
 }
 
 function zeroCounts(): VerdictCounts {
@@ -68,13 +86,15 @@ function zeroCounts(): VerdictCounts {
 export function summarize(resources: readonly AuditedResource[], modes: readonly AuditNetworkMode[]): AuditSummary {
   const byMode: Partial<Record<AuditNetworkMode, VerdictCounts>> = Object.fromEntries(modes.map((mode) => [mode, zeroCounts()]));
   let verdicts = 0;
+  let suppressed = 0;
   for (const resource of resources) for (const mode of modes) {
     const judged = resource.judgement.modes[mode];
     if (!judged) continue;
     (byMode[mode] as VerdictCounts)[judged.verdict] += 1;
     verdicts += 1;
+    if (resource.suppressed?.[mode]) suppressed += 1;
   }
-  return { resources: resources.length, networkModes: modes, verdicts, byMode };
+  return { resources: resources.length, networkModes: modes, verdicts, byMode, suppressed };
 }
 
 const plural = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
@@ -87,11 +107,12 @@ export function summaryLines(summary: AuditSummary): string[] {
   const modes = summary.networkModes;
   const head = `${plural(summary.resources, "resource", "resources")} judged in ${plural(modes.length, "network mode", "network modes")} (${modes.join(", ")}): ${plural(summary.verdicts, "verdict", "verdicts")}, one per resource and mode.`;
   const counts = (c: VerdictCounts) => VERDICT_ORDER.map((v) => `${c[v]} ${v}`).join(", ");
-  return [head, "", ...modes.map((mode) => `- ${mode}: ${counts(summary.byMode[mode] ?? zeroCounts())}`)];
+  const suppressed = summary.suppressed > 0 ? ["", `${plural(summary.suppressed, "finding is", "findings are")} suppressed, each with its reason: reported, never failing the run.`] : [];
+  return [head, "", ...modes.map((mode) => `- ${mode}: ${counts(summary.byMode[mode] ?? zeroCounts())}`), ...suppressed];
 }
 
 /** `{"resources": [...]}` with verdicts, reasons and fixes per mode. */
-export function formatJson(resources: readonly AuditedResource[], modes: readonly AuditNetworkMode[], failOn: Verdict): string {
+export function formatJson(resources: readonly AuditedResource[], modes: readonly AuditNetworkMode[], failOn: Verdict, unmatched: Unmatched = []): string {
   const body = {
     networkModes: modes,
     failOn,
@@ -100,37 +121,46 @@ export function formatJson(resources: readonly AuditedResource[], modes: readonl
       address: resource.address,
       file: displayPath(resource.file),
       resourceType: resource.description.resourceType,
+      rules: Object.fromEntries(modes.map((mode) => [mode, ruleIdOf(mode)])),
       verdicts: Object.fromEntries(modes.map((mode) => [mode, resource.judgement.modes[mode]?.verdict])),
       reasons: Object.fromEntries(modes.map((mode) => [mode, resource.judgement.modes[mode]?.reasons ?? []])),
       fixes: Object.fromEntries(modes.map((mode) => [mode, resource.judgement.modes[mode]?.fix ?? ""])),
       notes: resource.judgement.notes,
+      suppressions: Object.fromEntries(
+        modes.flatMap((mode) => {
+          const suppression = resource.suppressed?.[mode];
+          return suppression ? [[mode, jsonSuppression(suppression)]] : [];
+        }),
+      ),
     })),
+    unmatchedSuppressions: unmatched.map((entry) => ({ ...jsonSuppression(entry.suppression), why: entry.why })),
   };
   return `${JSON.stringify(body, null, 2)}\n`;
+}
+
+function jsonSuppression(suppression: SourcedSuppression): Record<string, unknown> {
+  return { ...(suppression.resource ? { resource: suppression.resource } : {}), ...(suppression.rule ? { rule: suppression.rule } : {}), reason: suppression.reason, source: suppression.source };
 }
 
 /** `summary` in JSON: resources, verdicts, the verdict counts over every mode (as before), and per mode. */
 function jsonSummary(summary: AuditSummary): Record<string, unknown> {
   const total = zeroCounts();
   for (const counts of Object.values(summary.byMode)) for (const verdict of VERDICT_ORDER) total[verdict] += (counts as VerdictCounts)[verdict];
-  return { resources: summary.resources, verdicts: summary.verdicts, ...total, byMode: summary.byMode };
+  return { resources: summary.resources, verdicts: summary.verdicts, ...total, suppressed: summary.suppressed, byMode: summary.byMode };
 }
 
 const LEVELS: Readonly<Record<Verdict, "error" | "warning" | "note" | "none">> = { open: "error", fragile: "warning", unknown: "note", closed: "none" };
 
-const RULE_TEXT: Readonly<Record<AuditNetworkMode, string>> = {
-  bridge: "Bridge-mode containers can reach the instance metadata service",
-  awsvpc: "awsvpc-mode tasks can reach the instance metadata service",
-  host: "host-mode tasks can reach the instance metadata service",
-};
-
-/** SARIF 2.1.0 as GitHub code scanning reads it: one rule per mode, one result per non-closed mode. */
-export function formatSarif(resources: readonly AuditedResource[], modes: readonly AuditNetworkMode[], version: string): string {
-  const rules = modes.map((mode) => ({
-    id: `ecs-imds-${mode}`,
-    name: `EcsImds${mode[0].toUpperCase()}${mode.slice(1)}`,
-    shortDescription: { text: RULE_TEXT[mode] },
-    fullDescription: { text: `${RULE_TEXT[mode]} and take the instance role's credentials.` },
+/**
+ * SARIF 2.1.0 as GitHub code scanning reads it: one rule per mode, one result per non-closed mode,
+ * a suppressed one with its `suppressions` (kind and justification), as code scanning dismisses it.
+ */
+export function formatSarif(resources: readonly AuditedResource[], modes: readonly AuditNetworkMode[], version: string, unmatched: Unmatched = []): string {
+  const rules = AUDIT_RULES.filter((rule) => modes.includes(rule.mode)).map(({ id, name, text, mode }) => ({
+    id,
+    name,
+    shortDescription: { text },
+    fullDescription: { text: `${text} and take the instance role's credentials.` },
     help: { text: resources.find((r) => r.judgement.modes[mode]?.fix)?.judgement.modes[mode]?.fix ?? SHORT_FIXES[mode] },
     defaultConfiguration: { level: "error" },
     properties: { tags: ["security", "ecs", "imds"] },
@@ -139,10 +169,11 @@ export function formatSarif(resources: readonly AuditedResource[], modes: readon
     modes.flatMap((mode) => {
       const judged = resource.judgement.modes[mode];
       if (!judged || judged.verdict === "closed") return [];
+      const suppression = resource.suppressed?.[mode];
       return [
         {
-          ruleId: `ecs-imds-${mode}`,
-          ruleIndex: modes.indexOf(mode),
+          ruleId: ruleIdOf(mode),
+          ruleIndex: rules.findIndex((rule) => rule.id === ruleIdOf(mode)),
           level: LEVELS[judged.verdict],
           message: { text: `${resource.address}: ${mode} mode is ${judged.verdict}: ${judged.reasons.join("; ")}. Fix: ${judged.fix}` },
           locations: [
@@ -155,6 +186,7 @@ export function formatSarif(resources: readonly AuditedResource[], modes: readon
             },
           ],
           partialFingerprints: { resourceMode: `${resource.address}/${mode}` },
+          ...(suppression ? { suppressions: [{ kind: suppression.kind, status: "accepted", justification: suppression.reason, location: { physicalLocation: { artifactLocation: { uri: suppressionUri(suppression) } } } }] } : {}),
           properties: { verdict: judged.verdict },
         },
       ];
@@ -168,17 +200,23 @@ export function formatSarif(resources: readonly AuditedResource[], modes: readon
         tool: { driver: { name: "ecs-imds-guard", version, informationUri: "https://www.npmjs.com/package/ecs-imds-guard#audit-your-templates", rules } },
         results,
         // Results hold only what is not closed: the property bag says how many resources and verdicts there were.
-        properties: { summary: jsonSummary(summarize(resources, modes)) },
+        properties: { summary: jsonSummary(summarize(resources, modes)), unmatchedSuppressions: unmatched.map(unmatchedLine) },
       },
     ],
   };
   return `${JSON.stringify(log, null, 2)}\n`;
 }
 
+/** A suppression's file as SARIF's `uri` (an HCL comment's source is `file:line`). */
+function suppressionUri(suppression: SourcedSuppression): string {
+  return displayPath(suppression.source.replace(/:\d+$/, ""));
+}
+
 const FILE_TEXT = new Map<string, string>();
 
 /** The line where a resource is declared, or 1. */
 function lineOf(resource: FoundResource): number {
+  if (resource.line !== undefined) return resource.line;
   let text = FILE_TEXT.get(resource.file);
   if (text === undefined) {
     try {

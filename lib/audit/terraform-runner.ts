@@ -9,6 +9,8 @@ import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from "node:os";
 import { dirname, join, parse, relative, resolve, sep } from "node:path";
 import { AuditInputError, FoundResource } from "./sources";
+import { commentSuppressions } from "./read/hcl";
+import { SourcedSuppression, SuppressionError, suppressionsInComment } from "./suppressions";
 import {
   describeDiagnostics,
   moduleKeyOf,
@@ -84,10 +86,11 @@ export async function evaluateWithTerraform(path: string, options: TerraformEval
       const hint = unknownVariables.length > 0 ? ` (variables given no value, left unknown: ${unknownVariables.join(", ")}; give them with --var or --var-file)` : "";
       throw new AuditInputError(path, `terraform test could not plan this root module: ${why}${hint}`);
     }
-    return plannedLaunches(output.resourceChanges, unknownVariables).map((launch) => ({
-      ...launch,
-      file: relative(cwd, declaringFile(launch.address, moduleDirs, temp) ?? root) || ".",
-    }));
+    return plannedLaunches(output.resourceChanges, unknownVariables).map((launch) => {
+      const declared = declaringFile(launch.address, moduleDirs, temp);
+      const file = relative(cwd, declared?.file ?? root) || ".";
+      return { ...launch, file, ...(declared?.suppressions.length ? { suppressions: declared.suppressions.map((s) => ({ ...s, source: s.source.replace(declared.file, file) })) } : {}) };
+    });
   } finally {
     rmSync(temp, { recursive: true, force: true });
   }
@@ -333,17 +336,27 @@ async function computedStringAttributes(terraform: string, copy: string, env: No
   );
 }
 
-/** The user's file that declares the resource at `address`. */
-function declaringFile(address: string, moduleDirs: Map<string, string>, temp: string): string | undefined {
+/** The user's file that declares the resource at `address`, and the suppressions written beside it. */
+function declaringFile(address: string, moduleDirs: Map<string, string>, temp: string): { file: string; suppressions: SourcedSuppression[] } | undefined {
   const dir = moduleDirs.get(moduleKeyOf(address));
   if (!dir) return undefined;
   const { type, name } = resourceTypeAndName(address);
   const declaration = new RegExp(`resource\\s+"?${type}"?\\s+"?${name}"?\\s*\\{`);
-  for (const file of configurationFiles(dir)) {
-    const text = readFileSync(file, "utf8");
-    const found = file.endsWith(".json") ? hasJsonResource(text, type, name) : declaration.test(text);
+  for (const copied of configurationFiles(dir)) {
+    const text = readFileSync(copied, "utf8");
+    const found = copied.endsWith(".json") ? hasJsonResource(text, type, name) : declaration.test(text);
+    if (!found) continue;
     // The copy sits at the user's own path under temp: strip temp to name the user's file.
-    if (found) return realpathSync(file.startsWith(temp) ? file.slice(temp.length) : file);
+    const file = realpathSync(copied.startsWith(temp) ? copied.slice(temp.length) : copied);
+    try {
+      const suppressions = copied.endsWith(".json")
+        ? suppressionsInComment(((JSON.parse(text) as Document).resource as Record<string, Record<string, Record<string, unknown>>>)[type][name]["//"], file, `${type}.${name}`)
+        : (commentSuppressions(file, text).get(`${type}.${name}`) ?? []);
+      return { file, suppressions };
+    } catch (error) {
+      if (error instanceof SuppressionError) throw new AuditInputError(file, error.message.replace(/^ecs-imds-guard: /, ""));
+      throw error;
+    }
   }
   return undefined;
 }

@@ -59,7 +59,7 @@ fi
  */
 const FIREWALL_FUNCTIONS = `# apply_first_drop <iptables|ip6tables> <destination>: make the block hold.
 apply_first_drop() {
-  local tool=$1 destination=$2 rules number
+  local tool=$1 destination=$2 rules number extra
   local rule="-A DOCKER-USER -d $destination -j DROP"
   command -v "$tool" >/dev/null 2>&1 || fail "$tool not found"
   if ! "$tool" -w 30 -S DOCKER-USER >/dev/null 2>&1; then
@@ -71,6 +71,14 @@ apply_first_drop() {
     "$tool" -w 30 -I FORWARD 1 -j DOCKER-USER || fail "$tool could not jump from FORWARD to DOCKER-USER"
     repaired+=("$tool FORWARD jump to DOCKER-USER")
   fi
+  # Other jumps to DOCKER-USER go (last first, each checked as Docker may be rewriting FORWARD).
+  rules=$("$tool" -w 30 -S FORWARD) || fail "$tool could not list FORWARD"
+  extra=0
+  for number in $(printf '%s\\n' "$rules" | sed 1d | grep -nxF -- "-A FORWARD -j DOCKER-USER" | cut -d: -f1 | sed 1d | sort -rn); do
+    [ "$("$tool" -w 30 -S FORWARD "$number" 2>/dev/null)" = "-A FORWARD -j DOCKER-USER" ] \\
+      && "$tool" -w 30 -D FORWARD "$number" 2>/dev/null && extra=$((extra + 1))
+  done
+  [ "$extra" -eq 0 ] || repaired+=("$tool removed $extra other FORWARD jump(s) to DOCKER-USER")
   rules=$("$tool" -w 30 -S DOCKER-USER) || fail "$tool could not list DOCKER-USER"
   if [ "$(printf '%s\\n' "$rules" | sed -n 2p)" != "$rule" ]; then
     "$tool" -w 30 -I DOCKER-USER 1 -d "$destination" -j DROP \\

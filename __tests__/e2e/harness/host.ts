@@ -1,24 +1,28 @@
 /**
  * An emulated ECS container instance built from network namespaces, with no link into the
- * machine's own network namespace:
+ * machine's own network namespace, running a real Docker engine (engine.ts):
  *
- *   container-N ns            instance ns                          metadata ns
- *   eth0 172.17.0.N+1  ──veth── docker0 172.17.0.1 (bridge)
- *        fd00:d0c::N+1          eth0 10.0.0.10, fd00:10::10  ──veth── uplink 10.0.0.1, fd00:10::1
+ *   container N (docker run)   instance ns                          metadata ns
+ *   eth0 172.17.0.N+1  ──veth── docker0 172.17.0.1 (dockerd's)
+ *        fd00:d0c::…            eth0 10.0.0.10, fd00:10::10  ──veth── uplink 10.0.0.1, fd00:10::1
  *                               lo: task-credentials server          lo: 169.254.169.254, fd00:ec2::254
  *                                   127.0.0.1:51679                      IMDS emulation on port 80
+ *                               containerd, dockerd
  *
- * The instance forwards (ip_forward) and masquerades the bridge subnet like Docker; the metadata
- * namespace rewrites the TTL / hop limit of IMDSv2 token responses to the launch template's
- * `http_put_response_hop_limit`.
+ * dockerd makes docker0, the veths, ip_forward, its FORWARD rules and the NAT, as on EC2; each
+ * container's network namespace is given a name (`ip netns attach`) so probes can enter it. The
+ * metadata namespace rewrites the TTL / hop limit of IMDSv2 token responses to the launch
+ * template's `http_put_response_hop_limit`.
  */
 import { ChildProcess, spawn } from "node:child_process";
+import { createServer, Server } from "node:http";
 import { randomBytes } from "node:crypto";
 import { transformFileSync } from "@swc/core";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { dockerStartScript, ECS_INIT_SCRIPT, freshKernelFirewallScript } from "./docker";
+import { ECS_INIT_SCRIPT, freshKernelFirewallScript } from "./docker";
+import { BUSYBOX_IMAGE, DOCKER_SUBNET_V6, DockerEngine, removeCgroupParent, StopMode } from "./engine";
 import { CommandResult, mustRun, run } from "./run";
 
 /** Every namespace of the suite starts with this, followed by the pid of the run that made it. */
@@ -42,7 +46,8 @@ const INSTANCE_UPLINK = { v4: "10.0.0.10/24", v6: "fd00:10::10/64" };
 export const NEIGHBOUR_V4 = "10.0.0.1";
 export const NEIGHBOUR_V6 = "fd00:10::1";
 const METADATA_UPLINK = { v4: `${NEIGHBOUR_V4}/24`, v6: `${NEIGHBOUR_V6}/64` };
-const BRIDGE = { v4: "172.17.0.1/16", v6: "fd00:d0c::1/64" };
+/** How long a container may take to run again after dockerd started, and its IPv6 address to settle. */
+const CONTAINER_TIMEOUT_MS = 30_000;
 
 /** How the emulated host is built. */
 export interface InstanceOptions {
@@ -54,7 +59,7 @@ export interface InstanceOptions {
   readonly hopLimit: number;
   /** Whether the IMDS IPv6 endpoint exists (`http_protocol_ipv6`) and docker0 has IPv6. */
   readonly ipv6: boolean;
-  /** How many bridge containers to attach. */
+  /** How many bridge containers Docker runs (`--restart always`, so they come back with dockerd). */
   readonly containers: number;
 }
 
@@ -137,7 +142,28 @@ export async function sweepStaleNamespaces(): Promise<string[]> {
     return match !== null && !processAlive(Number(match[1]));
   });
   for (const name of stale) await removeNamespace(name);
+  // The cgroup parents their Docker engines made, once the processes in the namespaces are gone.
+  for (const name of staleCgroupParents()) await removeCgroupParent(name);
   return stale;
+}
+
+/** cgroup parents (any hierarchy) named after a run whose process no longer exists. */
+function staleCgroupParents(): string[] {
+  const names = new Set<string>();
+  for (const hierarchy of readdirSync("/sys/fs/cgroup")) {
+    const dir = join("/sys/fs/cgroup", hierarchy);
+    let entries: string[];
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const entry of [hierarchy, ...entries]) {
+      const match = new RegExp(`^${NAMESPACE_PREFIX}(\\d+)-`).exec(entry);
+      if (match !== null && !processAlive(Number(match[1]))) names.add(entry);
+    }
+  }
+  return [...names];
 }
 
 /** Sends one HTTP request with curl from a namespace; bounded by curl's own limits and a kill timer. */
@@ -160,7 +186,10 @@ export class EmulatedInstance {
   readonly containers: readonly string[];
   /** The instance's disk (overlay upper layers), console file and stand-in call log. */
   readonly stateDir: string;
+  /** The instance's Docker engine: started by `startDocker`, stopped by `reboot` and `teardown`. */
+  readonly engine: DockerEngine;
   private readonly servers: ChildProcess[] = [];
+  private control: Server | undefined;
   private readonly namespaces: string[] = [];
 
   private constructor(readonly options: InstanceOptions) {
@@ -169,6 +198,7 @@ export class EmulatedInstance {
     this.metadata = `${base}-meta`;
     this.containers = Array.from({ length: options.containers }, (_, index) => `${base}-c${index + 1}`);
     this.stateDir = mkdtempSync(join(tmpdir(), `${NAMESPACE_PREFIX}${options.label}-`));
+    this.engine = new DockerEngine({ netns: this.instance, dir: join(this.stateDir, "docker"), runDir: join(this.stateDir, "run"), name: base, ipv6: options.ipv6 });
   }
 
   /** Builds the namespaces, links, addresses and servers. Tears down what it made if a step fails. */
@@ -195,16 +225,12 @@ export class EmulatedInstance {
 
   private async build(): Promise<void> {
     const { ipv6 } = this.options;
-    for (const namespace of [this.metadata, this.instance, ...this.containers]) {
+    for (const namespace of [this.metadata, this.instance]) {
       await this.ip("netns", "add", namespace);
       this.namespaces.push(namespace);
     }
     // Links are created inside the namespaces directly: nothing ever appears in the initial one.
     await this.ip("-n", this.instance, "link", "add", "eth0", "type", "veth", "peer", "name", "uplink", "netns", this.metadata);
-    await this.ip("-n", this.instance, "link", "add", "docker0", "type", "bridge");
-    for (const [index, container] of this.containers.entries()) {
-      await this.ip("-n", this.instance, "link", "add", `veth${index}`, "type", "veth", "peer", "name", "eth0", "netns", container);
-    }
     const nodad = ipv6 ? "nodad" : "";
     await this.inNamespace(
       this.metadata,
@@ -215,6 +241,8 @@ ip addr add ${IMDS_V4}/32 dev lo
 ip addr add ${METADATA_UPLINK.v4} dev uplink
 ${ipv6 ? `ip -6 addr add ${IMDS_V6}/128 dev lo\nip -6 addr add ${METADATA_UPLINK.v6} dev uplink ${nodad}` : ""}
 ip link set uplink up
+# Docker routes docker0's IPv6 subnet without NAT: the way back goes through the instance.
+${ipv6 ? `ip -6 route add ${DOCKER_SUBNET_V6} via ${INSTANCE_UPLINK.v6.split("/")[0]}` : ""}
 # EC2 sends the IMDSv2 token response with TTL / hop limit = http_put_response_hop_limit.
 iptables -t mangle -A PREROUTING -p tcp --dport 80 -m string --algo bm --string "PUT /latest/api/token" -j CONNMARK --set-mark 0x1
 iptables -t mangle -A OUTPUT -p tcp --sport 80 -m connmark --mark 0x1 -j TTL --ttl-set ${this.options.hopLimit}
@@ -232,25 +260,8 @@ ip link set lo up
 ip addr add ${INSTANCE_UPLINK.v4} dev eth0
 ip link set eth0 up
 ip route add default via ${METADATA_UPLINK.v4.split("/")[0]}
-ip addr add ${BRIDGE.v4} dev docker0
-${ipv6 ? `ip -6 addr add ${INSTANCE_UPLINK.v6} dev eth0 ${nodad}\nip -6 addr add ${BRIDGE.v6} dev docker0 ${nodad}\nip -6 route add default via ${METADATA_UPLINK.v6.split("/")[0]}` : ""}
-ip link set docker0 up
-${this.containers.map((_, index) => `ip link set veth${index} master docker0 up`).join("\n")}
-sysctl -qw net.ipv4.ip_forward=1
-${ipv6 ? "sysctl -qw net.ipv6.conf.all.forwarding=1" : ""}`,
+${ipv6 ? `ip -6 addr add ${INSTANCE_UPLINK.v6} dev eth0 ${nodad}\nip -6 route add default via ${METADATA_UPLINK.v6.split("/")[0]}` : ""}`,
     );
-    for (const [index, container] of this.containers.entries()) {
-      await this.inNamespace(
-        container,
-        `set -e
-ip link set lo up
-ip addr add 172.17.0.${index + 2}/16 dev eth0
-${ipv6 ? `ip -6 addr add fd00:d0c::${index + 2}/64 dev eth0 nodad` : ""}
-ip link set eth0 up
-ip route add default via ${BRIDGE.v4.split("/")[0]}
-${ipv6 ? `ip -6 route add default via ${BRIDGE.v6.split("/")[0]}` : ""}`,
-      );
-    }
     // The same server also answers on the metadata namespace's uplink address: a neighbour past the
     // instance that containers must still reach, so that "no answer from IMDS" cannot come from a
     // broken path.
@@ -299,30 +310,121 @@ ${ipv6 ? `ip -6 route add default via ${BRIDGE.v6.split("/")[0]}` : ""}`,
   }
 
   /**
-   * Replays dockerd's start (or restart) on the instance's firewall, then ecs-init's plumbing, and
-   * marks docker.service active for the systemctl stand-in.
+   * Docker starts (`systemctl start docker` at boot): containerd and dockerd, then the bridge
+   * containers (run once, brought back by dockerd's restart policy afterwards), then ecs-init's
+   * plumbing; docker.service is marked active for the systemctl stand-in. Nothing happens when
+   * dockerd already runs, as with systemd.
    */
   async startDocker(): Promise<void> {
-    await this.inNamespace(this.instance, dockerStartScript(this.options.ipv6));
+    if (this.engine.dockerdRunning) return;
+    await this.engine.startDockerd();
+    await this.afterDockerStart();
+  }
+
+  /**
+   * dockerd stops and starts again: gracefully (SIGTERM, its containers stopped and started again)
+   * or killed (SIGKILL, as by the OOM killer: containers keep running, the pid file stays, and
+   * systemd's Restart=always starts it again).
+   */
+  async restartDocker(mode: StopMode): Promise<void> {
+    await this.engine.stopDockerd(mode);
+    await this.engine.startDockerd();
+    await this.afterDockerStart();
+  }
+
+  private async afterDockerStart(): Promise<void> {
+    await this.attachContainers();
     await this.inNamespace(this.instance, ECS_INIT_SCRIPT);
     const active = join(this.stateDir, "run", "imds-e2e-systemd", "active");
     mkdirSync(active, { recursive: true });
     writeFileSync(join(active, "docker.service"), "");
   }
 
-  /** The same start as one script, for the systemctl stand-in's docker.service (written once). */
-  private dockerStartFile(): string {
-    const file = join(this.stateDir, "docker-start.sh");
-    if (!existsSync(file)) writeFileSync(file, `${dockerStartScript(this.options.ipv6)}\n${ECS_INIT_SCRIPT}`);
-    return file;
+  /**
+   * Runs each bridge container on its first start, waits until dockerd has it running, and names
+   * its network namespace after `containers[i]` for the probes (again after every start: a
+   * restarted container has a new namespace).
+   */
+  private async attachContainers(): Promise<void> {
+    for (const [index, name] of this.containers.entries()) {
+      const container = `c${index + 1}`;
+      if ((await this.engine.tryDocker(["container", "inspect", container])).code !== 0) {
+        await this.engine.docker(["run", "-d", "--init", "--restart", "always", "--name", container, BUSYBOX_IMAGE, "/bin/busybox", "sleep", "86400"]);
+      }
+      const deadline = Date.now() + CONTAINER_TIMEOUT_MS;
+      let pid = 0;
+      for (;;) {
+        const state = (await this.engine.docker(["container", "inspect", "--format", "{{.State.Running}} {{.State.Pid}}", container])).stdout.trim();
+        const [isRunning, statePid] = state.split(" ");
+        pid = Number(statePid);
+        if (isRunning === "true" && pid > 0) break;
+        if (Date.now() > deadline) throw new Error(`container ${container} not running ${CONTAINER_TIMEOUT_MS} ms after dockerd started: ${state}`);
+        await new Promise((resolvePromise) => setTimeout(resolvePromise, 100));
+      }
+      await run("ip", ["netns", "delete", name], { timeoutMs: COMMAND_TIMEOUT_MS });
+      await this.ip("netns", "attach", name, String(pid));
+      if (this.options.ipv6) {
+        // The container's address is usable once duplicate address detection is over.
+        const deadline6 = Date.now() + CONTAINER_TIMEOUT_MS;
+        while ((await this.ip("-n", name, "-6", "addr", "show", "tentative")).stdout.trim() !== "") {
+          if (Date.now() > deadline6) throw new Error(`container ${container} kept a tentative IPv6 address`);
+          await new Promise((resolvePromise) => setTimeout(resolvePromise, 100));
+        }
+      }
+    }
   }
 
   /**
-   * A reboot: the kernel starts with empty tables, /run starts empty (runtime masks are gone), the
-   * disk is kept, and systemd loads the unit files found on it.
+   * The socket on which the systemctl stand-in asks for docker.service's start and stop (a part
+   * that runs `systemctl restart docker`): served by the test process, dockerd's parent.
+   */
+  private dockerControl(): Promise<string> {
+    const path = join(this.stateDir, "docker-control.sock");
+    if (this.control !== undefined) return Promise.resolve(path);
+    let queue = Promise.resolve();
+    const server = createServer((request, response) => {
+      const verb = /^\/docker\/(start|stop)$/.exec(request.url ?? "")?.[1];
+      request.resume();
+      queue = queue.then(async () => {
+        try {
+          if (verb === "start") await this.startDocker();
+          else if (verb === "stop") await this.engine.stopDockerd("graceful");
+          else throw new Error(`unknown request ${request.method} ${request.url}`);
+          response.end();
+        } catch (error) {
+          response.statusCode = 500;
+          response.end(`docker.service ${verb}: ${(error as Error).message}\n`);
+        }
+      });
+    });
+    this.control = server;
+    return new Promise((resolvePromise, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => resolvePromise(path));
+    });
+  }
+
+  /** Removes the names given to the containers' network namespaces. */
+  private async detachContainers(): Promise<void> {
+    for (const name of this.containers) await run("ip", ["netns", "delete", name], { timeoutMs: COMMAND_TIMEOUT_MS });
+  }
+
+  /**
+   * A reboot: Docker is shut down (dockerd, containerd, shims); the kernel starts with empty tables,
+   * every policy ACCEPT, no docker0 and no forwarding; /run starts empty (runtime masks are gone);
+   * the disk is kept (Docker's data root too: images and containers survive), and systemd loads
+   * the unit files found on it.
    */
   async reboot(): Promise<void> {
-    await this.inNamespace(this.instance, freshKernelFirewallScript(this.options.ipv6));
+    await this.engine.stopAll(false);
+    await this.detachContainers();
+    await this.inNamespace(
+      this.instance,
+      `${freshKernelFirewallScript(this.options.ipv6)}
+ip link delete docker0 2>/dev/null || true
+sysctl -qw net.ipv4.ip_forward=0
+${this.options.ipv6 ? "sysctl -qw net.ipv6.conf.all.forwarding=0" : ""}`,
+    );
     rmSync(join(this.stateDir, "run"), { recursive: true, force: true });
     await this.bootSystemd();
   }
@@ -391,7 +493,7 @@ ${ipv6 ? `ip -6 route add default via ${BRIDGE.v6.split("/")[0]}` : ""}`,
       [
         "netns", "exec", this.instance,
         "unshare", "--mount", "--propagation", "private", "--",
-        "env", "-i", `PATH=${path}`, `IMDS_E2E_CALLS=${callsFile}`, `IMDS_E2E_AGENT_STARTS=${join(this.stateDir, "agent-starts")}`, `IMDS_E2E_DOCKER_START=${this.dockerStartFile()}`, "INSTANCE_ID=i-0123456789abcdef0", "HOME=/root", "LANG=C",
+        "env", "-i", `PATH=${path}`, `IMDS_E2E_CALLS=${callsFile}`, `IMDS_E2E_AGENT_STARTS=${join(this.stateDir, "agent-starts")}`, `IMDS_E2E_DOCKER_CONTROL=${await this.dockerControl()}`, "INSTANCE_ID=i-0123456789abcdef0", "HOME=/root", "LANG=C",
         join(HARNESS_DIR, "instance-root.sh"), this.stateDir,
         ...command,
       ],
@@ -410,13 +512,23 @@ ${ipv6 ? `ip -6 route add default via ${BRIDGE.v6.split("/")[0]}` : ""}`,
     return existsSync(onDisk) ? readFileSync(onDisk, "utf8") : undefined;
   }
 
-  /** Removes servers, namespaces and the state directory. Safe to call twice. */
+  /** Stops Docker, removes servers, namespaces and the state directory. Safe to call twice. */
   async teardown(): Promise<void> {
+    const errors: unknown[] = [];
+    try {
+      await this.engine.stopAll(true);
+    } catch (error) {
+      errors.push(error);
+    }
+    await this.detachContainers();
+    this.control?.close();
+    this.control = undefined;
     for (const server of this.servers.splice(0)) {
       if (server.exitCode === null && server.signalCode === null) server.kill("SIGKILL");
     }
     for (const namespace of this.namespaces.splice(0).reverse()) await removeNamespace(namespace);
     rmSync(this.stateDir, { recursive: true, force: true });
+    if (errors.length > 0) throw new AggregateError(errors, `teardown of ${this.instance}`);
   }
 }
 

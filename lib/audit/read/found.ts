@@ -1,5 +1,6 @@
 /** What the readers hand on: launch resources with their address and file, and input errors. */
 import { readFileSync, statSync } from "node:fs";
+import { SourcedSuppression } from "../suppressions";
 import { AuditNetworkMode, Judgement, LaunchDescription } from "../types";
 
 /** The resource types the audit judges. */
@@ -11,12 +12,16 @@ export interface FoundResource {
   readonly address: string;
   /** The file it was read from. */
   readonly file: string;
+  /** The line where the resource is declared, when the reader knows it (CloudFormation, API outputs). */
+  readonly line?: number;
   readonly description: LaunchDescription;
   /**
    * Set when the reader cannot tell what this row launches (a module that is not downloaded, a
    * `for_each` known only at apply time): why, and what to do. Every mode is then `unknown`.
    */
   readonly unresolved?: string;
+  /** Suppressions written beside the resource: an HCL comment above it, its `//` comment in Terraform JSON. */
+  readonly suppressions?: readonly SourcedSuppression[];
 }
 
 /** An input the audit cannot read: the file and what is wrong. */

@@ -10,11 +10,14 @@
 import { hcl } from "../evaluate/expression";
 import { recordNestedOrder } from "./dynamic";
 import { AuditInputError, LAUNCH_RESOURCE_TYPES, readText } from "./found";
+import { HCL_COMMENT, parseHclSuppression, SourcedSuppression, SuppressionError } from "../suppressions";
 
 /** A parsed file: its top-level blocks in hcl2json's shape (the shape of Terraform JSON, blocks as lists). */
 export interface ParsedFile {
   readonly file: string;
   readonly body: Record<string, unknown>;
+  /** `# ecs-imds-guard:suppress` comments above resource blocks, by `type.name`. */
+  readonly suppressions?: ReadonlyMap<string, readonly SourcedSuppression[]>;
 }
 
 /** Data sources whose values the readers evaluate or name (the rest stay unknown, so are not parsed). */
@@ -60,7 +63,41 @@ export async function parseHclFiles(files: readonly string[]): Promise<ParsedFil
   const locals = { next: 0 };
   const byFile = new Map<string, ParsedFile>();
   if (merged) for (const entry of split) byFile.set(entry.file, { file: entry.file, body: bodyOf(merged, entry.blocks, locals) });
-  return Promise.all(read.map((entry) => byFile.get(entry.file) ?? parseHclFile(entry.file, entry.text, entry.blocks)));
+  const parsed = await Promise.all(read.map((entry) => byFile.get(entry.file) ?? parseHclFile(entry.file, entry.text, entry.blocks)));
+  return parsed.map((file, index) => {
+    const suppressions = commentSuppressions(file.file, read[index].text);
+    return suppressions.size > 0 ? { ...file, suppressions } : file;
+  });
+}
+
+/**
+ * `# ecs-imds-guard:suppress rule=... reason="..."` lines in the comment lines right above a
+ * `resource "type" "name" {` line, by `type.name`.
+ */
+export function commentSuppressions(file: string, text: string): Map<string, SourcedSuppression[]> {
+  const found = new Map<string, SourcedSuppression[]>();
+  const lines = text.split(/\r?\n/);
+  lines.forEach((line, index) => {
+    const block = /^[ \t]*resource[ \t]+"([^"]+)"[ \t]+"([^"]+)"/.exec(line);
+    if (!block) return;
+    const suppressions: SourcedSuppression[] = [];
+    for (let above = index - 1; above >= 0 && /^[ \t]*(#|\/\/)/.test(lines[above]); above--) {
+      const comment = HCL_COMMENT.exec(lines[above]);
+      if (!comment) continue;
+      try {
+        suppressions.unshift(parseHclSuppression(comment[1], file, above + 1));
+      } catch (error) {
+        if (error instanceof SuppressionError) throw new AuditInputError(file, error.message.replace(/^ecs-imds-guard: /, ""));
+        throw error;
+      }
+    }
+    if (suppressions.length > 0) found.set(`${block[1]}.${block[2]}`, suppressions);
+  });
+  // A suppression comment anywhere else would acknowledge nothing without a word: refuse it.
+  const attached = [...found.values()].flat().map((suppression) => suppression.source);
+  const stray = lines.findIndex((line, index) => HCL_COMMENT.test(line) && !attached.includes(`${file}:${index + 1}`));
+  if (stray >= 0) throw new AuditInputError(file, `line ${stray + 1}: an ecs-imds-guard:suppress comment must be in the comment lines right above a resource block`);
+  return found;
 }
 
 /** The part of a module's merged body that one file's blocks declared. */

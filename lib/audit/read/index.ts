@@ -7,6 +7,8 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Value } from "../evaluate/expression";
+import { cloudAssemblyIn, isCloudAssembly, isCloudFormation, parameterValues, parseTemplateFile, readCloudAssembly, readTemplate } from "./cloudformation";
+import { isDeployedOutput, joinInstances, readDeployed } from "./deployed";
 import { AuditInputError, FoundResource } from "./found";
 import { parseHclFiles } from "./hcl";
 import { ModuleConfig, ModuleInstance } from "./module";
@@ -36,6 +38,8 @@ export interface ReadOptions extends VariableSources {
 export async function readAuditPath(path: string, options: ReadOptions = {}): Promise<FoundResource[]> {
   if (!existsSync(path)) throw new AuditInputError(path, "no such file or folder");
   if (statSync(path).isDirectory()) {
+    // An AWS CDK cloud assembly (cdk.out), or the app folder holding one.
+    if (isCloudAssembly(path)) return readCloudAssembly(path, parameterValues(path, options.variableArguments));
     // A cdktf project folder: its synthesized output.
     if (!existsSync(join(path, "stacks")) && existsSync(join(path, "cdktf.out", "stacks"))) return readAuditPath(join(path, "cdktf.out"), options);
     const stacks = join(path, "stacks");
@@ -52,7 +56,12 @@ export async function readAuditPath(path: string, options: ReadOptions = {}): Pr
     if (existsSync(join(path, "cdk.tf.json"))) return readJsonFile(join(path, "cdk.tf.json"), options);
     const names = readdirSync(path);
     if (!names.some((name) => name.endsWith(".tf") || name.endsWith(".tf.json"))) {
-      throw new AuditInputError(path, "no cdktf.out stacks, cdk.tf.json, .tf or .tf.json files in this folder");
+      const assembly = cloudAssemblyIn(path);
+      if (assembly !== undefined) return readCloudAssembly(assembly, parameterValues(path, options.variableArguments));
+      throw new AuditInputError(
+        path,
+        "no cdk.out or cdktf.out folder, cdk.tf.json, .tf or .tf.json files in this folder (an AWS CDK app: run cdk synth first; a CloudFormation template or an AWS API output: give the file)",
+      );
     }
     const loader = new ModuleLoader(path);
     return readRoot(await loader.load(path), loader, options, path);
@@ -61,14 +70,30 @@ export async function readAuditPath(path: string, options: ReadOptions = {}): Pr
     const loader = new ModuleLoader(dirname(path));
     return readRoot(loader.fromFiles(dirname(path), await parseHclFiles([path])), loader, options);
   }
+  // CloudFormation in YAML; JSON is told apart by its content.
+  if (/\.(ya?ml|template)$/i.test(path)) return readCloudFormation(path, options);
   return readJsonFile(path, options);
 }
 
 async function readJsonFile(file: string, options: ReadOptions): Promise<FoundResource[]> {
-  const document = readJsonObject(file);
+  return readJsonDocument(readJsonObject(file), file, options);
+}
+
+/**
+ * Reads Terraform JSON or a plan already in memory (`Testing.synth`'s output, parsed). `file` names
+ * it in the results; local module sources resolve from its folder.
+ */
+export async function readJsonDocument(document: Record<string, unknown>, file: string, options: ReadOptions = {}): Promise<FoundResource[]> {
   if (isPlan(document)) return readPlan(file, document);
+  if (isCloudFormation(document)) return readCloudFormation(file, options);
+  if (isDeployedOutput(document)) return readDeployed(file, document);
   const loader = new ModuleLoader(dirname(file));
   return readRoot(loader.fromFiles(dirname(file), [asTerraformJson(file, document)]), loader, options);
+}
+
+function readCloudFormation(file: string, options: ReadOptions): FoundResource[] {
+  const parameters = parameterValues(file, options.variableArguments);
+  return readTemplate(parseTemplateFile(file), parameters !== undefined ? { parameters } : {});
 }
 
 /** `automaticFilesDir`: the root folder, whose `terraform.tfvars` and `*.auto.tfvars` Terraform loads. */
@@ -82,6 +107,6 @@ async function readRoot(config: ModuleConfig, loader: ModuleLoader, options: Rea
 export async function readAuditInputs(paths: readonly string[], options: ReadOptions = {}): Promise<FoundResource[]> {
   const found: FoundResource[] = [];
   for (const path of paths) found.push(...(await readAuditPath(path, options)));
-  return found;
+  return joinInstances(found);
 }
 

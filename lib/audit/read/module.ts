@@ -7,7 +7,8 @@ import { relative } from "node:path";
 import { EvalError, EvalScope, Value } from "../evaluate/expression";
 import { convertToType, parseTypeConstraint, TypeConstraint } from "../evaluate/types";
 import { ASSEMBLED_DATA_TYPES, evaluateDataSource } from "./data-sources";
-import { FoundResource, LAUNCH_RESOURCE_TYPES, unresolvedDescription } from "./found";
+import { SourcedSuppression, SuppressionError, suppressionsInComment } from "../suppressions";
+import { AuditInputError, FoundResource, LAUNCH_RESOURCE_TYPES, unresolvedDescription } from "./found";
 import { ParsedFile } from "./hcl";
 import { Expansion, expand, Instance } from "./instances";
 import { describeLaunch } from "./launch";
@@ -21,6 +22,8 @@ export interface Declaration {
   readonly name: string;
   readonly file: string;
   readonly body: Record<string, unknown>;
+  /** Suppressions written beside a resource: an HCL comment above it, its `//` comment in Terraform JSON. */
+  readonly suppressions?: readonly SourcedSuppression[];
 }
 
 /** A `variable` block: its default, nullability and type constraint. */
@@ -54,7 +57,7 @@ export function moduleConfig(dir: string, files: readonly ParsedFile[]): ModuleC
   const data = new Map<string, Declaration>();
   const calls = new Map<string, Declaration>();
   const outputs = new Map<string, unknown>();
-  for (const { file, body } of files) {
+  for (const { file, body, suppressions } of files) {
     for (const [name, blocks] of entries(body.variable)) {
       const first = blocksOf(blocks)[0] ?? {};
       const nullable = first.nullable !== false && first.nullable !== "false";
@@ -65,7 +68,11 @@ export function moduleConfig(dir: string, files: readonly ParsedFile[]): ModuleC
     for (const block of blocksOf(body.locals)) for (const [name, raw] of Object.entries(block)) locals.set(name, raw);
     for (const [type, byName] of entries(body.resource)) {
       if (!(LAUNCH_RESOURCE_TYPES as readonly string[]).includes(type)) continue;
-      for (const [name, blocks] of entries(byName)) resources.push({ type, name, file, body: blocksOf(blocks)[0] ?? {} });
+      for (const [name, blocks] of entries(byName)) {
+        const declared = blocksOf(blocks)[0] ?? {};
+        const written = [...(suppressions?.get(`${type}.${name}`) ?? []), ...commentedSuppressions(declared["//"], file, `${type}.${name}`)];
+        resources.push({ type, name, file, body: declared, ...(written.length > 0 ? { suppressions: written } : {}) });
+      }
     }
     for (const [type, byName] of entries(body.data)) {
       for (const [name, blocks] of entries(byName)) data.set(`${type}.${name}`, { type, name, file, body: blocksOf(blocks)[0] ?? {} });
@@ -331,12 +338,12 @@ export class ModuleInstance {
       const expansion = await this.expansion(resource.body);
       if ("unknown" in expansion) {
         const why = `${address}: ${expansion.unknown}`;
-        found.push({ address, file: resource.file, description: unresolvedDescription(resource.type, why), unresolved: why });
+        found.push({ address, file: resource.file, description: unresolvedDescription(resource.type, why), unresolved: why, ...(resource.suppressions ? { suppressions: resource.suppressions } : {}) });
         continue;
       }
       for (const instance of expansion.instances) {
         const description = await describeLaunch(resource.type, resource.body, this.scope(instance), explainReference, (raw) => this.imageSource(raw));
-        found.push({ address: `${address}${instance.key}`, file: resource.file, description });
+        found.push({ address: `${address}${instance.key}`, file: resource.file, description, ...(resource.suppressions ? { suppressions: resource.suppressions } : {}) });
       }
     }
     for (const call of this.config.calls.values()) {
@@ -390,4 +397,14 @@ function collect(body: Record<string, unknown>, values: ReadonlyArray<[Instance,
  */
 export function explainReference(reference: string): string {
   return reference.startsWith("var.") ? `${reference}, a variable without a default: give it (-var, -var-file) or audit a saved plan` : reference;
+}
+
+/** Suppressions `ImdsAuditAspect.suppress` wrote into a resource's `//` comment of Terraform JSON. */
+function commentedSuppressions(comment: unknown, file: string, resource: string): SourcedSuppression[] {
+  try {
+    return suppressionsInComment(comment, file, resource);
+  } catch (error) {
+    if (error instanceof SuppressionError) throw new AuditInputError(file, error.message.replace(/^ecs-imds-guard: /, ""));
+    throw error;
+  }
 }

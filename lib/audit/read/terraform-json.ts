@@ -9,7 +9,7 @@ export function readJsonObject(file: string): Record<string, unknown> {
   try {
     document = JSON.parse(text);
   } catch (error) {
-    throw new AuditInputError(file, `not JSON (${(error as Error).message}); expected Terraform JSON (cdk.tf.json), terraform show -json output, or .tf files`);
+    throw new AuditInputError(file, `not JSON (${(error as Error).message}); expected Terraform JSON (cdk.tf.json), terraform show -json output, a CloudFormation template, an AWS CLI output, or .tf files`);
   }
   if (document === null || typeof document !== "object" || Array.isArray(document)) {
     throw new AuditInputError(file, "not a JSON object; expected Terraform JSON or terraform show -json output");
@@ -25,7 +25,7 @@ export function isPlan(document: Record<string, unknown>): boolean {
 /** Checks that a JSON object is Terraform configuration. */
 export function asTerraformJson(file: string, document: Record<string, unknown>): ParsedFile {
   if (!("resource" in document) && !("terraform" in document) && !("provider" in document) && !("module" in document) && !("data" in document) && !("variable" in document) && !("locals" in document)) {
-    throw new AuditInputError(file, "JSON without resource, data, module, variable, locals, terraform or provider keys: not Terraform JSON nor a plan");
+    throw new AuditInputError(file, "JSON without resource, data, module, variable, locals, terraform or provider keys (Terraform), Resources (CloudFormation), LaunchTemplateVersions, LaunchConfigurations or InstanceId with UserData (AWS CLI output): not an input the audit reads");
   }
   return { file, body: document };
 }
