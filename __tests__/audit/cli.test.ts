@@ -217,6 +217,12 @@ describe("exit codes and --fail-on", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^Usage: ecs-imds-guard audit/);
   });
+
+  it.each([["--version"], ["-V"], ["audit", "--version"]])("prints the package's version with %s and exits 0", async (...args) => {
+    const run = await cli(args);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version}\n`);
+  });
 });
 
 describe("bad inputs: a clear error naming the file, or unknown; never a crash or a hang", () => {

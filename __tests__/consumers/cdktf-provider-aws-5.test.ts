@@ -21,10 +21,13 @@ describeWhen(awsProviderRequirements())("a cdktf app on @cdktf/provider-aws 20.1
     const tarball = process.env.PACKED_TARBALL;
     if (!tarball) throw new Error("PACKED_TARBALL is not set: run the consumer tests through jest (its global setup packs)");
     workDir = mkdtempSync(join(tmpdir(), `ecs-imds-guard-${NAME}-`));
-    const appDir = installConsumerApp(NAME, tarball, workDir);
-    copyFileSync(join(CONSUMERS, NAME, PROGRAM), join(appDir, PROGRAM));
+    // Node.js 22, the oldest supported: what this app proves is the provider, not the runtime.
+    const nodes = process.env.CONSUMER_NODES;
+    if (!nodes) throw new Error("CONSUMER_NODES is not set: run the consumer tests through jest (its global setup installs Node.js)");
+    const app = installConsumerApp(NAME, tarball, workDir, JSON.parse(nodes)["22"]);
+    copyFileSync(join(CONSUMERS, NAME, PROGRAM), join(app.dir, PROGRAM));
     outdir = join(workDir, "out");
-    runAppFile(appDir, PROGRAM, outdir);
+    runAppFile(app, PROGRAM, outdir);
   }, 900_000);
 
   afterAll(() => {

@@ -1,6 +1,7 @@
 /** The tarball `npm pack` makes, as the consumer tests' global setup packed it. */
 const files: string[] = JSON.parse(process.env.PACKED_TARBALL_FILES ?? "null");
 const size = Number(process.env.PACKED_TARBALL_SIZE);
+const manifest = JSON.parse(process.env.PACKED_MANIFEST ?? "null");
 
 describe("the npm package", () => {
   it("holds only the built library, its README, licence and package.json", () => {
@@ -24,5 +25,19 @@ describe("the npm package", () => {
     // fixtures or a second copy slipping in.
     expect(size).toBeGreaterThan(0);
     expect(size).toBeLessThan(225_000);
+  });
+
+  it("runs no script when installed: its package.json has no prepare or install scripts", () => {
+    // npm lists these as install scripts of a tarball or git install (`install-scripts`); the build
+    // runs in prepack, before the tarball is made.
+    expect(manifest).not.toBeNull();
+    const onInstall = ["preinstall", "install", "postinstall", "prepare"].filter((script) => script in (manifest.scripts ?? {}));
+    expect(onInstall).toEqual([]);
+    expect(manifest.scripts.prepack).toBeDefined();
+  });
+
+  it("tells where its documentation is and which Node.js it needs", () => {
+    expect(manifest.homepage).toMatch(/^https:\/\//);
+    expect(manifest.engines).toEqual({ node: ">=22" });
   });
 });

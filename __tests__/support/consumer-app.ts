@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { delimiter, join, resolve } from "node:path";
 
 /** The repository root. */
 export const ROOT = resolve(__dirname, "../..");
-/** Folder of the consumer apps, each made the way `cdktf init --template=typescript` makes one. */
+/** Folder of the consumer apps, each as `cdktf init` or `cdktn init --template=typescript` wrote it (init-apps.sh). */
 export const CONSUMERS = join(ROOT, "__tests__/consumers");
 /** Programs every consumer app gets beside the README's examples. */
 const APP_SOURCES = join(CONSUMERS, "app-src");
@@ -46,15 +46,20 @@ export function runIn(
   cwd: string,
   command: string,
   args: readonly string[],
-  options: { timeoutMs?: number; env?: Record<string, string>; check?: boolean } = {},
+  options: { timeoutMs?: number; env?: Record<string, string>; check?: boolean; userShell?: boolean } = {},
 ): CommandOutput {
+  // A user's shell: none of the variables npm sets for this repository's own `npm test` (they name
+  // this project and Node.js binary: npm_config_local_prefix, npm_node_execpath, NODE, ...).
+  const inherited = options.userShell
+    ? Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|NODE$|INIT_CWD$)/i.test(key)))
+    : process.env;
   const result = spawnSync(command, args, {
     cwd,
     encoding: "utf8",
     timeout: options.timeoutMs ?? 180_000,
     killSignal: "SIGKILL",
     maxBuffer: 64 * 1024 * 1024,
-    env: { ...process.env, CHECKPOINT_DISABLE: "1", npm_config_fund: "false", npm_config_audit: "false", ...options.env },
+    env: { ...inherited, CHECKPOINT_DISABLE: "1", npm_config_fund: "false", npm_config_audit: "false", ...options.env },
   });
   const output = { status: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
   if ((options.check ?? true) && result.status !== 0) {
@@ -98,26 +103,76 @@ export function readmeExamplesFor(flavour: Flavour): ReadmeExample[] {
   return readmeExamples().filter((example) => flavour === "cdktn" || example.flavour === "cdktf");
 }
 
+/** The README section whose ```sh block installs the package in an app of `flavour`. */
+const INSTALL_SECTIONS: Record<Flavour, string> = { cdktf: "Install in your own app", cdktn: "On CDK Terrain" };
+
 /**
- * Copies a consumer app into `workDir`, installs its locked dependencies with `npm ci`, then the
- * package tarball with `npm install`, as a user adds a library to an app; then adds the README's
- * examples and the programs of app-src/.
+ * The install commands of README.md for an app of `flavour`, in order, exactly as written: every
+ * line of the ```sh blocks of its section ("Install in your own app" or "On CDK Terrain").
  */
-export function installConsumerApp(name: string, tarball: string, workDir: string): string {
-  const appDir = join(workDir, name);
-  mkdirSync(appDir, { recursive: true });
-  for (const file of ["package.json", "package-lock.json", "tsconfig.json", "cdktf.json"]) {
-    cpSync(join(CONSUMERS, name, file), join(appDir, file));
-  }
-  runIn(appDir, "npm", ["ci", "--prefer-offline"], { timeoutMs: 300_000 });
-  runIn(appDir, "npm", ["install", "--prefer-offline", tarball], { timeoutMs: 300_000 });
+export function readmeInstallLines(flavour: Flavour, readme = readFileSync(join(ROOT, "README.md"), "utf8")): string[] {
+  const start = readme.indexOf(`\n## ${INSTALL_SECTIONS[flavour]}\n`);
+  if (start < 0) throw new Error(`README.md has no section "## ${INSTALL_SECTIONS[flavour]}"`);
+  const end = readme.indexOf("\n## ", start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  return [...section.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].flatMap((block) => block[1].split("\n").filter((line) => line.trim() !== ""));
+}
+
+/**
+ * A README install line as run against the packed tarball: the word `ecs-imds-guard` (the
+ * registry name) becomes the tarball's path; nothing else changes.
+ */
+export function withTarball(line: string, tarball: string): string {
+  return line.replace(/(^|\s)ecs-imds-guard(?=\s|$)/g, (_whole, space: string) => `${space}${tarball}`);
+}
+
+/** A consumer app installed in a work folder, run on one Node.js release. */
+export interface ConsumerApp {
+  readonly dir: string;
+  /** Folder of the `node` (and, through PATH, `npm`, `npx`) the app runs on. */
+  readonly nodeBin: string;
+  /** What the README's install lines printed, line by line. */
+  readonly installOutput: readonly CommandOutput[];
+  /** Installed package names (`npm ls --all`) before and after the README's install lines. */
+  readonly packagesBefore: ReadonlySet<string>;
+  readonly packagesAfter: ReadonlySet<string>;
+  /** `runIn` in the app folder, on the app's Node.js. */
+  run(command: string, args: readonly string[], options?: { timeoutMs?: number; env?: Record<string, string>; check?: boolean }): CommandOutput;
+}
+
+/**
+ * Copies a consumer app (as its init command wrote it, with its lock file) into `workDir`; on the
+ * Node.js of `nodeBin`, installs its locked dependencies with `npm ci`, then runs the README's
+ * install lines for its flavour, in order, through bash (the tarball in place of the registry
+ * name); then adds the README's examples and the programs of app-src/.
+ */
+export function installConsumerApp(name: string, tarball: string, workDir: string, nodeBin: string): ConsumerApp {
+  const dir = join(workDir, name);
+  cpSync(join(CONSUMERS, name), dir, { recursive: true, filter: (source) => !/[\\/]node_modules$/.test(source) });
+  const env = { PATH: `${nodeBin}${delimiter}${process.env.PATH ?? ""}` };
+  const run: ConsumerApp["run"] = (command, args, options = {}) => runIn(dir, command, args, { ...options, userShell: true, env: { ...env, ...options.env } });
+  // node_modules as init left it. `cdktf init` installs `typescript ts-jest ...` by name, so npm
+  // overrides ts-jest's peer (TypeScript below 7) with a warning; the lock it writes holds that tree,
+  // which a plain `npm ci` refuses (ERESOLVE). `--force` lays out exactly the locked tree.
+  run("npm", ["ci", "--prefer-offline", "--force"], { timeoutMs: 300_000 });
+  const packagesBefore = installedPackages(run);
   const flavour = flavourOf(name);
+  const lines = readmeInstallLines(flavour);
+  if (lines.length === 0) throw new Error(`README.md shows no install line for a ${flavour} app`);
+  const installOutput = lines.map((line) => run("bash", ["-c", withTarball(line, tarball)], { timeoutMs: 300_000 }));
+  const packagesAfter = installedPackages(run);
   // Test examples need jest's types and runner: runJestExamples writes and runs them.
-  for (const example of readmeExamplesFor(flavour).filter((e) => !e.test)) writeFileSync(join(appDir, example.file), inFlavour(example.code, flavour));
+  for (const example of readmeExamplesFor(flavour).filter((e) => !e.test)) writeFileSync(join(dir, example.file), inFlavour(example.code, flavour));
   for (const file of readdirSync(APP_SOURCES)) {
-    writeFileSync(join(appDir, file), inFlavour(readFileSync(join(APP_SOURCES, file), "utf8"), flavour));
+    writeFileSync(join(dir, file), inFlavour(readFileSync(join(APP_SOURCES, file), "utf8"), flavour));
   }
-  return appDir;
+  return { dir, nodeBin, installOutput, packagesBefore, packagesAfter, run };
+}
+
+/** Names of every package installed in an app's node_modules tree. */
+function installedPackages(run: ConsumerApp["run"]): Set<string> {
+  const listing = run("npm", ["ls", "--all", "--parseable"], { check: false }).stdout;
+  return new Set(listing.split("\n").flatMap((line) => /.*\/node_modules\/((?:@[^/]+\/)?[^/]+)$/.exec(line)?.slice(1) ?? []));
 }
 
 /** The `cdktf.json` app command of a consumer, split into program and arguments. */
@@ -130,11 +185,11 @@ export function appCommand(appDir: string): { command: string; args: string[] } 
  * Runs `file` the way the app's cdktf.json runs main.ts (`npx ts-node main.ts`, which type-checks),
  * writing into `outdir` as `cdktf synth` would through CDKTF_OUTDIR.
  */
-export function runAppFile(appDir: string, file: string, outdir: string, check = true): CommandOutput {
-  const { command, args } = appCommand(appDir);
+export function runAppFile(app: ConsumerApp, file: string, outdir: string, check = true): CommandOutput {
+  const { command, args } = appCommand(app.dir);
   const fileArgs = args.map((arg) => (arg === "main.ts" ? file : arg));
-  if (!fileArgs.includes(file)) throw new Error(`cdktf.json of ${appDir} does not run main.ts: ${args.join(" ")}`);
-  return runIn(appDir, command, fileArgs, { env: { CDKTF_OUTDIR: outdir }, check });
+  if (!fileArgs.includes(file)) throw new Error(`cdktf.json of ${app.dir} does not run main.ts: ${args.join(" ")}`);
+  return app.run(command, fileArgs, { env: { CDKTF_OUTDIR: outdir }, check });
 }
 
 /** Parsed cdk.tf.json of each stack under a cdktf outdir, by stack name. */
@@ -147,8 +202,8 @@ export function synthesizedStacks(outdir: string): Record<string, any> {
 }
 
 /** Paths of every installed copy of `pkg` in an app's node_modules tree. */
-export function installedCopies(appDir: string, pkg: string): string[] {
-  const listing = runIn(appDir, "npm", ["ls", pkg, "--all", "--parseable"], { check: false }).stdout;
+export function installedCopies(app: ConsumerApp, pkg: string): string[] {
+  const listing = app.run("npm", ["ls", pkg, "--all", "--parseable"], { check: false }).stdout;
   return [...new Set(listing.split("\n").filter((line) => line.endsWith(`/node_modules/${pkg}`)))];
 }
 
@@ -158,12 +213,12 @@ const UNIT_TEST_SOURCES = join(CONSUMERS, "unit-test-src");
 /**
  * Type-checks and runs jest tests in an app, as its own unit tests: the README's test examples and
  * the programs of unit-test-src/, written into a folder of the app (so they import the installed
- * package), type-checked with the app's tsconfig plus jest's types, run by jest with swc. Jest and
- * its types come from this repository: the consumer apps do not all install them. The folder is
- * removed afterwards.
+ * package), type-checked with the app's tsconfig plus jest's types, run by jest with swc on the
+ * app's Node.js. Jest and its types come from this repository: the consumer apps do not all
+ * install them. The folder is removed afterwards.
  */
-export function runJestExamples(appDir: string, flavour: Flavour): { readonly files: string[]; readonly typecheck: CommandOutput; readonly jest: CommandOutput } {
-  const dir = join(appDir, "unit-tests");
+export function runJestExamples(app: ConsumerApp, flavour: Flavour): { readonly files: string[]; readonly typecheck: CommandOutput; readonly jest: CommandOutput } {
+  const dir = join(app.dir, "unit-tests");
   mkdirSync(dir, { recursive: true });
   try {
     const files: string[] = [];
@@ -180,18 +235,18 @@ export function runJestExamples(appDir: string, flavour: Flavour): { readonly fi
       join(dir, "tsconfig.json"),
       JSON.stringify({
         extends: "../tsconfig.json",
-        compilerOptions: { incremental: false, types: ["jest", "node"], typeRoots: [join(appDir, "node_modules", "@types"), join(ROOT, "node_modules", "@types")] },
+        compilerOptions: { incremental: false, types: ["jest", "node"], typeRoots: [join(app.dir, "node_modules", "@types"), join(ROOT, "node_modules", "@types")] },
         include: ["*.ts"],
       }),
     );
-    const typecheck = runIn(appDir, "npx", ["tsc", "--noEmit", "-p", join(dir, "tsconfig.json")], { check: false });
+    const typecheck = app.run("npx", ["tsc", "--noEmit", "-p", join(dir, "tsconfig.json")], { check: false });
     const config = {
       rootDir: dir,
       testEnvironment: "node",
       testMatch: ["<rootDir>/*.test.ts"],
       transform: { "^.+\\.ts$": [require.resolve("@swc/jest"), { jsc: { target: "es2022" }, module: { type: "commonjs" } }] },
     };
-    const jest = runIn(appDir, process.execPath, [require.resolve("jest/bin/jest"), "--ci", "--config", JSON.stringify(config)], { check: false, timeoutMs: 300_000 });
+    const jest = app.run("node", [require.resolve("jest/bin/jest"), "--ci", "--config", JSON.stringify(config)], { check: false, timeoutMs: 300_000 });
     return { files, typecheck, jest };
   } finally {
     rmSync(dir, { recursive: true, force: true });

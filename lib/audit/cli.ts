@@ -63,6 +63,7 @@ Options:
                         Suppressed findings are reported with their reason and do not count
                         for --fail-on; a suppression that matches no finding is reported
   -h, --help            this text
+  -V, --version         the version of ecs-imds-guard
 
 Verdicts: closed (cannot reach IMDS, for a named reason), fragile (blocked, but lost on a
 Docker restart or a reboot), open (can reach it), unknown (the audit cannot see enough).
@@ -83,7 +84,7 @@ interface Options {
   readonly paths: readonly string[];
 }
 
-function parseArgs(args: readonly string[]): Options | "help" {
+function parseArgs(args: readonly string[]): Options | "help" | "version" {
   let modes: readonly AuditNetworkMode[] = DEFAULT_AUDIT_NETWORK_MODES;
   let format: Format = "table";
   let failOn: Verdict = "open";
@@ -93,6 +94,7 @@ function parseArgs(args: readonly string[]): Options | "help" {
   const paths: string[] = [];
   const rest = [...args];
   if (rest.length === 0 || rest[0] === "-h" || rest[0] === "--help" || rest[0] === "help") return "help";
+  if (rest[0] === "-V" || rest[0] === "--version" || rest[0] === "version") return "version";
   const command = rest.shift();
   if (command !== "audit") throw new UsageError(`unknown command "${command}": the command is audit`);
   while (rest.length > 0) {
@@ -107,6 +109,9 @@ function parseArgs(args: readonly string[]): Options | "help" {
       case "-h":
       case "--help":
         return "help";
+      case "-V":
+      case "--version":
+        return "version";
       case "--network-modes": {
         const list = value().split(",").map((m) => m.trim());
         const bad = list.filter((m) => !(AUDIT_NETWORK_MODES as readonly string[]).includes(m));
@@ -160,7 +165,7 @@ function parseArgs(args: readonly string[]): Options | "help" {
  * where `TF_VAR_name` values come from, as Terraform reads them.
  */
 export async function runAudit(args: readonly string[], io: AuditIo, environment: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
-  let options: Options | "help";
+  let options: Options | "help" | "version";
   try {
     options = parseArgs(args);
   } catch (error) {
@@ -172,6 +177,10 @@ export async function runAudit(args: readonly string[], io: AuditIo, environment
   }
   if (options === "help") {
     io.stdout(USAGE);
+    return 0;
+  }
+  if (options === "version") {
+    io.stdout(`${packageVersion()}\n`);
     return 0;
   }
   let resources: AuditedResource[];

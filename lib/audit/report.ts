@@ -197,7 +197,7 @@ export function formatSarif(resources: readonly AuditedResource[], modes: readon
     version: "2.1.0",
     runs: [
       {
-        tool: { driver: { name: "ecs-imds-guard", version, informationUri: "https://www.npmjs.com/package/ecs-imds-guard", rules } },
+        tool: { driver: { name: "ecs-imds-guard", version, informationUri: "https://www.npmjs.com/package/ecs-imds-guard#audit-your-templates", rules } },
         results,
         // Results hold only what is not closed: the property bag says how many resources and verdicts there were.
         properties: { summary: jsonSummary(summarize(resources, modes)), unmatchedSuppressions: unmatched.map(unmatchedLine) },

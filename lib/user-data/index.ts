@@ -4,7 +4,7 @@ import { renderBottlerocketSettings } from "./bottlerocket";
 import { renderEcsConfigScript } from "./ecs-config";
 import { UserDataValidationError } from "./errors";
 import { chooseBoundary, renderMultipart } from "./mime";
-import { GuardWarning, RenderContext, RenderedPart, RenderedUserData, UserDataOptions } from "./types";
+import { GuardWarning, RenderContext, RenderedPart, RenderedUserData, ResolvedUserData, UserDataOptions } from "./types";
 import { BOOTHOOK_FILENAME, ECS_CONFIG_FILENAME, managedEcsSettings, resolveOptions, ResolvedOptions } from "./validate";
 
 export * from "./types";
@@ -31,6 +31,9 @@ const MAX_CLUSTER_NAME_LENGTH = 255;
  * same options give the same bytes. Throws UserDataValidationError, before producing anything, on
  * bad input.
  */
+export function renderUserData(options: UserDataOptions): ResolvedUserData;
+/** With a context whose `isUnresolved` may see a token, `payload` and `base64` may be absent (see `unresolved`). */
+export function renderUserData(options: UserDataOptions, context?: RenderContext): RenderedUserData;
 export function renderUserData(options: UserDataOptions, context: RenderContext = {}): RenderedUserData {
   const resolved = resolveOptions(options, context);
   const warnings = collectWarnings(resolved);

@@ -149,3 +149,13 @@ export interface RenderedUserData {
   /** Conditions to surface to the user (host mode, AL2 end of support, ...). */
   readonly warnings: readonly GuardWarning[];
 }
+
+/**
+ * User data without unresolved tokens, as `renderUserData` returns it when called without a
+ * `RenderContext`: its bytes and their base64 are always there.
+ */
+export interface ResolvedUserData extends RenderedUserData {
+  readonly unresolved: false;
+  readonly payload: Buffer;
+  readonly base64: string;
+}
