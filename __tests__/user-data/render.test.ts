@@ -294,6 +294,15 @@ describe("Terraform tokens", () => {
     expect(rendered.parts[0].content).toContain(`\nECS_CLUSTER=${token}\n`);
   });
 
+  it("gives the same document whichever placeholder the token got (the tokens an app made before it do not matter)", () => {
+    const [first, later] = ["${TfToken[TOKEN.7]}", "${TfToken[TOKEN.1042]}"].map((placeholder) =>
+      renderUserData({ clusterName: placeholder, networkModes: ["bridge", "awsvpc"] }, { isUnresolved }),
+    );
+    expect(later.boundary).toBe(first.boundary);
+    // Two different names still give two documents, each with its own boundary.
+    expect(renderUserData({ clusterName: "a" }).boundary).not.toBe(renderUserData({ clusterName: "b" }).boundary);
+  });
+
   it("refuses tokens anywhere else", () => {
     expect(() => renderUserData({ clusterName: "c", ecsSettings: { ECS_LOGLEVEL: token } }, { isUnresolved })).toThrow(
       /ecsSettings.ECS_LOGLEVEL = .* only clusterName may be a Terraform token/,

@@ -58,7 +58,10 @@ function renderAmazonLinux(options: ResolvedOptions, warnings: GuardWarning[]): 
   ];
   parts.push(...options.extraParts);
 
-  const boundary = chooseBoundary(parts);
+  // A plan-time cluster name is a placeholder whose text depends on the tokens made before it:
+  // the boundary must not, or an unrelated change to an app would make a new template version.
+  const token = options.clusterNameIsToken ? options.clusterName : undefined;
+  const boundary = chooseBoundary(parts, token === undefined ? undefined : (content) => content.split(token).join("\0cluster-name\0"));
   const text = renderMultipart(parts, boundary);
   const iptablesRulesFiles =
     options.networkModes.includes("bridge") && options.firewallPersistence === "iptables-services"

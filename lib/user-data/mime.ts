@@ -4,11 +4,12 @@ import { RenderedPart } from "./types";
 /**
  * Chooses a boundary that occurs in no part. It starts and ends with "==", characters that no
  * cluster name holds, so a name substituted at plan time cannot complete one either. Derived from
- * the content, so the same input gives the same bytes.
+ * the content, so the same input gives the same bytes; `stable` gives the text it is derived from
+ * (a token's placeholder changes with the tokens an app made before it, its value does not).
  */
-export function chooseBoundary(parts: readonly RenderedPart[]): string {
+export function chooseBoundary(parts: readonly RenderedPart[], stable: (content: string) => string = (content) => content): string {
   const digest = createHash("sha256");
-  for (const part of parts) digest.update(part.contentType).update("\0").update(part.content).update("\0");
+  for (const part of parts) digest.update(part.contentType).update("\0").update(stable(part.content)).update("\0");
   const seed = digest.digest("hex");
   for (let attempt = 0; ; attempt++) {
     const boundary = `==ECS-IMDS-GUARD-${createHash("sha256").update(`${seed}:${attempt}`).digest("hex").slice(0, 24)}==`;
