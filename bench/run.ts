@@ -162,7 +162,7 @@ function comparableOutput(outdir: string): string {
   );
 }
 
-/** This repository's app on cdktf (npm run synth:direct) and on CDK Terrain (npm run synth:cdktn), side by side. */
+/** This repository's app on cdktf (npm run synth) and on CDK Terrain (npm run synth:cdktn), side by side. */
 function benchFlavours(rounds: number): Measurement[] {
   const scripts = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts as Record<string, string>;
   let cdktfOutput: string | undefined;
@@ -177,7 +177,7 @@ function benchFlavours(rounds: number): Measurement[] {
       if (output !== cdktfOutput) throw new Error(`${id} wrote other Terraform than cdktf (apart from the terraform block)`);
     },
   });
-  return measureInterleaved([flavour("cdktf", "synth:direct"), flavour("cdktn", "synth:cdktn")], rounds, log);
+  return measureInterleaved([flavour("cdktf", "synth"), flavour("cdktn", "synth:cdktn")], rounds, log);
 }
 
 /** The effect of each choice: app runners, and which part of the reference's cost comes from where. */
