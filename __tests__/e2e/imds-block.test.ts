@@ -55,10 +55,15 @@ type Family = keyof typeof IMDS_URL;
  * block must leave the first unanswered and the second answered.
  */
 async function imdsAndNeighbour(namespace: string, family: Family): Promise<{ imds: number | null; neighbour: number | null }> {
-  const [imds, neighbour] = await Promise.all([
-    imdsAnswer(namespace, family),
-    httpFrom(namespace, { url: `${NEIGHBOUR_URL[family]}/latest/meta-data/` }),
-  ]);
+  // The neighbour first, until it answers (bounded): right after Docker starts a container its
+  // IPv6 address is unusable for a moment (duplicate address detection), and an IMDS probe made
+  // then would look blocked when nothing blocks it.
+  let neighbour = await httpFrom(namespace, { url: `${NEIGHBOUR_URL[family]}/latest/meta-data/` });
+  for (let attempt = 1; neighbour.status === null && attempt < 5; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    neighbour = await httpFrom(namespace, { url: `${NEIGHBOUR_URL[family]}/latest/meta-data/` });
+  }
+  const imds = await imdsAnswer(namespace, family);
   return { imds: imds.status, neighbour: neighbour.status };
 }
 

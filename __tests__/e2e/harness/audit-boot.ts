@@ -51,16 +51,26 @@ export async function bootUserData(host: EmulatedInstance, userData: SplitUserDa
 export async function containerReachesImds(host: EmulatedInstance): Promise<{ reached: boolean; neighbourAnswers: boolean }> {
   const container = host.containers[0];
   const ipv6 = host.options.ipv6;
-  const [v4, n4, v6, n6] = await Promise.all([
-    httpFrom(container, { url: `http://${IMDS_V4}/latest/meta-data/` }),
-    httpFrom(container, { url: `http://${NEIGHBOUR_V4}/latest/meta-data/` }),
-    ipv6 ? httpFrom(container, { url: `http://[${IMDS_V6}]/latest/meta-data/` }) : Promise.resolve(undefined),
-    ipv6 ? httpFrom(container, { url: `http://[${NEIGHBOUR_V6}]/latest/meta-data/` }) : Promise.resolve(undefined),
-  ]);
-  return {
-    reached: v4.status !== null || (v6 !== undefined && v6.status !== null),
-    neighbourAnswers: n4.status !== null && (n6 === undefined || n6.status !== null),
+  // The neighbour first, until it answers (bounded): a container's IPv6 address is unusable for a
+  // moment after Docker starts it (duplicate address detection), and an IMDS probe made then would
+  // look blocked when nothing blocks it.
+  const neighbours = async () => {
+    const [n4, n6] = await Promise.all([
+      httpFrom(container, { url: `http://${NEIGHBOUR_V4}/latest/meta-data/` }),
+      ipv6 ? httpFrom(container, { url: `http://[${NEIGHBOUR_V6}]/latest/meta-data/` }) : Promise.resolve(undefined),
+    ]);
+    return n4.status !== null && (n6 === undefined || n6.status !== null);
   };
+  let neighbourAnswers = await neighbours();
+  for (let attempt = 1; !neighbourAnswers && attempt < 5; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    neighbourAnswers = await neighbours();
+  }
+  const [v4, v6] = await Promise.all([
+    httpFrom(container, { url: `http://${IMDS_V4}/latest/meta-data/` }),
+    ipv6 ? httpFrom(container, { url: `http://[${IMDS_V6}]/latest/meta-data/` }) : Promise.resolve(undefined),
+  ]);
+  return { reached: v4.status !== null || (v6 !== undefined && v6.status !== null), neighbourAnswers };
 }
 
 /**
