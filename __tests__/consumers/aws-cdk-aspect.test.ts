@@ -51,11 +51,12 @@ function install(version: string): string {
 }
 
 /** `node aspect-app.js` with the Aspect's options, writing cdk.out into `outdir`. */
-function synth(appDir: string, outdir: string, env: { ASPECT_LEVEL?: string; SUPPRESS?: unknown } = {}): Synthesized {
+function synth(appDir: string, outdir: string, env: { ASPECT_LEVEL?: string; SUPPRESS?: unknown; HARDEN_AFTER?: string } = {}): Synthesized {
   const result = run(appDir, process.execPath, ["aspect-app.js"], {
     CDK_OUTDIR: outdir,
     ...(env.ASPECT_LEVEL ? { ASPECT_LEVEL: env.ASPECT_LEVEL } : {}),
     ...(env.SUPPRESS ? { SUPPRESS: JSON.stringify(env.SUPPRESS) } : {}),
+    ...(env.HARDEN_AFTER ? { HARDEN_AFTER: env.HARDEN_AFTER } : {}),
   });
   if (result.status !== 0) throw new Error(`node aspect-app.js failed:\n${result.stderr}`);
   return JSON.parse(result.stdout);
@@ -116,6 +117,14 @@ describe("the audit Aspect in an AWS CDK app on aws-cdk-lib 2.278.0, after the C
     const entries = metadata["/EcsCapacity/Cluster/Standard/LaunchConfig"] as Array<{ type: string; data: string }>;
     expect(entries.filter((entry) => entry.type === "aws:cdk:error").map((entry) => entry.data)).toEqual(standard.map((m) => m.data));
     expect(synthesized.messages.filter((m) => m.id === "/EcsCapacity/Hardened/Resource").map((m) => m.data.slice(0, 40))).toEqual(["ecs-imds-guard audit (ecs-imds-awsvpc): "]);
+  });
+
+  it("judges the template as synthesized: a change made by an aspect that runs after it counts", () => {
+    const hardened = synth(appDir, "cdk.hardened.out", { HARDEN_AFTER: "1" });
+    const fromAspect = aspectVerdicts(hardened, ["error"]);
+    expect(fromAspect).toEqual(cliVerdicts(appDir, "cdk.hardened.out"));
+    // IMDSv2 required with hop limit 1 on Amazon Linux 2 closes bridge mode; awsvpc stays open.
+    expect(fromAspect.ClusterStandardLaunchConfig47D30CC6).toEqual({ bridge: "closed", awsvpc: "open" });
   });
 
   it("at level warning reports the same findings as warnings, and no error", () => {

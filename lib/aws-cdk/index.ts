@@ -8,6 +8,7 @@
 import type { IConstruct } from "constructs";
 import { judge } from "../audit/judge";
 import { readTemplate } from "../audit/read/cloudformation";
+import { FoundResource } from "../audit/read/found";
 import { ruleIdOf } from "../audit/rules";
 import { checkSuppression, describeSuppression, ImdsSuppression, matchSuppressions, SourcedSuppression } from "../audit/suppressions";
 import { AuditNetworkMode, Judgement } from "../audit/types";
@@ -46,6 +47,10 @@ const SUPPRESSIONS = Symbol.for("ecs-imds-guard/suppressions");
 interface CdkStack extends IConstruct {
   resolve(value: unknown): unknown;
   readonly templateFile: string;
+  /** Set on a nested stack. */
+  readonly nestedStackResource?: IConstruct;
+  /** The template, resolved, as the stack synthesizes it. */
+  _toCloudFormation(): { readonly Parameters?: Record<string, unknown> } & Record<string, unknown>;
 }
 
 /** What of an aws-cdk-lib `CfnElement` / `CfnResource` the Aspect uses. */
@@ -53,7 +58,6 @@ interface CfnElementLike extends IConstruct {
   readonly logicalId: string;
   readonly stack: CdkStack;
   readonly cfnResourceType?: string;
-  _toCloudFormation(): Record<string, Record<string, unknown>>;
 }
 
 /**
@@ -84,15 +88,39 @@ export class ImdsAuditAspect {
 
   private readonly networkModes: readonly AuditNetworkMode[];
   private readonly level: "error" | "warning";
+  /** The launch resources of each stack's template as it synthesizes, read once per stack. */
+  private readonly templates = new WeakMap<CdkStack, Map<string, FoundResource>>();
+  private readonly judgements = new WeakMap<FoundResource, Judgement>();
+  private readonly visited = new WeakSet<IConstruct>();
 
   constructor(props: ImdsAuditAspectProps = {}) {
     this.networkModes = props.networkModes ?? ["bridge", "awsvpc"];
     this.level = props.level ?? "error";
   }
 
+  /**
+   * Marks each launch resource, and each construct given suppressions, to be judged when the tree
+   * is validated: after every aspect (those that add launch templates, as `requireImdsv2` does, and
+   * the user's own) and after references between stacks are wired, so the template judged is the
+   * one cdk.out gets, and nothing is resolved before the app has finished changing it.
+   */
   visit(node: IConstruct): void {
-    if (ownSuppressions(node).length > 0) this.reportStale(node);
-    if (!isAudited(node)) return;
+    const holdsSuppressions = ownSuppressions(node).length > 0;
+    const audited = isAudited(node);
+    if ((!holdsSuppressions && !audited) || this.visited.has(node)) return;
+    this.visited.add(node);
+    node.node.addValidation({
+      validate: () => {
+        if (holdsSuppressions) this.reportStale(node);
+        if (audited) this.report(node);
+        // Findings are annotations, which `cdk synth` reports and fails on; a validation error
+        // would stop synth before cdk.out is written.
+        return [];
+      },
+    });
+  }
+
+  private report(node: CfnElementLike): void {
     const { logicalId, judgement } = this.judgementOf(node);
     const suppressions = suppressionsOver(node);
     const { byResource } = matchSuppressions([{ address: node.node.path, judgement, suppressions }], this.networkModes);
@@ -109,18 +137,26 @@ export class ImdsAuditAspect {
     }
   }
 
-  /**
-   * The judgement of a resource, read from its stack's template as it stands when the Aspect visits
-   * (aspects that add launch templates, as `requireImdsv2` does, have run by then): launch resources
-   * in full, every other resource as its type only, so references stay deploy-time values as in cdk.out.
-   */
+  /** The judgement of a resource, read from its stack's template as `ecs-imds-guard audit cdk.out` reads it. */
   private judgementOf(resource: CfnElementLike): { readonly logicalId: string; readonly judgement: Judgement } {
     const stack = resource.stack;
-    const template = stack.resolve(templateOf(stack)) as Record<string, unknown>;
+    let rows = this.templates.get(stack);
+    if (!rows) {
+      const template = stack._toCloudFormation();
+      // A nested stack's parameters are set by its parent, as the audit of cdk.out reads them.
+      const givenByParent = stack.nestedStackResource ? new Set(Object.keys(template.Parameters ?? {})) : undefined;
+      rows = new Map(readTemplate({ file: stack.templateFile, text: "", template }, { ...(givenByParent ? { givenByParent } : {}) }).map((row) => [row.address, row]));
+      this.templates.set(stack, rows);
+    }
     const logicalId = stack.resolve(resource.logicalId) as string;
-    const found = readTemplate({ file: stack.templateFile, text: "", template }).find((row) => row.address === logicalId);
+    const found = rows.get(logicalId);
     if (!found) throw new Error(`ecs-imds-guard audit: ${resource.node.path} (${logicalId}) is not in the template of ${stack.node.path}`);
-    return { logicalId, judgement: judge(found.description, { networkModes: this.networkModes }) };
+    let judgement = this.judgements.get(found);
+    if (!judgement) {
+      judgement = judge(found.description, { networkModes: this.networkModes });
+      this.judgements.set(found, judgement);
+    }
+    return { logicalId, judgement };
   }
 
   /** Warns about each suppression given for `holder` that acknowledges no finding below it. */
@@ -144,35 +180,6 @@ function isCfnElement(node: IConstruct): node is CfnElementLike {
 
 function isAudited(node: IConstruct): node is CfnElementLike {
   return isCfnElement(node) && AUDITED_TYPES.has(node.cfnResourceType ?? "");
-}
-
-/**
- * The template fragments of a stack's elements, unresolved: launch resources, parameters,
- * conditions and mappings in full; every other resource of the app as `{ Type }`, so a `Ref` to it
- * (in this stack, or in another one before the references between stacks are wired) reads as a
- * value known at deploy time.
- */
-const TEMPLATE_SECTIONS = new Set(["Resources", "Parameters", "Conditions", "Mappings"]);
-
-function templateOf(stack: CdkStack): Record<string, Record<string, unknown>> {
-  const template: Record<string, Record<string, unknown>> = { Resources: {} };
-  const merge = (fragment: Record<string, Record<string, unknown>>) => {
-    for (const [section, entries] of Object.entries(fragment)) {
-      if (!TEMPLATE_SECTIONS.has(section) || typeof entries !== "object" || entries === null) continue;
-      template[section] = { ...template[section], ...entries };
-    }
-  };
-  const elements = stack.node.root.node.findAll().filter(isCfnElement);
-  for (const element of elements) {
-    if (element.stack !== stack && element.cfnResourceType !== undefined) {
-      merge({ Resources: { [element.stack.resolve(element.logicalId) as string]: { Type: element.cfnResourceType } } });
-    }
-  }
-  for (const element of elements.filter((candidate) => candidate.stack === stack)) {
-    if (element.cfnResourceType === undefined || AUDITED_TYPES.has(element.cfnResourceType)) merge(element._toCloudFormation());
-    else merge({ Resources: { [element.logicalId]: { Type: element.cfnResourceType } } });
-  }
-  return template;
 }
 
 function annotate(scope: IConstruct, level: keyof typeof ANNOTATION, message: string): void {

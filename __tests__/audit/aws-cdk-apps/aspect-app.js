@@ -1,6 +1,7 @@
 // The app of app.js with the audit Aspect of ecs-imds-guard/aws-cdk on the App, as a team adds it:
 // and on its Stage (aws-cdk-lib runs an App's aspects on its own stacks only). ASPECT_LEVEL sets its
-// level, SUPPRESS (JSON: [{ path, suppressions }]) its suppressions. Writes cdk.out (CDK_OUTDIR) and
+// level, SUPPRESS (JSON: [{ path, suppressions }]) its suppressions; HARDEN_AFTER=1 adds, after it, a
+// team's own aspect that requires IMDSv2 with hop limit 1 on the Standard capacity. Writes cdk.out (CDK_OUTDIR) and
 // prints, as JSON, what `cdk synth` reads from the cloud assembly: the messages of every stack
 // (nested assemblies included); the launch resources with their logical ids; whether cdktf was loaded.
 const { App, Aspects, Stack, Stage } = require("aws-cdk-lib");
@@ -12,6 +13,13 @@ build(app);
 const aspect = new ImdsAuditAspect(process.env.ASPECT_LEVEL ? { level: process.env.ASPECT_LEVEL } : {});
 Aspects.of(app).add(aspect);
 for (const stage of app.node.findAll().filter((construct) => Stage.isStage(construct) && construct !== app)) Aspects.of(stage).add(aspect);
+if (process.env.HARDEN_AFTER) {
+  Aspects.of(app).add({
+    visit(node) {
+      if (node.node.path === "EcsCapacity/Cluster/Standard/LaunchConfig") node.metadataOptions = { httpTokens: "required", httpPutResponseHopLimit: 1 };
+    },
+  });
+}
 for (const { path, suppressions } of JSON.parse(process.env.SUPPRESS || "[]")) {
   ImdsAuditAspect.suppress(path === "" ? app : app.node.findAll().find((construct) => construct.node.path === path), suppressions);
 }
