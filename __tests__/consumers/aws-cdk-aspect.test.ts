@@ -6,11 +6,12 @@
  * messages. Its verdicts must be the ones `npx ecs-imds-guard audit cdk.out` gives for the same app.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
-const APPS = resolve(__dirname, "..", "audit", "aws-cdk-apps");
+const ROOT = resolve(__dirname, "..", "..");
+const APPS = join(ROOT, "__tests__", "audit", "aws-cdk-apps");
 
 jest.setTimeout(600_000);
 
@@ -95,6 +96,31 @@ describe("the audit Aspect in an AWS CDK app on aws-cdk-lib 2.278.0, after the C
 
   it("loads nothing of cdktf or CDK Terrain", () => {
     expect(synthesized.frameworkLoaded).toBe(false);
+  });
+
+  it("type-checks in a TypeScript app against aws-cdk-lib's Aspects, its priorities and the rule ids, declarations included", () => {
+    writeFileSync(
+      join(appDir, "check.ts"),
+      [
+        'import { App, Aspects, AspectPriority, Stack } from "aws-cdk-lib";',
+        'import { ImdsAuditAspect, ImdsAuditAspectProps } from "ecs-imds-guard/aws-cdk";',
+        "const app = new App();",
+        'const props: ImdsAuditAspectProps = { level: "warning", networkModes: ["bridge"] };',
+        "Aspects.of(app).add(new ImdsAuditAspect(props), { priority: AspectPriority.READONLY });",
+        'ImdsAuditAspect.suppress(new Stack(app, "S"), [{ rule: "ecs-imds-awsvpc", reason: "no awsvpc tasks run here" }]);',
+        'ImdsAuditAspect.suppress(app, [{ rule: "ecs-imds-none", reason: "a rule that does not exist" }]);',
+      ].join("\n"),
+    );
+    // Node's types as a CDK app has them (cdk init installs @types/node); not skipLibCheck, so the
+    // package's declarations are checked too.
+    const compilerOptions = {
+      strict: true, noEmit: true, module: "node16", moduleResolution: "node16", target: "es2022", lib: ["es2022", "esnext.disposable"],
+      skipLibCheck: false, types: ["node"], typeRoots: [join(ROOT, "node_modules", "@types")],
+    };
+    writeFileSync(join(appDir, "tsconfig.json"), JSON.stringify({ compilerOptions, files: ["check.ts"] }));
+    const result = run(appDir, join(ROOT, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"]);
+    // The one error: the rule id that does not exist.
+    expect(result.stdout.trim().split("\n")).toEqual([expect.stringMatching(/^check\.ts\(7,\d+\): error TS2322: Type '"ecs-imds-none"' is not assignable/)]);
   });
 
   it("gives, on the App and its Stage, the verdicts `ecs-imds-guard audit cdk.out` gives for the synthesized app", () => {
