@@ -102,7 +102,7 @@ describe("an AWS CDK app on aws-cdk-lib 2.232.0, the last release with the IMDS 
   it("finds cdk.out from the app's folder, and prints the table", () => {
     const result = audit(appDir, ["."]);
     expect(result.status).toBe(1);
-    expect(result.stdout).toContain("| ClusterStandardLaunchConfig47D30CC6 (cdk.out/EcsCapacity.template.json) | bridge | fragile |");
+    expect(result.stdout).toContain("| ClusterStandardLaunchConfig47D30CC6 (cdk.out/EcsCapacity.template.json) | ecs-imds-bridge | fragile |");
     expect(result.stdout).toContain("6 resources judged in 2 network modes (bridge, awsvpc): 12 verdicts, one per resource and mode.");
   });
 
