@@ -3,7 +3,8 @@ import { IConstruct } from "constructs";
 import { judge } from "./audit/judge";
 import { UNKNOWN_END, UNKNOWN_START } from "./audit/evaluate/expression";
 import { ruleIdOf } from "./audit/rules";
-import { checkSuppression, COMMENT_KEY, describeSuppression, ImdsSuppression, matchSuppressions, SourcedSuppression } from "./audit/suppressions";
+import { addSuppressions, suppressionsHeldBy, suppressionsOver } from "./audit/construct-suppressions";
+import { COMMENT_KEY, describeSuppression, ImdsSuppression, matchSuppressions, SourcedSuppression } from "./audit/suppressions";
 import { AuditNetworkMode, Judgement, Known, LaunchDescription, MetadataOptions, UserDataInput } from "./audit/types";
 import { ImdsGuardedLaunchTemplate } from "./imds-guarded-launch-template";
 
@@ -27,7 +28,6 @@ const AUDITED_TYPES = new Set(["aws_launch_template", "aws_instance", "aws_launc
 /** Marks an ImdsAuditAspect across copies of this library (instanceof would not). */
 const AUDIT_ASPECT = Symbol.for("ecs-imds-guard/ImdsAuditAspect");
 /** Where `suppress` keeps a construct's suppressions. */
-const SUPPRESSIONS = Symbol.for("ecs-imds-guard/suppressions");
 /** Marks a framework's `App.prototype.synth` once it hands audits on the App to every stack. */
 const APP_AUDITS = Symbol.for("ecs-imds-guard/app-audits");
 
@@ -51,10 +51,7 @@ export class ImdsAuditAspect implements IAspect {
    * Throws when a suppression has no reason or names an unknown rule.
    */
   static suppress(construct: IConstruct, suppressions: readonly ImdsSuppression[]): void {
-    const checked = suppressions.map((suppression, index) => checkSuppression(suppression, `ImdsAuditAspect.suppress(${construct.node.path || "<app>"})[${index}]`, "refused"));
-    const holder = construct as unknown as { [SUPPRESSIONS]?: ImdsSuppression[] };
-    if (!Object.prototype.hasOwnProperty.call(holder, SUPPRESSIONS)) Object.defineProperty(holder, SUPPRESSIONS, { value: [], enumerable: false });
-    holder[SUPPRESSIONS]!.push(...checked);
+    addSuppressions(construct, suppressions);
     for (const resource of construct.node.findAll()) if (isAudited(resource)) writeSuppressions(resource);
   }
 
@@ -70,7 +67,7 @@ export class ImdsAuditAspect implements IAspect {
   }
 
   visit(node: IConstruct): void {
-    if (ownSuppressions(node).length > 0) this.reportStale(node);
+    if (suppressionsHeldBy(node).length > 0) this.reportStale(node);
     if (!isAudited(node)) return;
     const suppressions = suppressionsOver(node);
     const { byResource } = matchSuppressions([{ address: node.node.path, judgement: this.judgementOf(node), suppressions }], this.networkModes);
@@ -101,9 +98,8 @@ export class ImdsAuditAspect implements IAspect {
 
   /** Warns about each suppression given for `holder` that acknowledges no finding below it. */
   private reportStale(holder: IConstruct): void {
-    const own = ownSuppressions(holder);
     const resources = holder.node.findAll().filter(isAudited);
-    const sourced = own.map((suppression) => sourcedAt(holder, suppression));
+    const sourced = suppressionsHeldBy(holder);
     const { unmatched } = matchSuppressions(
       resources.map((resource) => ({ address: resource.node.path, judgement: this.judgementOf(resource), suppressions: sourced })),
       this.networkModes,
@@ -120,19 +116,6 @@ export class ImdsAuditAspect implements IAspect {
 
 function isAudited(node: IConstruct): node is TerraformResource {
   return node instanceof TerraformResource && AUDITED_TYPES.has(node.terraformResourceType);
-}
-
-function ownSuppressions(construct: IConstruct): readonly ImdsSuppression[] {
-  return Object.prototype.hasOwnProperty.call(construct, SUPPRESSIONS) ? (construct as unknown as { [SUPPRESSIONS]: ImdsSuppression[] })[SUPPRESSIONS] : [];
-}
-
-function sourcedAt(holder: IConstruct, suppression: ImdsSuppression): SourcedSuppression {
-  return { ...suppression, source: `ImdsAuditAspect.suppress(${holder.node.path || "<app>"})`, kind: "inSource", declaredAt: holder.node.path };
-}
-
-/** The suppressions given for a resource and for every construct above it, nearest first. */
-function suppressionsOver(resource: IConstruct): SourcedSuppression[] {
-  return [...resource.node.scopes].reverse().flatMap((scope) => ownSuppressions(scope).map((suppression) => sourcedAt(scope, suppression)));
 }
 
 /** Puts a resource's suppressions in its `//` comment, where `ecs-imds-guard audit` reads cdk.tf.json's. */

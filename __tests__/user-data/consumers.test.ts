@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { ECS_CONFIG_PATH, readEcsConfig, renderUserData, RenderedUserData, UserDataOptions } from "../../lib/user-data";
 import { parseWithCloudInit } from "../support/cloud-init";
+import { boothookOf, filesWrittenBy, guardScriptOf, WrittenFile } from "../support/guard-on-instance";
 import { describeWhen, hasCloudInit, hasProgram, isRoot } from "../support/tools";
 
 // Every Amazon Linux shape the renderer produces.
@@ -33,33 +34,6 @@ for (const platform of ["al2023", "al2"] as const) {
 }
 const rendered = variants.map(([name, options]) => [name, renderUserData(options)] as [string, RenderedUserData]);
 
-/** A file the boothook writes on the instance. */
-interface WrittenFile {
-  readonly path: string;
-  readonly mode: string;
-  readonly content: string;
-}
-
-/**
- * The files a boothook writes with `install_file <path> <mode> <<'END'`, read as bash reads a
- * quoted heredoc: every line after the command up to the line that is exactly the delimiter.
- */
-function filesWrittenBy(boothook: string): WrittenFile[] {
-  const lines = boothook.split("\n");
-  const files: WrittenFile[] = [];
-  lines.forEach((line, index) => {
-    const command = /^install_file (\S+) ([0-7]{4}) <<'([A-Z_]+)'/.exec(line);
-    if (!command) return;
-    const end = lines.indexOf(command[3], index + 1);
-    if (end < 0) throw new Error(`heredoc for ${command[1]} is not closed`);
-    files.push({ path: command[1], mode: command[2], content: `${lines.slice(index + 1, end).join("\n")}\n` });
-  });
-  return files;
-}
-
-const boothookOf = (r: RenderedUserData) => r.parts.find((p) => p.contentType === "text/cloud-boothook")!.content;
-const GUARD_SCRIPT = "/usr/local/libexec/ecs-imds-guard/ensure";
-const guardScriptOf = (r: RenderedUserData) => filesWrittenBy(boothookOf(r)).find((f) => f.path === GUARD_SCRIPT)!.content;
 
 const shellParts = rendered.flatMap(([name, r]) => [
   ...r.parts

@@ -10,7 +10,8 @@ import { judge } from "../audit/judge";
 import { readTemplate } from "../audit/read/cloudformation";
 import { FoundResource } from "../audit/read/found";
 import { ruleIdOf } from "../audit/rules";
-import { checkSuppression, describeSuppression, ImdsSuppression, matchSuppressions, SourcedSuppression } from "../audit/suppressions";
+import { addSuppressions, suppressionsHeldBy, suppressionsOver } from "../audit/construct-suppressions";
+import { describeSuppression, ImdsSuppression, matchSuppressions } from "../audit/suppressions";
 import { AuditNetworkMode, Judgement } from "../audit/types";
 
 export type { ImdsSuppression } from "../audit/suppressions";
@@ -41,7 +42,6 @@ const CFN_ELEMENT_MARKER = Symbol.for("@aws-cdk/core.CfnElement");
 /** The cloud assembly's metadata types of annotations (what `Annotations.of(scope)` writes). */
 const ANNOTATION = { info: "aws:cdk:info", warning: "aws:cdk:warning", error: "aws:cdk:error" } as const;
 /** Where `suppress` keeps a construct's suppressions (the cdktf Aspect's key: one format). */
-const SUPPRESSIONS = Symbol.for("ecs-imds-guard/suppressions");
 
 /** What of an aws-cdk-lib `Stack` the Aspect uses. */
 interface CdkStack extends IConstruct {
@@ -80,10 +80,7 @@ export class ImdsAuditAspect {
    * Throws when a suppression has no reason or names an unknown rule.
    */
   static suppress(construct: IConstruct, suppressions: readonly ImdsSuppression[]): void {
-    const checked = suppressions.map((suppression, index) => checkSuppression(suppression, `ImdsAuditAspect.suppress(${construct.node.path || "<app>"})[${index}]`, "refused"));
-    const holder = construct as unknown as { [SUPPRESSIONS]?: ImdsSuppression[] };
-    if (!Object.prototype.hasOwnProperty.call(holder, SUPPRESSIONS)) Object.defineProperty(holder, SUPPRESSIONS, { value: [], enumerable: false });
-    holder[SUPPRESSIONS]!.push(...checked);
+    addSuppressions(construct, suppressions);
   }
 
   private readonly networkModes: readonly AuditNetworkMode[];
@@ -105,7 +102,7 @@ export class ImdsAuditAspect {
    * one cdk.out gets, and nothing is resolved before the app has finished changing it.
    */
   visit(node: IConstruct): void {
-    const holdsSuppressions = ownSuppressions(node).length > 0;
+    const holdsSuppressions = suppressionsHeldBy(node).length > 0;
     const audited = isAudited(node);
     if ((!holdsSuppressions && !audited) || this.visited.has(node)) return;
     this.visited.add(node);
@@ -162,7 +159,7 @@ export class ImdsAuditAspect {
   /** Warns about each suppression given for `holder` that acknowledges no finding below it. */
   private reportStale(holder: IConstruct): void {
     const resources = holder.node.findAll().filter(isAudited);
-    const sourced = ownSuppressions(holder).map((suppression) => sourcedAt(holder, suppression));
+    const sourced = suppressionsHeldBy(holder);
     const { unmatched } = matchSuppressions(
       resources.map((resource) => ({ address: resource.node.path, judgement: this.judgementOf(resource).judgement, suppressions: sourced })),
       this.networkModes,
@@ -188,15 +185,3 @@ function annotate(scope: IConstruct, level: keyof typeof ANNOTATION, message: st
   scope.node.addMetadata(ANNOTATION[level], message);
 }
 
-function ownSuppressions(construct: IConstruct): readonly ImdsSuppression[] {
-  return Object.prototype.hasOwnProperty.call(construct, SUPPRESSIONS) ? (construct as unknown as { [SUPPRESSIONS]: ImdsSuppression[] })[SUPPRESSIONS] : [];
-}
-
-function sourcedAt(holder: IConstruct, suppression: ImdsSuppression): SourcedSuppression {
-  return { ...suppression, source: `ImdsAuditAspect.suppress(${holder.node.path || "<app>"})`, kind: "inSource", declaredAt: holder.node.path };
-}
-
-/** The suppressions given for a resource and for every construct above it, nearest first. */
-function suppressionsOver(resource: IConstruct): SourcedSuppression[] {
-  return [...resource.node.scopes].reverse().flatMap((scope) => ownSuppressions(scope).map((suppression) => sourcedAt(scope, suppression)));
-}
