@@ -297,4 +297,14 @@ export const REAL_WORLD: readonly RealWorldCase[] = [
       'aws_launch_template.pool["sandbox"]': { bridge: is("closed", /DOCKER-USER/), awsvpc: is("closed", AWSVPC_SET) },
     },
   },
+  {
+    folder: "su-c-template-input",
+    shape:
+      "7Factor/terraform-ecs-cluster, asg.tf and ecs_cluster.tftpl: templatefile() whose lines write ecs.config through `sudo /bin/su -c '...'` with the cluster name (a variable without default) inside the quoted script, then the user's extra commands on a line of their own (default \"\"), no metadata options; here a second template fills that line from a variable without default",
+    modes: BRIDGE_MODES,
+    expected: {
+      "aws_launch_template.ecs": { bridge: is("open", /-i docker0 ! -o docker0 -j ACCEPT/), awsvpc: is("open", NO_AWSVPC_SETTING) },
+      "aws_launch_template.ecs_extra": { bridge: is("unknown", /var\.host_bootstrap/), awsvpc: is("unknown", /var\.host_bootstrap/) },
+    },
+  },
 ];

@@ -30,6 +30,11 @@ const LINES = [
   "cat <<EOF >> /etc/ecs/ecs.config\nECS_AWSVPC_BLOCK_IMDS=true\nECS_LOGLEVEL={data}\nEOF",
   "iptables -I DOCKER-USER -i docker+ -d {word} -j DROP",
   "until iptables -L DOCKER-USER >/dev/null 2>&1; do sleep 1; done",
+  // Scripts handed to another shell: their marks are read by the inner parse.
+  "sudo /bin/su -c 'echo ECS_CLUSTER={word} >> /etc/ecs/ecs.config'",
+  "bash -c \"iptables -I DOCKER-USER 1 -d {word} -j DROP\"",
+  "sh -c '{line}'",
+  "su -c 'echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config'",
 ];
 
 /** What a mark may be at apply time. Inside a word a value is taken to stay one word (see the README). */
@@ -157,6 +162,27 @@ describe("references in user data", () => {
       verdict: "open",
       reasons: ["after the first boot: /etc/ecs/ecs.config does not set ECS_AWSVPC_BLOCK_IMDS; the agent's default is false"],
     });
+  });
+
+  it("a script given to su -c or sh -c reads a reference inside a word as that word only", () => {
+    // The shape of a public module's template: each ecs.config line written through su -c.
+    const unset = shell(`sudo /bin/su -c 'echo ECS_CLUSTER=${mark("var.ecs_cluster_name")} >> /etc/ecs/ecs.config'`);
+    expect(judge(describeText(unset)).modes.awsvpc).toMatchObject({
+      verdict: "open",
+      reasons: ["after the first boot: /etc/ecs/ecs.config does not set ECS_AWSVPC_BLOCK_IMDS; the agent's default is false"],
+    });
+    const set = shell(`su -c 'echo ECS_CLUSTER=${mark("var.name")} >> /etc/ecs/ecs.config'\nbash -c "echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config"`);
+    expect(judge(describeText(set)).modes.awsvpc?.verdict).toBe("closed");
+    const flag = shell(`sh -c 'echo ECS_AWSVPC_BLOCK_IMDS=${mark("var.block")} >> /etc/ecs/ecs.config'`);
+    expect(judge(describeText(flag)).modes.awsvpc).toMatchObject({ verdict: "unknown", reasons: ["ECS_AWSVPC_BLOCK_IMDS is set from a value known only at apply time"] });
+  });
+
+  it("a script given to sh -c that is wholly a reference makes every concern unknown, naming it", () => {
+    const judgement = judge(describeText(bootstrap(`sh -c "${mark("var.extra")}"`)));
+    for (const mode of MODES) {
+      expect(judgement.modes[mode]?.verdict).toBe("unknown");
+      expect(judgement.modes[mode]?.reasons[0]).toMatch(/`\$\{var\.extra\}` is spliced in as whole lines/);
+    }
   });
 
   it("ECS_AWSVPC_BLOCK_IMDS=true before a line holding a reference is not closed: the value could end the line", () => {

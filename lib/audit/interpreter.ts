@@ -21,6 +21,7 @@ import {
   Unseen,
 } from "./instance";
 import { parseShell, Redirect, Reference, ShellNode, Word, WordPiece } from "./shell";
+import { UNKNOWN_END, UNKNOWN_START } from "./sources";
 import { chmod, crontab, daemonReload, dockerAction, link, unitAction } from "./units";
 
 /** How the concerns a text touches are found. */
@@ -265,6 +266,40 @@ function expandWord(word: Word, context: Context): string | undefined {
   return out;
 }
 
+/**
+ * A word that is shell text for another shell (`sh -c '...'`, `su -c "..."`): Terraform's references
+ * in it stay marked as references (U+E000 expression U+E001), so the inner parse reads them as values
+ * known only at apply time, in a word or on lines of their own, and never as text.
+ */
+function expandScriptWord(word: Word, context: Context): string | undefined {
+  let out = "";
+  for (const piece of word.pieces) {
+    if (piece.kind === "text") out += piece.value;
+    else if (piece.kind === "param") {
+      const value = paramValue(piece.name, context);
+      if (value === undefined) return undefined;
+      out += value;
+    } else if (piece.kind === "reference") out += `${UNKNOWN_START}${piece.expression.replace(/[\ue000\ue001]/g, " ")}${UNKNOWN_END}`;
+    else return undefined;
+  }
+  return out;
+}
+
+const SHELLS = new Set(["sh", "bash", "dash", "su"]);
+
+/** The script text of `[wrappers] sh|bash|dash|su ... -c SCRIPT` when SCRIPT holds references, with them marked. */
+function scriptWithReferences(node: ShellNode & { kind: "simple" }, args: ReadonlyArray<string | undefined>, context: Context): string | undefined {
+  const name = args[0] === undefined ? undefined : basename(args[0]);
+  if (name === undefined || !SHELLS.has(name)) return undefined;
+  const dashC = args.indexOf("-c");
+  if (dashC < 0 || args[dashC + 1] !== undefined) return undefined;
+  // The -c argument is the word after the last "-c" word in the command.
+  const at = node.words.map((w) => w.raw).lastIndexOf("-c");
+  const word = at >= 0 ? node.words[at + 1] : undefined;
+  if (word === undefined || referencesIn(word).length === 0) return undefined;
+  return expandScriptWord(word, context);
+}
+
 /** Expands a word with field splitting of a lone unquoted parameter and bash's brace expansion of a literal word. */
 function expandWords(word: Word, context: Context): Array<string | undefined> {
   const only = word.pieces.length === 1 ? word.pieces[0] : undefined;
@@ -455,7 +490,11 @@ function runCommand(node: ShellNode, context: Context, stdin: Output | undefined
   }
   if (args.length === 0) return { status: 0 };
   let result: CommandResult;
-  if (args.some((a) => a === undefined)) {
+  const script = scriptWithReferences(node, args, context);
+  if (script !== undefined) {
+    const dashC = args.indexOf("-c");
+    result = runShell(basename(args[0] as string), [...(args.slice(1, dashC + 1) as string[]), script], node, context, input);
+  } else if (args.some((a) => a === undefined)) {
     // echo and printf of values seen only at boot still write known text around them.
     const partial = args[0] === "echo" || args[0] === "printf" ? partialOutput(args[0], node.words.slice(1), context) : undefined;
     if (partial === undefined && (args[0] === undefined || concernsOf(node.text).length > 0)) {
@@ -683,6 +722,7 @@ function builtin(args: readonly string[], node: ShellNode & { kind: "simple" }, 
     case "bash":
     case "sh":
     case "dash":
+    case "su":
     case "source":
     case ".":
       return runShell(name, rest, node, context, stdin);
@@ -835,7 +875,8 @@ function runShell(name: string, args: readonly string[], node: ShellNode & { kin
     text = args[dashC + 1];
     label = `${context.origin} (${name} -c)`;
   } else {
-    const file = args.find((a) => !a.startsWith("-"));
+    // su's operands name a user, not a script: without -c it reads commands from its input.
+    const file = name === "su" ? undefined : args.find((a) => !a.startsWith("-"));
     if (file === undefined) {
       if (stdin === undefined || "saved" in stdin) return { status: 0 };
       const segments = stdin as ReadonlyArray<string | Unseen>;
