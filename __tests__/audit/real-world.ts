@@ -307,4 +307,14 @@ export const REAL_WORLD: readonly RealWorldCase[] = [
       "aws_launch_template.ecs_extra": { bridge: is("unknown", /var\.host_bootstrap/), awsvpc: is("unknown", /var\.host_bootstrap/) },
     },
   },
+  {
+    folder: "replace-template-name",
+    shape:
+      "infrablocks/terraform-aws-ecs-cluster, asg.tf, locals and user-data/cluster.tpl: coalesce() of a template variable (default null) and file(), then replace(template, \"$${cluster_name}\", local.cluster_full_name) where the full name joins two variables without default; metadata options from lookup() over a map variable defaulting to null; here a second template replaces a line of its own (#EXTRA) with a variable without default",
+    modes: BRIDGE_MODES,
+    expected: {
+      "aws_launch_template.cluster[0]": { bridge: is("open", /-i docker0 ! -o docker0 -j ACCEPT/), awsvpc: is("open", NO_AWSVPC_SETTING) },
+      "aws_launch_template.extra": { bridge: is("unknown", /var\.extra_commands/), awsvpc: is("unknown", /var\.extra_commands/) },
+    },
+  },
 ];
