@@ -2,7 +2,8 @@
  * count and for_each over known values give one row per instance, judged with its own each/count
  * values and addressed as Terraform addresses it; user data that is wholly a reference is unknown.
  */
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { readAuditInputs, runAudit } from "../../lib/audit";
 import { TerraformWorkspace } from "../support/terraform";
@@ -106,6 +107,26 @@ describe("user data that is wholly a reference", () => {
     const row = (await rows("hcl-references"))["aws_launch_template.per_name"];
     expect(row.verdicts).toEqual({ bridge: "unknown", awsvpc: "unknown", host: "unknown" });
     expect(row.reasons.host[0]).toBe("aws_launch_template.per_name: for_each = var.pool_names is known only at apply time: the audit cannot tell which instances exist");
+  });
+
+  it("says a count Terraform itself refuses is an error there too, and which values to give", async () => {
+    // A shape of public modules: count = var.enabled ? 1 : 0 with enabled defaulting to null.
+    const dir = mkdtempSync(join(tmpdir(), "ecs-imds-count-"));
+    try {
+      writeFileSync(
+        join(dir, "main.tf"),
+        'variable "enabled" {\n  type    = bool\n  default = null\n}\n\nresource "aws_launch_template" "default" {\n  count     = var.enabled ? 1 : 0\n  user_data = base64encode("#!/bin/bash\\n")\n}\n',
+      );
+      const run = JSON.parse((await audit(["--format", "json", dir])).stdout);
+      expect(run.resources.map((r: Row) => [r.address, r.verdicts])).toEqual([["aws_launch_template.default", { bridge: "unknown", awsvpc: "unknown" }]]);
+      expect(run.resources[0].reasons.bridge[0]).toBe(
+        "aws_launch_template.default: count = var.enabled ? 1 : 0 is an error in Terraform too (condition: a null where a bool is required): its plan stops there; give the values it needs (--var, --var-file)",
+      );
+      const given = JSON.parse((await audit(["--format", "json", "--var", "enabled=true", dir])).stdout);
+      expect(given.resources.map((r: Row) => r.address)).toEqual(["aws_launch_template.default[0]"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("reads a -var value when the caller gives one, never a guess", async () => {
