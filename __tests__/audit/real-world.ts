@@ -317,4 +317,13 @@ export const REAL_WORLD: readonly RealWorldCase[] = [
       "aws_launch_template.extra": { bridge: is("unknown", /var\.extra_commands/), awsvpc: is("unknown", /var\.extra_commands/) },
     },
   },
+  {
+    folder: "shell-variable-from-template",
+    shape:
+      "jch254/terraform-ecs-autoscale-alb, base-infra/modules/ecs-instances/main.tf and user-data.tpl: data \"template_file\" rendering a bash script that sets cluster=\"${cluster_name}\" and writes ECS_CLUSTER=$cluster, waits for the agent in an until loop and appends commands to /etc/rc.local; the module is called with the cluster's name from an aws_ecs_cluster; here the root variable has no default and the template_file vars are written as an argument (vars = {...}) where the repository still uses Terraform 0.11's block",
+    modes: BRIDGE_MODES,
+    expected: {
+      "module.ecs_instances.aws_launch_configuration.ecs_instance": { bridge: is("open", /-i docker0 ! -o docker0 -j ACCEPT/), awsvpc: is("open", NO_AWSVPC_SETTING) },
+    },
+  },
 ];

@@ -333,7 +333,35 @@ function paramValue(name: string, context: Context): string | undefined {
   if (/^\d$/.test(name)) return name === "0" ? "sh" : context.positional[Number(name) - 1];
   if (name === "#") return String(context.positional.length);
   if (!context.env.has(name)) return undefined;
-  return context.env.get(name);
+  const value = context.env.get(name);
+  // A value holding Terraform's references is read only through inlineReferences.
+  return value?.includes(UNKNOWN_START) ? undefined : value;
+}
+
+/**
+ * Parameters whose value was assigned from a word holding Terraform's references (`cluster="${x}"`)
+ * are replaced by that value's pieces, so `$cluster` reads as the reference it holds: inside a word
+ * it is that word only, as written directly.
+ */
+function inlineReferences(word: Word, context: Context): Word {
+  if (!word.pieces.some((piece) => piece.kind === "param" && context.env.get(piece.name)?.includes(UNKNOWN_START))) return word;
+  const pieces: WordPiece[] = [];
+  for (const piece of word.pieces) {
+    const value = piece.kind === "param" ? context.env.get(piece.name) : undefined;
+    if (piece.kind !== "param" || value === undefined || !value.includes(UNKNOWN_START)) {
+      pieces.push(piece);
+      continue;
+    }
+    value.split(/(\ue000[^\ue001]*\ue001)/).forEach((part, index) => {
+      if (index % 2 === 1) pieces.push({ kind: "reference", expression: part.slice(1, -1), wholeLine: false });
+      else if (part !== "") pieces.push({ kind: "text", value: part, quoted: piece.quoted });
+    });
+  }
+  return { ...word, pieces };
+}
+
+function inlineRedirect(redirect: Redirect, context: Context): Redirect {
+  return { ...redirect, target: inlineReferences(redirect.target, context), ...(redirect.heredoc ? { heredoc: inlineReferences(redirect.heredoc, context) } : {}) };
 }
 
 /** The reference a command's name is made of, if any. */
@@ -455,8 +483,9 @@ interface CommandResult {
 
 const WRAPPERS = new Set(["sudo", "env", "command", "nohup", "time", "exec", "builtin"]);
 
-function runCommand(node: ShellNode, context: Context, stdin: Output | undefined): CommandResult {
-  if (node.kind !== "simple") return { status: execute(node, context, stdin) };
+function runCommand(written: ShellNode, context: Context, stdin: Output | undefined): CommandResult {
+  if (written.kind !== "simple") return { status: execute(written, context, stdin) };
+  const node = { ...written, words: written.words.map((word) => inlineReferences(word, context)), redirects: written.redirects.map((redirect) => inlineRedirect(redirect, context)) };
   const { state } = context;
   const spliced = spliceOf(node.words[0]);
   if (spliced) {
@@ -464,7 +493,7 @@ function runCommand(node: ShellNode, context: Context, stdin: Output | undefined
     return { status: "unknown", stdout: [{ unseen: `the output of ${shown(spliced)}` }] };
   }
   for (const [name, value] of node.assignments) {
-    if (node.words.length === 0) context.env.set(name, expandWord(value, context));
+    if (node.words.length === 0) context.env.set(name, expandWord(value, context) ?? expandScriptWord(inlineReferences(value, context), context));
   }
   let args = node.words.flatMap((word) => expandWords(word, context));
   // Wrappers that run the rest as a command.
