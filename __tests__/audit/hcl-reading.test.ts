@@ -2,11 +2,11 @@
  * Reading HCL: only the blocks the audit reads go to the parser, split without losing one, and a
  * module's references resolve both as a root (`module.m`) and as a whole accessor (`module.m.out`).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import fc from "fast-check";
-import { readAuditInputs } from "../../lib/audit";
+import { judge, readAuditInputs } from "../../lib/audit";
 import { hcl } from "../../lib/audit/evaluate/expression";
 import { readBlocks } from "../../lib/audit/read/hcl";
 import { ModuleInstance } from "../../lib/audit/read/module";
@@ -157,5 +157,68 @@ resource "aws_launch_template" "by_filter" {
       "aws_launch_template.by_filter": "amzn2-ami-ecs-hvm-*-x86_64-ebs",
     });
     expect(found[0].description.imageId).toEqual({ unknown: "${data.aws_ssm_parameter.ecs.value}" });
+  });
+
+  it("follows the image through a module input and through a data source with count", async () => {
+    const root = mkdtempSync(join(dir, "module-"));
+    mkdirSync(join(root, "cluster"));
+    writeFileSync(
+      join(root, "main.tf"),
+      `variable "enabled" {
+  default = true
+}
+
+data "aws_ssm_parameter" "ami" {
+  count = var.enabled ? 1 : 0
+  name  = "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id"
+}
+
+data "aws_ami" "legacy" {
+  most_recent = true
+  owners      = ["amazon"]
+  filter {
+    name   = "name"
+    values = ["amzn-ami-*-amazon-ecs-optimized"]
+  }
+}
+
+module "joined" {
+  source   = "./cluster"
+  image_id = join("", data.aws_ssm_parameter.ami[*].value)
+}
+
+module "first" {
+  source   = "./cluster"
+  image_id = data.aws_ssm_parameter.ami[0].value
+}
+
+module "legacy" {
+  source   = "./cluster"
+  image_id = data.aws_ami.legacy.image_id
+}
+`,
+    );
+    writeFileSync(
+      join(root, "cluster", "main.tf"),
+      `variable "image_id" {}
+
+resource "aws_launch_template" "this" {
+  image_id = var.image_id
+  metadata_options {
+    http_tokens = "required"
+  }
+}
+`,
+    );
+    const found = await readAuditInputs([root]);
+    expect(Object.fromEntries(found.map((resource) => [resource.address, resource.description.imageSource]))).toEqual({
+      "module.joined.aws_launch_template.this": "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id",
+      "module.first.aws_launch_template.this": "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id",
+      "module.legacy.aws_launch_template.this": "amzn-ami-*-amazon-ecs-optimized",
+    });
+    // The Amazon Linux AMI (2018.03) is registered without ImdsSupport: an unset hop limit is 1.
+    const legacy = judge(found.find((resource) => resource.address === "module.legacy.aws_launch_template.this")!.description, { networkModes: ["bridge"] });
+    expect(legacy.modes.bridge?.verdict).toBe("closed");
+    expect(legacy.modes.bridge?.reasons.join("\n")).toMatch(/Amazon Linux \(2018\.03\) AMI \(the AMI name filter "amzn-ami-\*-amazon-ecs-optimized"\), which is registered without ImdsSupport v2\.0/);
   });
 });

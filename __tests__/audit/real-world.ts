@@ -326,4 +326,13 @@ export const REAL_WORLD: readonly RealWorldCase[] = [
       "module.ecs_instances.aws_launch_configuration.ecs_instance": { bridge: is("open", /-i docker0 ! -o docker0 -j ACCEPT/), awsvpc: is("open", NO_AWSVPC_SETTING) },
     },
   },
+  {
+    folder: "module-ami-from-caller",
+    shape:
+      "boldlink/terraform-aws-ecs-cluster, examples/complete (main.tf, locals.tf, data.tf) calling the module at the repository root (ec2.tf, data.tf): the image from the caller's data \"aws_ami\" filter amzn-ami-*-amazon-ecs-optimized passed as a module input, metadata options from lookup() over a map input with http_tokens = \"required\" and no hop limit, template_cloudinit_config whose second part is the caller's <<USERDATA heredoc indented in a locals block; here the heredoc also writes ECS_AWSVPC_BLOCK_IMDS=true",
+    modes: BRIDGE_MODES,
+    expected: {
+      "module.cluster.aws_launch_template.this[0]": { bridge: is("closed", /Amazon Linux \(2018\.03\) AMI/), awsvpc: is("open", /starts with spaces before #!/) },
+    },
+  },
 ];

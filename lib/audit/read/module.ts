@@ -141,6 +141,8 @@ export class ModuleInstance {
     /** Address prefix: `""` or `module.asg["a"].`. */
     readonly prefix: string,
     private readonly inputs: Inputs,
+    /** Where each input's image comes from, as the caller's `imageSource` reads its expression. */
+    private readonly inputImageSources: ReadonlyMap<string, () => Promise<string | undefined>> = new Map(),
   ) {
     this.moduleScope = this.scope();
   }
@@ -304,12 +306,14 @@ export class ModuleInstance {
     const instances = expansion.instances.map((instance) => {
       const scope = this.scope(instance);
       const inputs = new Map<string, () => Promise<Value>>();
+      const imageSources = new Map<string, () => Promise<string | undefined>>();
       for (const [input, raw] of Object.entries(call.body)) {
         if (META_ARGUMENTS.has(input)) continue;
         let value: Promise<Value> | undefined;
         inputs.set(input, () => (value ??= evaluateRaw(raw, scope)));
+        if (typeof raw === "string") imageSources.set(input, () => this.imageSource(raw));
       }
-      return { instance, module: new ModuleInstance(source.config, this.loader, callPath, `${this.prefix}module.${call.name}${instance.key}.`, inputs) };
+      return { instance, module: new ModuleInstance(source.config, this.loader, callPath, `${this.prefix}module.${call.name}${instance.key}.`, inputs, imageSources) };
     });
     return { kind: "instances", repeat, instances };
   }
@@ -320,9 +324,17 @@ export class ModuleInstance {
    * `aws_ami` data source. The judge takes the AMI's metadata defaults from it.
    */
   private async imageSource(raw: string): Promise<string | undefined> {
-    const reference = /^\$\{\s*data\.(aws_ssm_parameter|aws_ami)\.([A-Za-z_][\w-]*)\.(value|insecure_value|id|image_id)\s*\}$/.exec(raw);
+    // An input variable: where the caller's expression takes its image from.
+    const input = /^\$\{\s*var\.([A-Za-z_][\w-]*)\s*\}$/.exec(raw);
+    if (input) return this.inputImageSources.get(input[1])?.();
+    // data.T.N.value, or of a data source with count: data.T.N[0].value, join("", data.T.N[*].value), one(data.T.N[*].value).
+    const reference =
+      /^\$\{\s*data\.(aws_ssm_parameter|aws_ami)\.([A-Za-z_][\w-]*)\.(?:value|insecure_value|id|image_id)\s*\}$/.exec(raw) ??
+      /^\$\{\s*(?:join\(\s*""\s*,\s*|one\(\s*)?data\.(aws_ssm_parameter|aws_ami)\.([A-Za-z_][\w-]*)\[(?:0|\*)\]\.(?:value|insecure_value|id|image_id)\s*\)?\s*\}$/.exec(raw);
     const declaration = reference ? this.config.data.get(`${reference[1]}.${reference[2]}`) : undefined;
-    if (!reference || !declaration || declaration.body.count !== undefined || declaration.body.for_each !== undefined) return undefined;
+    if (!reference || !declaration || declaration.body.for_each !== undefined) return undefined;
+    // The name filter or parameter of a data source with count, when it does not depend on count.index.
+    if ((declaration.body.count !== undefined) !== /\[(0|\*)\]/.test(raw)) return undefined;
     const known = (value: Value) => (typeof value === "string" && !isUnknownValue(value) ? value : undefined);
     if (reference[1] === "aws_ssm_parameter") return known(await evaluateRaw(declaration.body.name, this.moduleScope));
     const filter = blocksOf(declaration.body.filter).find((block) => block.name === "name");
