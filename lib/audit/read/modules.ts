@@ -67,12 +67,28 @@ export class ModuleLoader {
       if (!existsSync(local) || !statSync(local).isDirectory()) throw new AuditInputError(call.file, `module "${call.name}" has source ${source}, which is not a folder here`);
       return { config: await this.load(local) };
     }
+    if (refusedSource(source)) {
+      const folder = existsSync(resolve(callerDir, source)) ? `; for the folder ${source} next to it, write ./${source}` : "";
+      return { why: `${address} has source "${source}", which Terraform 0.12 and later refuse (a path relative to the module starts with ./ or ../; a registry address has three parts)${folder}` };
+    }
     const version = typeof call.body.version === "string" ? ` version ${call.body.version}` : "";
     const root = relative(process.cwd(), this.rootDir) || ".";
     return {
       why: `${address} comes from ${source}${version}, which is not downloaded here: run terraform init in ${root} so .terraform/modules holds it, or audit a saved plan (terraform show -json)`,
     };
   }
+}
+
+/**
+ * A source Terraform cannot place: no scheme or forced getter (`git::`, `s3::`, `https://`), not a
+ * known host (`github.com/...`, `bitbucket.org/...`, `git@...`), and not a registry address
+ * (`namespace/name/provider`, optionally after a hostname). Terraform 0.11 read such a source as a
+ * relative path.
+ */
+export function refusedSource(source: string): boolean {
+  if (/::|:\/\/|@/.test(source) || /^(github\.com|bitbucket\.org)\//.test(source) || /^\.\.?[\\/]/.test(source) || source.startsWith("/")) return false;
+  const parts = source.split("//")[0].split("/");
+  return !(parts.length === 3 || (parts.length === 4 && parts[0].includes(".")));
 }
 
 async function readModuleFolder(dir: string): Promise<ModuleConfig> {
