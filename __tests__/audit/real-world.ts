@@ -335,4 +335,13 @@ export const REAL_WORLD: readonly RealWorldCase[] = [
       "module.cluster.aws_launch_template.this[0]": { bridge: is("closed", /Amazon Linux \(2018\.03\) AMI/), awsvpc: is("open", /starts with spaces before #!/) },
     },
   },
+  {
+    folder: "template-file-vars-block",
+    shape:
+      "GeoscienceAustralia/terraform-ecs, modules/ec2_instances/main.tf and templates/user_data.sh (Terraform 0.11): data \"template_file\" with `vars { ... }` written as a block, a template whose ${ecs_config} line defaults to a command that empties ecs.config, a { echo ...; } group appended to ecs.config with the cluster (a variable without default), the user's ${custom_userdata} line (default \"\"), a heredoc local joining a second template_file under a conditional; Terraform 0.12 and later refuse the block form, Terraform 0.11 read it as the map",
+    modes: BRIDGE_MODES,
+    expected: {
+      "aws_launch_configuration.launch": { bridge: is("open", /-i docker0 ! -o docker0 -j ACCEPT/), awsvpc: is("open", NO_AWSVPC_SETTING) },
+    },
+  },
 ];
