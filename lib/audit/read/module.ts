@@ -10,7 +10,7 @@ import { ASSEMBLED_DATA_TYPES, evaluateDataSource } from "./data-sources";
 import { SourcedSuppression, SuppressionError, suppressionsInComment } from "../suppressions";
 import { AuditInputError, FoundResource, LAUNCH_RESOURCE_TYPES, unresolvedDescription } from "./found";
 import { ParsedFile } from "./hcl";
-import { Expansion, expand, Instance } from "./instances";
+import { Expansion, expand, expressionText, Instance } from "./instances";
 import { describeLaunch } from "./launch";
 import type { ModuleLoader } from "./modules";
 import { applySteps, isUnknownValue, splitReference } from "./reference";
@@ -342,6 +342,32 @@ export class ModuleInstance {
     return Array.isArray(values) && values.length > 0 ? known(values[0]) : undefined;
   }
 
+  /**
+   * Launch resources and module calls holding them that have no instance at these inputs (count = 0,
+   * for_each over an empty collection), each with the argument that says so: why an audit of a
+   * module on its own finds nothing.
+   */
+  async withoutInstances(): Promise<string[]> {
+    const out: string[] = [];
+    for (const resource of this.config.resources) {
+      const expansion = await this.expansion(resource.body);
+      if ("instances" in expansion && expansion.instances.length === 0) out.push(`${this.prefix}${resource.type}.${resource.name}: ${repetition(resource.body)} gives no instance`);
+    }
+    for (const call of this.config.calls.values()) {
+      const followed = await this.callInstancesOf(call.name);
+      if (followed.kind !== "instances") continue;
+      if (followed.instances.length > 0) {
+        for (const { module } of followed.instances) out.push(...(await module.withoutInstances()));
+        continue;
+      }
+      const source = await this.loader.moduleOf(call, this.config.dir, [...this.callPath, call.name]);
+      if ("config" in source && (source.config.resources.length > 0 || source.config.calls.size > 0)) {
+        out.push(`${this.prefix}module.${call.name}: ${repetition(call.body)} gives no instance of the module, which declares ${source.config.resources.map((r) => `${r.type}.${r.name}`).join(", ") || "module calls"}`);
+      }
+    }
+    return out;
+  }
+
   /** Every launch resource instance in this module and the modules it calls, or a row for what cannot be followed. */
   async rows(): Promise<FoundResource[]> {
     const found: FoundResource[] = [];
@@ -389,6 +415,11 @@ async function typed(name: string, value: Value, declared: VariableDeclaration |
     if (error instanceof EvalError) return { opaque: `${error.message} (Terraform refuses the value of var.${name})` };
     throw error;
   }
+}
+
+/** `count = var.n` or `for_each = local.pools`, as written. */
+function repetition(body: Record<string, unknown>): string {
+  return body.count !== undefined && body.count !== null ? `count = ${expressionText(body.count)}` : `for_each = ${expressionText(body.for_each)}`;
 }
 
 /** Arguments of a module call that are not its inputs. */
