@@ -344,4 +344,15 @@ export const REAL_WORLD: readonly RealWorldCase[] = [
       "aws_launch_configuration.launch": { bridge: is("open", /-i docker0 ! -o docker0 -j ACCEPT/), awsvpc: is("open", NO_AWSVPC_SETTING) },
     },
   },
+  {
+    folder: "asg-list-double-base64",
+    shape:
+      "tfstack/terraform-aws-ecs-cluster-classic, asg.tf and variables.tf with examples/complete/main.tf: a list of autoscaling-group objects (optional metadata_options defaulting to IMDSv2 with hop limit 1, validated) turned into a for_each map by name, user_data = base64encode(each.value.user_data) in the module while the example's second group already passes base64encode(templatefile(...)); here the template also writes ECS_AWSVPC_BLOCK_IMDS=true and a third group takes the defaults",
+    modes: BRIDGE_MODES,
+    expected: {
+      'module.ecs_cluster_classic.aws_launch_template.this["asg-1"]': { bridge: is("open", /-i docker0 ! -o docker0 -j ACCEPT/), awsvpc: is("closed", AWSVPC_SET) },
+      'module.ecs_cluster_classic.aws_launch_template.this["asg-2"]': { bridge: is("closed", HOP_LIMIT_1), awsvpc: is("open", /encoded twice/) },
+      'module.ecs_cluster_classic.aws_launch_template.this["asg-3"]': { bridge: is("closed", HOP_LIMIT_1), awsvpc: is("open", /no user data/) },
+    },
+  },
 ];
