@@ -159,7 +159,7 @@ resource "aws_launch_template" "by_filter" {
     expect(found[0].description.imageId).toEqual({ unknown: "${data.aws_ssm_parameter.ecs.value}" });
   });
 
-  it("follows the image through a module input and through a data source with count", async () => {
+  it("follows the image through a module input, a data source with count, a conditional and jsondecode(...).image_id", async () => {
     const root = mkdtempSync(join(dir, "module-"));
     mkdirSync(join(root, "cluster"));
     writeFileSync(
@@ -196,6 +196,19 @@ module "legacy" {
   source   = "./cluster"
   image_id = data.aws_ami.legacy.image_id
 }
+
+variable "image_id" {
+  type    = string
+  default = null
+}
+
+data "aws_ssm_parameter" "recommended" {
+  name = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended"
+}
+
+resource "aws_launch_template" "conditional" {
+  image_id = var.image_id == null ? jsondecode(data.aws_ssm_parameter.recommended.value).image_id : var.image_id
+}
 `,
     );
     writeFileSync(
@@ -215,6 +228,7 @@ resource "aws_launch_template" "this" {
       "module.joined.aws_launch_template.this": "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id",
       "module.first.aws_launch_template.this": "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id",
       "module.legacy.aws_launch_template.this": "amzn-ami-*-amazon-ecs-optimized",
+      "aws_launch_template.conditional": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended",
     });
     // The Amazon Linux AMI (2018.03) is registered without ImdsSupport: an unset hop limit is 1.
     const legacy = judge(found.find((resource) => resource.address === "module.legacy.aws_launch_template.this")!.description, { networkModes: ["bridge"] });

@@ -327,19 +327,43 @@ export class ModuleInstance {
     // An input variable: where the caller's expression takes its image from.
     const input = /^\$\{\s*var\.([A-Za-z_][\w-]*)\s*\}$/.exec(raw);
     if (input) return this.inputImageSources.get(input[1])?.();
-    // data.T.N.value, or of a data source with count: data.T.N[0].value, join("", data.T.N[*].value), one(data.T.N[*].value).
-    const reference =
-      /^\$\{\s*data\.(aws_ssm_parameter|aws_ami)\.([A-Za-z_][\w-]*)\.(?:value|insecure_value|id|image_id)\s*\}$/.exec(raw) ??
-      /^\$\{\s*(?:join\(\s*""\s*,\s*|one\(\s*)?data\.(aws_ssm_parameter|aws_ami)\.([A-Za-z_][\w-]*)\[(?:0|\*)\]\.(?:value|insecure_value|id|image_id)\s*\)?\s*\}$/.exec(raw);
-    const declaration = reference ? this.config.data.get(`${reference[1]}.${reference[2]}`) : undefined;
-    if (!reference || !declaration || declaration.body.for_each !== undefined) return undefined;
-    // The name filter or parameter of a data source with count, when it does not depend on count.index.
-    if ((declaration.body.count !== undefined) !== /\[(0|\*)\]/.test(raw)) return undefined;
-    const known = (value: Value) => (typeof value === "string" && !isUnknownValue(value) ? value : undefined);
-    if (reference[1] === "aws_ssm_parameter") return known(await evaluateRaw(declaration.body.name, this.moduleScope));
-    const filter = blocksOf(declaration.body.filter).find((block) => block.name === "name");
-    const values = filter ? await evaluateRaw(filter.values, this.moduleScope) : undefined;
-    return Array.isArray(values) && values.length > 0 ? known(values[0]) : undefined;
+    // Evaluated with each aws_ssm_parameter and aws_ami data source standing for a mark of its
+    // parameter name or name filter: conditionals, jsondecode(...).image_id, join() of a splat
+    // and indexes all lead to the mark as they lead to the image.
+    const scope: EvalScope = {
+      dir: this.config.dir,
+      resolve: async (reference) => {
+        const split = splitReference(reference);
+        if (split?.root[0] === "data" && (split.root[1] === "aws_ssm_parameter" || split.root[1] === "aws_ami")) {
+          const found = await this.imageMark(split.root[1], split.root[2]);
+          return found === undefined ? undefined : applySteps(found, split.steps);
+        }
+        return this.resolve(reference, undefined);
+      },
+    };
+    const value = await evaluateRaw(raw, scope);
+    const mark = typeof value === "string" ? /\ue002([^\ue003]*)\ue003/.exec(value) : null;
+    return mark ? mark[1] : undefined;
+  }
+
+  /** A data source naming an image, as a value whose image attributes hold a mark of where it comes from. */
+  private async imageMark(type: string, name: string): Promise<Value | undefined> {
+    const declaration = this.config.data.get(`${type}.${name}`);
+    if (!declaration || declaration.body.for_each !== undefined) return undefined;
+    const known = (value: Value | undefined) => (typeof value === "string" && !isUnknownValue(value) ? value : undefined);
+    let source: string | undefined;
+    if (type === "aws_ssm_parameter") source = known(await evaluateRaw(declaration.body.name, this.moduleScope));
+    else {
+      const filter = blocksOf(declaration.body.filter).find((block) => block.name === "name");
+      const values = filter ? await evaluateRaw(filter.values, this.moduleScope) : undefined;
+      source = Array.isArray(values) && values.length > 0 ? known(values[0]) : undefined;
+    }
+    if (source === undefined) return undefined;
+    const mark = `\ue002${source}\ue003`;
+    // The ECS parameters without /image_id hold JSON whose image_id is the image.
+    const attributes: Value = type === "aws_ssm_parameter" ? { value: JSON.stringify({ image_id: mark }), insecure_value: JSON.stringify({ image_id: mark }) } : { id: mark, image_id: mark };
+    // With count (which must not depend on count.index for the name above to be every instance's).
+    return declaration.body.count !== undefined ? [attributes] : attributes;
   }
 
   /**
