@@ -2,7 +2,7 @@
  * Reading HCL: only the blocks the audit reads go to the parser, split without losing one, and a
  * module's references resolve both as a root (`module.m`) and as a whole accessor (`module.m.out`).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import fc from "fast-check";
@@ -157,5 +157,65 @@ resource "aws_launch_template" "by_filter" {
       "aws_launch_template.by_filter": "amzn2-ami-ecs-hvm-*-x86_64-ebs",
     });
     expect(found[0].description.imageId).toEqual({ unknown: "${data.aws_ssm_parameter.ecs.value}" });
+  });
+
+  it("follows the image through locals, conditionals, jsondecode() and an index into a counted data source, and only when Terraform would", async () => {
+    const module = join(dir, "through");
+    mkdirSync(module);
+    writeFileSync(
+      join(module, "main.tf"),
+      `variable "ami_id" {
+  type    = string
+  default = null
+}
+
+variable "chosen" {
+  type = bool
+}
+
+data "aws_ssm_parameter" "al2023" {
+  name = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+}
+
+data "aws_ssm_parameter" "al2" {
+  count = 1
+  name  = "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended"
+}
+
+data "aws_ssm_parameter" "per_index" {
+  count = 2
+  name  = "/aws/service/ecs/optimized-ami/amazon-linux-\${count.index == 0 ? "2" : "2023"}/recommended/image_id"
+}
+
+locals {
+  ami_id = var.ami_id != null ? var.ami_id : data.aws_ssm_parameter.al2023.value
+}
+
+resource "aws_launch_template" "through_local" {
+  image_id = local.ami_id
+}
+
+resource "aws_launch_template" "counted_json" {
+  image_id = jsondecode(data.aws_ssm_parameter.al2[0].insecure_value).image_id
+}
+
+resource "aws_launch_template" "unknown_condition" {
+  image_id = var.chosen ? data.aws_ssm_parameter.al2023.value : "ami-0123456789abcdef0"
+}
+
+resource "aws_launch_template" "name_per_instance" {
+  image_id = data.aws_ssm_parameter.per_index[1].value
+}
+`,
+    );
+    const found = await readAuditInputs([module]);
+    expect(Object.fromEntries(found.map((resource) => [resource.address, resource.description.imageSource ?? null]))).toEqual({
+      "aws_launch_template.through_local": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+      "aws_launch_template.counted_json": "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended",
+      // The condition waits for var.chosen: the image may be the literal AMI, so no source is named.
+      "aws_launch_template.unknown_condition": null,
+      // The parameter's name depends on the instance's count.index, which the module scope does not give.
+      "aws_launch_template.name_per_instance": null,
+    });
   });
 });

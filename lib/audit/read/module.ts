@@ -315,14 +315,16 @@ export class ModuleInstance {
   }
 
   /**
-   * Where an image known only at plan time comes from: the SSM parameter an `aws_ssm_parameter`
-   * data source reads (`image_id = data.aws_ssm_parameter.ecs.value`), or the name filter of an
-   * `aws_ami` data source. The judge takes the AMI's metadata defaults from it.
+   * Where an image known only at plan time comes from, given the reference it waits for: the SSM
+   * parameter an `aws_ssm_parameter` data source reads (`data.aws_ssm_parameter.ecs.value`, or
+   * `data.aws_ssm_parameter.ecs[0].insecure_value` of a counted one), or the name filter of an
+   * `aws_ami` data source. The judge takes the AMI's metadata defaults from it. A name or filter that
+   * depends on the data source's own `count.index` or `each` stays unknown.
    */
-  private async imageSource(raw: string): Promise<string | undefined> {
-    const reference = /^\$\{\s*data\.(aws_ssm_parameter|aws_ami)\.([A-Za-z_][\w-]*)\.(value|insecure_value|id|image_id)\s*\}$/.exec(raw);
+  private async imageSource(waitsFor: string): Promise<string | undefined> {
+    const reference = /^data\.(aws_ssm_parameter|aws_ami)\.([A-Za-z_][\w-]*)(?:\[[^\]]*\])?\.(value|insecure_value|id|image_id)$/.exec(waitsFor);
     const declaration = reference ? this.config.data.get(`${reference[1]}.${reference[2]}`) : undefined;
-    if (!reference || !declaration || declaration.body.count !== undefined || declaration.body.for_each !== undefined) return undefined;
+    if (!reference || !declaration) return undefined;
     const known = (value: Value) => (typeof value === "string" && !isUnknownValue(value) ? value : undefined);
     if (reference[1] === "aws_ssm_parameter") return known(await evaluateRaw(declaration.body.name, this.moduleScope));
     const filter = blocksOf(declaration.body.filter).find((block) => block.name === "name");
