@@ -235,4 +235,64 @@ resource "aws_launch_template" "this" {
     expect(legacy.modes.bridge?.verdict).toBe("closed");
     expect(legacy.modes.bridge?.reasons.join("\n")).toMatch(/Amazon Linux \(2018\.03\) AMI \(the AMI name filter "amzn-ami-\*-amazon-ecs-optimized"\), which is registered without ImdsSupport v2\.0/);
   });
+
+  it("follows the image through locals, conditionals, jsondecode() and an index into a counted data source, and only when Terraform would", async () => {
+    const module = join(dir, "through");
+    mkdirSync(module);
+    writeFileSync(
+      join(module, "main.tf"),
+      `variable "ami_id" {
+  type    = string
+  default = null
+}
+
+variable "chosen" {
+  type = bool
+}
+
+data "aws_ssm_parameter" "al2023" {
+  name = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+}
+
+data "aws_ssm_parameter" "al2" {
+  count = 1
+  name  = "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended"
+}
+
+data "aws_ssm_parameter" "per_index" {
+  count = 2
+  name  = "/aws/service/ecs/optimized-ami/amazon-linux-\${count.index == 0 ? "2" : "2023"}/recommended/image_id"
+}
+
+locals {
+  ami_id = var.ami_id != null ? var.ami_id : data.aws_ssm_parameter.al2023.value
+}
+
+resource "aws_launch_template" "through_local" {
+  image_id = local.ami_id
+}
+
+resource "aws_launch_template" "counted_json" {
+  image_id = jsondecode(data.aws_ssm_parameter.al2[0].insecure_value).image_id
+}
+
+resource "aws_launch_template" "unknown_condition" {
+  image_id = var.chosen ? data.aws_ssm_parameter.al2023.value : "ami-0123456789abcdef0"
+}
+
+resource "aws_launch_template" "name_per_instance" {
+  image_id = data.aws_ssm_parameter.per_index[1].value
+}
+`,
+    );
+    const found = await readAuditInputs([module]);
+    expect(Object.fromEntries(found.map((resource) => [resource.address, resource.description.imageSource ?? null]))).toEqual({
+      "aws_launch_template.through_local": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+      "aws_launch_template.counted_json": "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended",
+      // The condition waits for var.chosen: the image may be the literal AMI, so no source is named.
+      "aws_launch_template.unknown_condition": null,
+      // The parameter's name depends on the instance's count.index, which the module scope does not give.
+      "aws_launch_template.name_per_instance": null,
+    });
+  });
 });

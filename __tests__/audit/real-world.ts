@@ -115,7 +115,7 @@ export const REAL_WORLD: readonly RealWorldCase[] = [
       "springload/terraform-aws-ecs-cluster, cloud-init.tf, main.tf, data.tf: data \"cloudinit_config\" and aws_launch_template.LT with count over two variables, a %{if var.spot} directive, dynamic \"part\" over var.cloud_init_parts with lookup(), dynamic metadata_options only for a non-empty map (empty by default), AMI from jsondecode of the AL2023 SSM parameter",
     modes: BRIDGE_MODES,
     expected: {
-      "aws_launch_template.LT[0]": { bridge: is("open", /hop limit/), awsvpc: is("open", NO_AWSVPC_SETTING) },
+      "aws_launch_template.LT[0]": { bridge: is("open", /Amazon Linux 2023 AMI .*hop limit 2/), awsvpc: is("open", NO_AWSVPC_SETTING) },
     },
   },
   {
@@ -353,6 +353,16 @@ export const REAL_WORLD: readonly RealWorldCase[] = [
       'module.ecs_cluster_classic.aws_launch_template.this["asg-1"]': { bridge: is("open", /-i docker0 ! -o docker0 -j ACCEPT/), awsvpc: is("closed", AWSVPC_SET) },
       'module.ecs_cluster_classic.aws_launch_template.this["asg-2"]': { bridge: is("closed", HOP_LIMIT_1), awsvpc: is("open", /encoded twice/) },
       'module.ecs_cluster_classic.aws_launch_template.this["asg-3"]': { bridge: is("closed", HOP_LIMIT_1), awsvpc: is("open", /no user data/) },
+    },
+  },
+  {
+    folder: "jetbrains-ami-through-local",
+    shape:
+      "jetbrains-infra/terraform-aws-ecs-cluster, launch_template.tf and variables.tf: image_id = local.ami_id, a conditional over a variable (default null) and two Amazon Linux 2023 aws_ssm_parameter data sources; cloudinit_config with ECS_CLUSTER=\"${local.name}\" from a variable without default and a dynamic part empty by default; no metadata options. Added: a counted Amazon Linux 2 pool whose image is jsondecode() of a counted SSM parameter through [0], with http_tokens = \"required\" and no hop limit",
+    modes: BRIDGE_MODES,
+    expected: {
+      "aws_launch_template.node": { bridge: is("open", /Amazon Linux 2023 AMI .*hop limit 2/), awsvpc: is("open", NO_AWSVPC_SETTING) },
+      "aws_launch_template.legacy[0]": { bridge: is("closed", /hop limit 1.*Amazon Linux 2 AMI/), awsvpc: is("open", NO_AWSVPC_SETTING) },
     },
   },
 ];

@@ -11,7 +11,7 @@ import { SourcedSuppression, SuppressionError, suppressionsInComment } from "../
 import { AuditInputError, FoundResource, LAUNCH_RESOURCE_TYPES, unresolvedDescription } from "./found";
 import { ParsedFile } from "./hcl";
 import { Expansion, expand, expressionText, Instance } from "./instances";
-import { describeLaunch } from "./launch";
+import { describeLaunch, imageOf } from "./launch";
 import type { ModuleLoader } from "./modules";
 import { applySteps, isUnknownValue, splitReference } from "./reference";
 import { blocksOf, evaluateRaw } from "./values";
@@ -311,7 +311,7 @@ export class ModuleInstance {
         if (META_ARGUMENTS.has(input)) continue;
         let value: Promise<Value> | undefined;
         inputs.set(input, () => (value ??= evaluateRaw(raw, scope)));
-        if (typeof raw === "string") imageSources.set(input, () => this.imageSource(raw));
+        if (typeof raw === "string") imageSources.set(input, async () => this.imageSource(raw, (await imageOf(raw, scope)).waitsFor));
       }
       return { instance, module: new ModuleInstance(source.config, this.loader, callPath, `${this.prefix}module.${call.name}${instance.key}.`, inputs, imageSources) };
     });
@@ -323,7 +323,10 @@ export class ModuleInstance {
    * data source reads (`image_id = data.aws_ssm_parameter.ecs.value`), or the name filter of an
    * `aws_ami` data source. The judge takes the AMI's metadata defaults from it.
    */
-  private async imageSource(raw: string): Promise<string | undefined> {
+  private async imageSource(raw: string, waitsFor?: string): Promise<string | undefined> {
+    // The one data source of this module the evaluated image waits for (through locals too).
+    const byReference = waitsFor === undefined ? undefined : await this.imageSourceOfReference(waitsFor);
+    if (byReference !== undefined) return byReference;
     // An input variable: where the caller's expression takes its image from.
     const input = /^\$\{\s*var\.([A-Za-z_][\w-]*)\s*\}$/.exec(raw);
     if (input) return this.inputImageSources.get(input[1])?.();
@@ -346,19 +349,33 @@ export class ModuleInstance {
     return mark ? mark[1] : undefined;
   }
 
-  /** A data source naming an image, as a value whose image attributes hold a mark of where it comes from. */
-  private async imageMark(type: string, name: string): Promise<Value | undefined> {
+  /**
+   * The SSM parameter an `aws_ssm_parameter` data source reads, or the name filter of an `aws_ami`,
+   * given the reference an image waits for (`data.aws_ssm_parameter.ecs.value`,
+   * `data.aws_ssm_parameter.ecs[0].insecure_value`). A name or filter that depends on the data
+   * source's own `count.index` or `each` stays unknown.
+   */
+  private async imageSourceOfReference(waitsFor: string): Promise<string | undefined> {
+    const reference = /^data\.(aws_ssm_parameter|aws_ami)\.([A-Za-z_][\w-]*)(?:\[[^\]]*\])?\.(value|insecure_value|id|image_id)$/.exec(waitsFor);
+    return reference ? this.imageNamedBy(reference[1], reference[2]) : undefined;
+  }
+
+  /** The parameter name or AMI name filter of a data source of this module, when known for every instance. */
+  private async imageNamedBy(type: string, name: string): Promise<string | undefined> {
     const declaration = this.config.data.get(`${type}.${name}`);
     if (!declaration || declaration.body.for_each !== undefined) return undefined;
     const known = (value: Value | undefined) => (typeof value === "string" && !isUnknownValue(value) ? value : undefined);
-    let source: string | undefined;
-    if (type === "aws_ssm_parameter") source = known(await evaluateRaw(declaration.body.name, this.moduleScope));
-    else {
-      const filter = blocksOf(declaration.body.filter).find((block) => block.name === "name");
-      const values = filter ? await evaluateRaw(filter.values, this.moduleScope) : undefined;
-      source = Array.isArray(values) && values.length > 0 ? known(values[0]) : undefined;
-    }
+    if (type === "aws_ssm_parameter") return known(await evaluateRaw(declaration.body.name, this.moduleScope));
+    const filter = blocksOf(declaration.body.filter).find((block) => block.name === "name");
+    const values = filter ? await evaluateRaw(filter.values, this.moduleScope) : undefined;
+    return Array.isArray(values) && values.length > 0 ? known(values[0]) : undefined;
+  }
+
+  /** A data source naming an image, as a value whose image attributes hold a mark of where it comes from. */
+  private async imageMark(type: string, name: string): Promise<Value | undefined> {
+    const source = await this.imageNamedBy(type, name);
     if (source === undefined) return undefined;
+    const declaration = this.config.data.get(`${type}.${name}`) as Declaration;
     const mark = `\ue002${source}\ue003`;
     // The ECS parameters without /image_id hold JSON whose image_id is the image.
     const attributes: Value = type === "aws_ssm_parameter" ? { value: JSON.stringify({ image_id: mark }), insecure_value: JSON.stringify({ image_id: mark }) } : { id: mark, image_id: mark };
@@ -404,7 +421,7 @@ export class ModuleInstance {
         continue;
       }
       for (const instance of expansion.instances) {
-        const description = await describeLaunch(resource.type, resource.body, this.scope(instance), explainReference, (raw) => this.imageSource(raw));
+        const description = await describeLaunch(resource.type, resource.body, this.scope(instance), explainReference, (raw, waitsFor) => this.imageSource(raw, waitsFor));
         found.push({ address: `${address}${instance.key}`, file: resource.file, description, ...(resource.suppressions ? { suppressions: resource.suppressions } : {}) });
       }
     }
