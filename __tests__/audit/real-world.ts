@@ -365,4 +365,16 @@ export const REAL_WORLD: readonly RealWorldCase[] = [
       "aws_launch_configuration.hooked": { bridge: is("unknown", /var\.login_hook/), awsvpc: is("unknown", /var\.login_hook/) },
     },
   },
+  {
+    folder: "undeclared-data-source",
+    shape:
+      "fwohnrau/AWS, modules/ECS/main.tf: the launch configuration's user_data is data.template_cloudinit_config.myECSUserData.rendered, which the module does not declare (the declaration stayed in old/init.tf): Terraform refuses the configuration, so there is no user data to judge",
+    modes: BRIDGE_MODES,
+    expected: {
+      "aws_launch_configuration.ECSConfigruation": {
+        bridge: is("unknown", /data\.template_cloudinit_config\.myECSUserData is not declared/),
+        awsvpc: is("unknown", /data\.template_cloudinit_config\.myECSUserData is not declared/),
+      },
+    },
+  },
 ];

@@ -9,7 +9,7 @@ import { convertToType, parseTypeConstraint, TypeConstraint } from "../evaluate/
 import { ASSEMBLED_DATA_TYPES, evaluateDataSource } from "./data-sources";
 import { SourcedSuppression, SuppressionError, suppressionsInComment } from "../suppressions";
 import { AuditInputError, FoundResource, LAUNCH_RESOURCE_TYPES, unresolvedDescription } from "./found";
-import { ParsedFile } from "./hcl";
+import { ParsedFile, READ_DATA_TYPES } from "./hcl";
 import { Expansion, expand, expressionText, Instance } from "./instances";
 import { describeLaunch } from "./launch";
 import type { ModuleLoader } from "./modules";
@@ -221,6 +221,10 @@ export class ModuleInstance {
   private dataSource(type: string, name: string): Promise<Value | undefined> {
     const key = `${type}.${name}`;
     const declaration = this.config.data.get(key);
+    // Every block of a type the reader parses is in the map, so one missing there is not declared.
+    if (!declaration && name !== undefined && READ_DATA_TYPES.includes(type)) {
+      return Promise.resolve({ opaque: `data.${key} is not declared in this module (Terraform refuses a reference to an undeclared data source)` });
+    }
     if (!declaration || !(ASSEMBLED_DATA_TYPES as readonly string[]).includes(type)) return Promise.resolve(undefined);
     if (this.config.cyclic.has(`data.${key}`)) return Promise.resolve({ opaque: `data.${key} refers to itself through other blocks (Terraform refuses the cycle)` });
     let value = this.dataValues.get(key);
