@@ -124,6 +124,10 @@ describe("data sources in a configuration", () => {
       expect(resource.reasons.awsvpc[0]).toBe(
         "Terraform cannot evaluate the user data: data.template_cloudinit_config.myECSUserData is not declared in this module (Terraform refuses a reference to an undeclared data source)",
       );
+      // One file of a folder: another file may declare it, so it stays a value the audit cannot know.
+      stdout = "";
+      await runAudit(["audit", "--format", "json", join(FIXTURES, "real-world", "undeclared-data-source", "main.tf")], { stdout: (t) => (stdout += t), stderr: () => undefined });
+      expect(JSON.parse(stdout).resources[0].reasons.awsvpc[0]).toBe("the user data is only known at apply time (data.template_cloudinit_config.myECSUserData.rendered)");
     });
   });
 
