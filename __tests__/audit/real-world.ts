@@ -358,7 +358,7 @@ export const REAL_WORLD: readonly RealWorldCase[] = [
   {
     folder: "cron-script-reference-in-word",
     shape:
-      "ho-it-project/ho-it-terraform, platform/jenkins/_module/jenkins (asg.tf, template.tf, scripts/userdata.sh): data \"template_file\" with the account id (a variable without default) spliced inside a word of a login helper the script writes and /etc/crontab runs hourly; AMI from a variable without default, no metadata options; adversarial second resource: the helper is a caller's hook on a line of its own",
+      "ho-it-project/ho-it-terraform, platform/jenkins/_module/jenkins (asg.tf, template.tf, scripts/userdata.sh): data \"template_file\" with the account id (a variable without default) spliced inside a word of a login helper (sudo -u jenkins -H sh -c ...) the script writes and /etc/crontab runs hourly; AMI from a variable without default, no metadata options; adversarial second resource: the helper is a caller's hook on a line of its own",
     modes: BRIDGE_MODES,
     expected: {
       "aws_launch_configuration.launch_configuration": { bridge: is("open", /IMDSv1|hop limit/), awsvpc: is("open", NO_AWSVPC_SETTING) },

@@ -345,14 +345,20 @@ describe("cron", () => {
 
     it("inside an argument it stays that argument: a helper that touches neither the firewall nor ecs.config changes nothing, on any image", () => {
       for (const image of [AL2, null]) {
-        const judgement = bridge(hourly(`aws ecr get-login-password | docker login --password-stdin ${ref("var.account_id")}.dkr.ecr.example.com`), image);
-        expect(judgement.verdict).toBe("open");
-        expect(reasons(judgement)).not.toMatch(/cron/);
+        for (const helper of [
+          `aws ecr get-login-password | docker login --password-stdin ${ref("var.account_id")}.dkr.ecr.example.com`,
+          // A shell's command string is a script of its own, read the same way.
+          `sudo -u jenkins -H sh -c 'aws ecr get-login-password | docker login --password-stdin ${ref("var.account_id")}.dkr.ecr.example.com'`,
+        ]) {
+          const judgement = bridge(hourly(helper), image);
+          expect(judgement.verdict).toBe("open");
+          expect(reasons(judgement)).not.toMatch(/cron/);
+        }
       }
     });
 
     it("on a line of its own, in a command's place, given to a shell or naming a file written, it may be any commands", () => {
-      for (const helper of [ref("var.hook"), `/opt/${ref("var.tool")}/run`, `sh -c 'echo ${ref("var.x")}'`, `date > /etc/${ref("var.file")}`]) {
+      for (const helper of [ref("var.hook"), `/opt/${ref("var.tool")}/run`, `sh -c '${ref("var.x")}'`, `sudo -u ${ref("var.user")} sh -c 'date'`, `eval 'date ${ref("var.x")}'`, `date > /etc/${ref("var.file")}`]) {
         const judgement = bridge(hourly(helper), null);
         expect(judgement.verdict).toBe("unknown");
         expect(reasons(judgement)).toMatch(/the cron line `0 \* \* \* \* ubuntu \/home\/ubuntu\/h\.sh` .* runs only where cron is installed.*; \/home\/ubuntu\/h\.sh holds `\$\{var\.\w+\}`, known only at apply time/);

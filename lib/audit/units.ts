@@ -21,6 +21,7 @@ import { containerReach, Family } from "./firewall";
 import { ALL_CONCERNS, Concern, ECS_CONFIG, FileContent, InstanceState, knownText, Unseen } from "./instance";
 import { concernsOf, interpretScript, Status } from "./interpreter";
 import { parseShell, ShellNode, Word } from "./shell";
+import { UNKNOWN_END, UNKNOWN_START } from "./sources";
 import { hasMark, markedText, references, wholly } from "./marks";
 
 /** Paths whose files this module reads; most user data writes none, and then nothing here runs. */
@@ -1143,13 +1144,14 @@ const RUNS_CODE = new Set([...SHELLS, "source", "."]);
 
 /** Whether a value known only at apply time could be run as code by this shell tree. */
 function runsValues(node: ShellNode): boolean {
-  // A command substitution is shown with its references as `${expression}`.
-  const holds = (word: Word) => word.pieces.some((p) => p.kind === "reference" || (p.kind === "command" && p.text.includes("${")));
+  const holds = holdsValue;
   switch (node.kind) {
     case "simple": {
       const [program, ...args] = node.words;
-      if (program !== undefined && (program.pieces.some((p) => p.kind !== "text") || (RUNS_CODE.has(basename(program.raw)) && args.some(holds)))) return true;
-      return node.words.some((w) => w.pieces.some((p) => p.kind === "reference" && p.wholeLine)) || node.redirects.some((r) => holds(r.target));
+      if (program === undefined) return node.redirects.some((r) => holds(r.target));
+      if (program.pieces.some((p) => p.kind !== "text") || node.redirects.some((r) => holds(r.target))) return true;
+      if (node.words.some((w) => w.pieces.some((p) => p.kind === "reference" && p.wholeLine))) return true;
+      return RUNS_CODE.has(basename(program.raw)) && args.some(holds) && !commandStringKeepsValues(node.words);
     }
     case "pipeline":
       return node.commands.some(runsValues);
@@ -1172,6 +1174,24 @@ function runsValues(node: ShellNode): boolean {
       return true;
   }
 }
+
+/**
+ * `sh -c 'TEXT'`, behind wrappers such as `sudo -u user -H`: TEXT is a script of its own, read the
+ * same way, and the values it holds stay where they are when nothing else in the command holds one.
+ */
+function commandStringKeepsValues(words: readonly Word[]): boolean {
+  const shell = words.findIndex((w) => SHELL_NAMES.has(basename(w.raw)));
+  if (shell < 0 || words.slice(0, shell + 2).some(holdsValue) || words.slice(shell + 3).some(holdsValue)) return false;
+  const flag = words[shell + 1]?.raw ?? "";
+  const script = words[shell + 2];
+  if (!/^-[a-z]*c$/.test(flag) || script === undefined) return false;
+  const pieces = script.pieces.map((p) => (p.kind === "text" ? p.value : p.kind === "reference" ? `${UNKNOWN_START}${p.expression}${UNKNOWN_END}` : undefined));
+  return pieces.every((p) => p !== undefined) && !runsValues(parseShell(pieces.join("")));
+}
+
+const SHELL_NAMES = new Set(["sh", "bash", "dash", "zsh", "ksh"]);
+// A command substitution is shown with its references as `${expression}`.
+const holdsValue = (word: Word) => word.pieces.some((p) => p.kind === "reference" || (p.kind === "command" && p.text.includes("${")));
 
 /** For a reason: the values known only at apply time in the script a command line runs. */
 function scriptValues(state: InstanceState, command: string): string {
