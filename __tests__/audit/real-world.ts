@@ -365,4 +365,26 @@ export const REAL_WORLD: readonly RealWorldCase[] = [
       "aws_launch_template.legacy[0]": { bridge: is("closed", /hop limit 1.*Amazon Linux 2 AMI/), awsvpc: is("open", NO_AWSVPC_SETTING) },
     },
   },
+  {
+    folder: "cron-script-reference-in-word",
+    shape:
+      "ho-it-project/ho-it-terraform, platform/jenkins/_module/jenkins (asg.tf, template.tf, scripts/userdata.sh): data \"template_file\" with the account id (a variable without default) spliced inside a word of a login helper (sudo -u jenkins -H sh -c ...) the script writes and /etc/crontab runs hourly; AMI from a variable without default, no metadata options; adversarial second resource: the helper is a caller's hook on a line of its own",
+    modes: BRIDGE_MODES,
+    expected: {
+      "aws_launch_configuration.launch_configuration": { bridge: is("open", /IMDSv1|hop limit/), awsvpc: is("open", NO_AWSVPC_SETTING) },
+      "aws_launch_configuration.hooked": { bridge: is("unknown", /var\.login_hook/), awsvpc: is("unknown", /var\.login_hook/) },
+    },
+  },
+  {
+    folder: "undeclared-data-source",
+    shape:
+      "fwohnrau/AWS, modules/ECS/main.tf: the launch configuration's user_data is data.template_cloudinit_config.myECSUserData.rendered, which the module does not declare (the declaration stayed in old/init.tf): Terraform refuses the configuration, so there is no user data to judge",
+    modes: BRIDGE_MODES,
+    expected: {
+      "aws_launch_configuration.ECSConfigruation": {
+        bridge: is("unknown", /data\.template_cloudinit_config\.myECSUserData is not declared/),
+        awsvpc: is("unknown", /data\.template_cloudinit_config\.myECSUserData is not declared/),
+      },
+    },
+  },
 ];

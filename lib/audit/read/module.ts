@@ -9,7 +9,7 @@ import { convertToType, parseTypeConstraint, TypeConstraint } from "../evaluate/
 import { ASSEMBLED_DATA_TYPES, evaluateDataSource } from "./data-sources";
 import { SourcedSuppression, SuppressionError, suppressionsInComment } from "../suppressions";
 import { AuditInputError, FoundResource, LAUNCH_RESOURCE_TYPES, unresolvedDescription } from "./found";
-import { ParsedFile } from "./hcl";
+import { ParsedFile, READ_DATA_TYPES } from "./hcl";
 import { Expansion, expand, expressionText, Instance } from "./instances";
 import { describeLaunch, imageOf } from "./launch";
 import type { ModuleLoader } from "./modules";
@@ -47,10 +47,12 @@ export interface ModuleConfig {
   readonly outputs: ReadonlyMap<string, unknown>;
   /** Locals and data sources that refer to themselves through others (Terraform refuses the cycle). */
   readonly cyclic: ReadonlySet<string>;
+  /** Every file of the module was read (a folder), so a block missing here is not declared. */
+  readonly wholeFolder: boolean;
 }
 
 /** Builds a module's declarations from its parsed files. */
-export function moduleConfig(dir: string, files: readonly ParsedFile[]): ModuleConfig {
+export function moduleConfig(dir: string, files: readonly ParsedFile[], wholeFolder: boolean): ModuleConfig {
   const variables = new Map<string, VariableDeclaration>();
   const locals = new Map<string, unknown>();
   const resources: Declaration[] = [];
@@ -84,7 +86,7 @@ export function moduleConfig(dir: string, files: readonly ParsedFile[]): ModuleC
   const typeOrder = (d: Declaration) => (LAUNCH_RESOURCE_TYPES as readonly string[]).indexOf(d.type);
   const fileOrder = files.map((f) => f.file);
   resources.sort((a, b) => fileOrder.indexOf(a.file) - fileOrder.indexOf(b.file) || typeOrder(a) - typeOrder(b));
-  return { dir, files: fileOrder, variables, locals, resources, data, calls, outputs, cyclic: cycles(locals, data) };
+  return { dir, files: fileOrder, variables, locals, resources, data, calls, outputs, cyclic: cycles(locals, data), wholeFolder };
 }
 
 function entries(value: unknown): Array<[string, unknown]> {
@@ -221,6 +223,10 @@ export class ModuleInstance {
   private dataSource(type: string, name: string): Promise<Value | undefined> {
     const key = `${type}.${name}`;
     const declaration = this.config.data.get(key);
+    // Every block of a type the reader parses is in the map, so in a whole folder one missing there is not declared.
+    if (!declaration && name !== undefined && this.config.wholeFolder && READ_DATA_TYPES.includes(type)) {
+      return Promise.resolve({ opaque: `data.${key} is not declared in this module (Terraform refuses a reference to an undeclared data source)` });
+    }
     if (!declaration || !(ASSEMBLED_DATA_TYPES as readonly string[]).includes(type)) return Promise.resolve(undefined);
     if (this.config.cyclic.has(`data.${key}`)) return Promise.resolve({ opaque: `data.${key} refers to itself through other blocks (Terraform refuses the cycle)` });
     let value = this.dataValues.get(key);

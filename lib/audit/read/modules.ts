@@ -34,7 +34,8 @@ export class ModuleLoader {
 
   /** A module made of given files (one `.tf` file, one Terraform JSON file). */
   fromFiles(dir: string, files: readonly ParsedFile[]): ModuleConfig {
-    return moduleConfig(dir, files);
+    // Other files of the folder may declare what these refer to.
+    return moduleConfig(dir, files, false);
   }
 
   private downloaded(): Map<string, string> {
@@ -95,5 +96,5 @@ async function readModuleFolder(dir: string): Promise<ModuleConfig> {
   const names = readdirSync(dir).sort();
   const hcl = await parseHclFiles(names.filter((name) => name.endsWith(".tf")).map((name) => join(dir, name)));
   const json = names.filter((name) => name.endsWith(".tf.json")).map((name) => parseTerraformJson(join(dir, name)));
-  return moduleConfig(dir, [...hcl, ...json]);
+  return moduleConfig(dir, [...hcl, ...json], true);
 }
