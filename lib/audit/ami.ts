@@ -38,7 +38,7 @@ const PLATFORMS: readonly KnownPlatform[] = [
   { platform: "amazon-linux-2", name: "Amazon Linux 2", imdsSupport: "unset", pattern: /amazon-linux-2(\/|$)|\bamzn2-ami/i },
   // The Amazon Linux AMI (2018.03 and before, ECS-optimized "amzn-ami-*-amazon-ecs-optimized"): released
   // before ImdsSupport existed, registered without it.
-  { platform: "amazon-linux", name: "Amazon Linux (2018.03)", imdsSupport: "unset", pattern: /\bamzn-ami-|\/amazon-linux(\/|$)/i },
+  { platform: "amazon-linux", name: "Amazon Linux (2018.03)", imdsSupport: "unset", pattern: /\bamzn-ami-|\/amazon-linux(\/|$)|(^|[*-])amazon-ecs-optimized$/i },
   // How Bottlerocket AMIs are registered is not something the audit has checked: its defaults stay unknown.
   { platform: "bottlerocket", name: "Bottlerocket", imdsSupport: "unknown", pattern: /bottlerocket/i },
 ];
