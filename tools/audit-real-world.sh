@@ -7,7 +7,7 @@
 # CLONES holds one clone per repository, named owner+name; LIST has one "owner/name path [ARGS...]"
 # line per root module (path inside the repository, "." for its root; ARGS are more audit options,
 # such as --var-file {repo}/env/prod.tfvars, where {repo} stands for the clone's folder; "#" starts a
-# comment); MODES defaults to bridge,awsvpc. Uses dist/ when built, the TypeScript sources otherwise.
+# comment); MODES defaults to bridge,awsvpc. Runs the TypeScript sources.
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -19,11 +19,8 @@ list=$2
 modes=${3:-bridge,awsvpc}
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-if [ -f "$root/dist/bin/ecs-imds-guard.js" ]; then
-  audit=(node "$root/dist/bin/ecs-imds-guard.js")
-else
-  audit=(node --require "$root/tools/swc-register.cjs" "$root/lib/bin/ecs-imds-guard.ts")
-fi
+# The sources, never dist/: a build left from before a change would give the old verdicts.
+audit=(node --require "$root/tools/swc-register.cjs" "$root/lib/bin/ecs-imds-guard.ts")
 
 echo "| repository | commit | path | resource | mode | verdict | first reason |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
