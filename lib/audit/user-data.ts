@@ -340,6 +340,8 @@ export function parseContentType(value: string | undefined): { type: string; par
 }
 
 function splitParams(value: string): string[] {
+  // Without a quote, no ";" is quoted (the usual header): a plain split gives the same pieces.
+  if (!value.includes('"')) return value.split(";");
   const pieces: string[] = [];
   let current = "";
   let quoted = false;
