@@ -95,7 +95,7 @@ export function timedNode(args: readonly string[], maxBuffer = 64 * 1024 * 1024)
     const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
     if (!statsDir) return { run, wallMs };
     const [user, system] = readFileSync(join(statsDir, "cpu"), "utf8").trim().split(/\s+/).slice(-2).map(Number);
-    return { run, wallMs, cpuMs: (user + system) * 1000 };
+    return { run, wallMs, cpuMs: Math.round((user + system) * 1000) };
   } finally {
     if (statsDir) rmSync(statsDir, { recursive: true, force: true });
   }
