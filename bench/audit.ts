@@ -4,7 +4,7 @@
 // floor of reading the same file and decoding every template's user data (bench/audit-floor.cjs).
 //   node --require ./tools/swc-register.cjs bench/audit.ts [--rounds N] [--json]
 // `npm run bench` runs it as its "audit" section.
-import { spawnSync } from "node:child_process";
+import { spawnSync, SpawnSyncReturns } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -54,6 +54,10 @@ export interface AuditBenchRow {
   readonly compiledMs: number;
   /** Median time of the floor: node reading the file and decoding every template's user data (bench/audit-floor.cjs). */
   readonly floorMs: number;
+  /** Median CPU time (user + system) of the executable as packaged, when GNU time is there: what the shared machine's load does not change. */
+  readonly compiledCpuMs?: number;
+  /** Median CPU time of the floor, likewise. */
+  readonly floorCpuMs?: number;
   /** Median over the rounds of the executable's time over the floor's, run one after the other. */
   readonly compiledOverFloor: number;
   /** The machine's one-minute load average, median over the rounds: on a shared machine it decides the wall time. */
@@ -74,13 +78,34 @@ export function packagedBin(): string {
   return bin;
 }
 
+const GNU_TIME = "/usr/bin/time";
+const hasGnuTime = existsSync(GNU_TIME) && spawnSync(GNU_TIME, ["-f", "%U", "true"], { encoding: "utf8" }).status === 0;
+
+/**
+ * Runs node with `args`; its wall time (spawn included), and its CPU time (user + system, all its
+ * threads) read by GNU time when the machine has it: on a shared machine the wall time depends on
+ * what else runs, the CPU time much less.
+ */
+export function timedNode(args: readonly string[], maxBuffer = 64 * 1024 * 1024): { run: SpawnSyncReturns<string>; wallMs: number; cpuMs?: number } {
+  const statsDir = hasGnuTime ? mkdtempSync(join(tmpdir(), "ecs-imds-cpu-")) : undefined;
+  try {
+    const argv = statsDir ? [GNU_TIME, "-f", "%U %S", "-o", join(statsDir, "cpu"), process.execPath, ...args] : [process.execPath, ...args];
+    const started = process.hrtime.bigint();
+    const run = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", maxBuffer });
+    const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+    if (!statsDir) return { run, wallMs };
+    const [user, system] = readFileSync(join(statsDir, "cpu"), "utf8").trim().split(/\s+/).slice(-2).map(Number);
+    return { run, wallMs, cpuMs: Math.round((user + system) * 1000) };
+  } finally {
+    if (statsDir) rmSync(statsDir, { recursive: true, force: true });
+  }
+}
+
 /** Runs the floor: read the file and decode every template's user data (bench/audit-floor.cjs); checks it saw `templates`. */
-function runFloor(file: string, templates: number): number {
-  const started = process.hrtime.bigint();
-  const floor = spawnSync(process.execPath, [join(ROOT, "bench", "audit-floor.cjs"), file], { encoding: "utf8" });
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+function runFloor(file: string, templates: number): { wallMs: number; cpuMs?: number } {
+  const { run: floor, wallMs, cpuMs } = timedNode([join(ROOT, "bench", "audit-floor.cjs"), file]);
   if (floor.status !== 0 || JSON.parse(floor.stdout).templates !== templates) throw new Error(`the floor on ${templates} templates failed: ${floor.stderr.slice(0, 400)}`);
-  return ms;
+  return { wallMs, cpuMs };
 }
 
 export function median(values: number[]): number {
@@ -97,6 +122,8 @@ export async function benchAudit(rounds: number): Promise<AuditBenchRow[]> {
     const compiled = AUDIT_SIZES.map(() => [] as number[]);
     const floor = AUDIT_SIZES.map(() => [] as number[]);
     const ratios = AUDIT_SIZES.map(() => [] as number[]);
+    const compiledCpu = AUDIT_SIZES.map(() => [] as number[]);
+    const floorCpu = AUDIT_SIZES.map(() => [] as number[]);
     const loads = AUDIT_SIZES.map(() => [] as number[]);
     const compiledBin = packagedBin();
     const files: string[] = [];
@@ -123,13 +150,15 @@ export async function benchAudit(rounds: number): Promise<AuditBenchRow[]> {
           throw new Error(`the executable on ${AUDIT_SIZES[index]} templates exited ${run.status}: ${run.stderr.slice(0, 400)}`);
         }
 
-        const compiledStarted = process.hrtime.bigint();
-        const packaged = spawnSync(process.execPath, [compiledBin, "audit", "--format", "json", file], { encoding: "utf8", maxBuffer: 1024 * 1024 * 1024 });
-        const compiledMs = Number(process.hrtime.bigint() - compiledStarted) / 1e6;
+        const { run: packaged, wallMs: compiledMs, cpuMs: packagedCpuMs } = timedNode([compiledBin, "audit", "--format", "json", file], 1024 * 1024 * 1024);
         compiled[index].push(compiledMs);
         if (packaged.stdout !== run.stdout) throw new Error(`the compiled executable on ${AUDIT_SIZES[index]} templates printed something else: ${packaged.stderr.slice(0, 400)}`);
-        const floorMs = runFloor(file, AUDIT_SIZES[index]);
+        const { wallMs: floorMs, cpuMs: floorCpuMs } = runFloor(file, AUDIT_SIZES[index]);
         floor[index].push(floorMs);
+        if (packagedCpuMs !== undefined && floorCpuMs !== undefined) {
+          compiledCpu[index].push(packagedCpuMs);
+          floorCpu[index].push(floorCpuMs);
+        }
         ratios[index].push(compiledMs / floorMs);
         loads[index].push(loadavg()[0]);
       }
@@ -141,6 +170,7 @@ export async function benchAudit(rounds: number): Promise<AuditBenchRow[]> {
       cliMs: median(cli[index]),
       compiledMs: median(compiled[index]),
       floorMs: median(floor[index]),
+      ...(compiledCpu[index].length > 0 ? { compiledCpuMs: median(compiledCpu[index]), floorCpuMs: median(floorCpu[index]) } : {}),
       compiledOverFloor: Number(median(ratios[index]).toFixed(2)),
       loadAverage: Number(median(loads[index]).toFixed(2)),
     }));
@@ -152,11 +182,11 @@ export async function benchAudit(rounds: number): Promise<AuditBenchRow[]> {
 /** The rows as a Markdown table. */
 export function auditTable(rows: readonly AuditBenchRow[]): string {
   const lines = [
-    "| templates | Terraform JSON | read + judge + report, one thread, in-process | executable as packaged (dist/) | floor: read + decode user data | executable / floor | executable from TypeScript (swc at load) | load average |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| templates | Terraform JSON | read + judge + report, one thread, in-process | executable as packaged (dist/) | floor: read + decode user data | executable / floor | CPU: executable / floor | executable from TypeScript (swc at load) | load average |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows.map(
       (row) =>
-        `| ${row.templates.toLocaleString("en-US")} | ${(row.bytes / 1024 / 1024).toFixed(1)} MiB | ${seconds(row.inProcessMs)} | ${seconds(row.compiledMs)} | ${seconds(row.floorMs)} | ${row.compiledOverFloor.toFixed(1)}x | ${seconds(row.cliMs)} | ${row.loadAverage.toFixed(1)} |`,
+        `| ${row.templates.toLocaleString("en-US")} | ${(row.bytes / 1024 / 1024).toFixed(1)} MiB | ${seconds(row.inProcessMs)} | ${seconds(row.compiledMs)} | ${seconds(row.floorMs)} | ${row.compiledOverFloor.toFixed(1)}x | ${row.compiledCpuMs !== undefined && row.floorCpuMs !== undefined ? `${seconds(row.compiledCpuMs)} / ${seconds(row.floorCpuMs)}` : "-"} | ${seconds(row.cliMs)} | ${row.loadAverage.toFixed(1)} |`,
     ),
   ];
   const largest = rows[rows.length - 1];

@@ -453,11 +453,7 @@ export function applyIptables(state: InstanceState, family: Family, args: readon
     rules.splice(index, 1);
     return 0;
   }
-  const parsed = parseRuleArgs(rest);
-  const rule: Rule =
-    typeof parsed === "string"
-      ? { spec: `unparsed:${rest.join(" ")}`, effect: { kind: "unknown", why: parsed }, replyEffect: { kind: "unknown", why: parsed }, origin, text }
-      : makeRule(parsed, family, origin, text);
+  const rule: Rule = { ...ruleMeaning(rest, family), origin, text };
   // A jump to a chain that does not exist is refused (iptables cannot load the target).
   if (rule.effect.kind === "jump" && !fw.chains.has(rule.effect.chain) && command.op !== "C" && command.op !== "D") return 2;
   switch (command.op) {
@@ -481,6 +477,27 @@ export function applyIptables(state: InstanceState, family: Family, args: readon
     default:
       return 2;
   }
+}
+
+// Fleets write the same rules in every template: each one's meaning is worked out once.
+const RULE_MEANINGS = new Map<string, Pick<Rule, "spec" | "effect" | "replyEffect">>();
+
+/** What a rule's arguments mean for the container's packet (its spec and effects), parsed once per family and arguments. */
+function ruleMeaning(args: readonly string[], family: Family): Pick<Rule, "spec" | "effect" | "replyEffect"> {
+  const key = `${family}${JSON.stringify(args)}`;
+  let meaning = RULE_MEANINGS.get(key);
+  if (!meaning) {
+    const parsed = parseRuleArgs(args);
+    if (typeof parsed === "string") {
+      meaning = { spec: `unparsed:${args.join(" ")}`, effect: { kind: "unknown", why: parsed }, replyEffect: { kind: "unknown", why: parsed } };
+    } else {
+      const { spec, effect, replyEffect } = makeRule(parsed, family, "", "");
+      meaning = { spec, effect, replyEffect };
+    }
+    if (RULE_MEANINGS.size >= 4096) RULE_MEANINGS.clear();
+    RULE_MEANINGS.set(key, meaning);
+  }
+  return meaning;
 }
 
 /**

@@ -3,7 +3,7 @@
  * Docker (boothooks, bootcmd), which files are written once, which scripts run once after Docker
  * (shell parts and runcmd in file-name order) or on every boot, and what could not be read.
  */
-import { parse as parseYaml } from "yaml";
+import type * as Yaml from "yaml";
 import { renderBoothook, renderRulesFile, IMDS_IPV4, IMDS_IPV6 } from "../user-data/boothook";
 import { renderEcsConfigScript } from "../user-data/ecs-config";
 import { Concern, ECS_CONFIG, InstanceState, knownText, Unseen, applyGuardDrop } from "./instance";
@@ -11,6 +11,14 @@ import { concernsOf, interpretScript } from "./interpreter";
 import { hasMark, references, segmentsOf, wholly } from "./marks";
 import { permissionsExecutable, planBoot, runBootPlan, runScriptFolders, startAgentService } from "./units";
 import { CloudInitPart, decodeBase64, gunzipBounded } from "./user-data";
+
+// The YAML parser loads only when a part is cloud-config: most user data is shell alone.
+let yamlParser: typeof Yaml | undefined;
+function yaml(): typeof Yaml {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  yamlParser ??= require("yaml") as typeof Yaml;
+  return yamlParser;
+}
 
 /** One piece of user data that runs, with a name for reasons. */
 interface Runnable {
@@ -259,7 +267,7 @@ export function bootProgram(parts: readonly CloudInitPart[], options: BootProgra
       case "text/cloud-config": {
         let config: unknown;
         try {
-          config = parseYaml(part.payload, { maxAliasCount: 100, prettyErrors: false });
+          config = yaml().parse(part.payload, { maxAliasCount: 100, prettyErrors: false });
         } catch (error) {
           blind.push([
             [...ALL],

@@ -1,3 +1,4 @@
+import { isAscii } from "node:buffer";
 import { gunzipSync } from "node:zlib";
 import { hasMark, references } from "./marks";
 import { UNKNOWN_START } from "./sources";
@@ -85,6 +86,8 @@ function isGzip(bytes: Buffer): boolean {
 
 /** UTF-8 with invalid bytes kept as lone surrogates U+DC80..U+DCFF (Python's surrogateescape). */
 export function decodeSurrogateEscape(bytes: Buffer, charset = "utf-8"): string {
+  // ASCII bytes read the same in every charset handled here (the usual case, and one copy).
+  if (isAscii(bytes)) return bytes.toString("latin1");
   if (charset === "us-ascii" || charset === "ascii") {
     let out = "";
     for (const byte of bytes) out += byte < 0x80 ? String.fromCharCode(byte) : String.fromCharCode(0xdc00 + byte);
@@ -266,7 +269,15 @@ function parseLines(lines: readonly string[], depth: number): MimeMessage | stri
   const boundary = contentType.params.get("boundary");
   if (boundary === undefined) return { headers, body: "", children: [] };
   const children: MimeMessage[] = [];
-  const separator = new RegExp(`^--${escapeRegExp(boundary)}(--)?[ \\t]*$`);
+  // `--boundary`, `--` after it on the closing line, then only blanks (a string test: a RegExp per
+  // boundary is compiled anew for each document).
+  const marker = `--${boundary}`;
+  const separator = (line: string): { readonly closing: boolean } | undefined => {
+    if (!line.startsWith(marker)) return undefined;
+    const rest = bare(line).slice(marker.length);
+    const closing = rest.startsWith("--");
+    return /^[ \t]*$/.test(closing ? rest.slice(2) : rest) ? { closing } : undefined;
+  };
   // The line ending before a boundary belongs to the boundary, and so does the last one at EOF.
   const finish = (from: number, to: number): string | undefined => {
     const part = lines.slice(from, to);
@@ -279,13 +290,13 @@ function parseLines(lines: readonly string[], depth: number): MimeMessage | stri
   let partStart: number | undefined;
   for (let i = index; i < lines.length; i++) {
     const line = lines[i];
-    const match = line.startsWith("--") ? separator.exec(bare(line)) : null;
+    const match = separator(line);
     if (!match) continue;
     if (partStart !== undefined) {
       const failure = finish(partStart, i);
       if (failure) return failure;
     }
-    if (match[1]) return { headers, body: "", children };
+    if (match.closing) return { headers, body: "", children };
     partStart = i + 1;
   }
   if (partStart !== undefined) {
@@ -304,10 +315,6 @@ function splitKeepingNewlines(text: string): string[] {
   }
   if (start < text.length || lines.length === 0) lines.push(text.slice(start));
   return lines;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 function header(headers: ReadonlyArray<readonly [string, string]>, name: string): string | undefined {
@@ -333,6 +340,8 @@ export function parseContentType(value: string | undefined): { type: string; par
 }
 
 function splitParams(value: string): string[] {
+  // Without a quote, no ";" is quoted (the usual header): a plain split gives the same pieces.
+  if (!value.includes('"')) return value.split(";");
   const pieces: string[] = [];
   let current = "";
   let quoted = false;
