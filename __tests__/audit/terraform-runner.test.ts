@@ -10,7 +10,7 @@ import { join, relative, resolve } from "node:path";
 import { evaluateWithTerraform, runAudit } from "../../lib/audit";
 import { UNKNOWN_END, UNKNOWN_START } from "../../lib/audit/sources";
 import { useMirrorInThisProcess } from "../support/aws-provider";
-import { imageSourcesFile, moduleKeyOf, plannedLaunches, replaceVariableReferences, resourceTypeAndName, terraformVersionProblem, testFileText } from "../../lib/audit/terraform-plan";
+import { imageSourcesFile, mockedValueProblem, moduleKeyOf, plannedLaunches, replaceVariableReferences, resourceTypeAndName, terraformVersionProblem, testFileText } from "../../lib/audit/terraform-plan";
 
 const ROOT = resolve(__dirname, "..", "..");
 const FIXTURES = join(ROOT, "__tests__", "fixtures", "audit");
@@ -185,6 +185,19 @@ describe("the test file and the reading of Terraform's plan", () => {
     expect(text).toContain('  alias = "east"');
     expect(text).toContain(`mock_data "aws_ssm_parameter" {\n    defaults = { value = "${UNKNOWN_START}data.aws_ssm_parameter.value, read from AWS when Terraform plans${UNKNOWN_END}" }`);
     expect(text).toMatch(/variables \{\n {4}cluster = null\n/);
+  });
+
+  it("says why a plan fails where a function parsed a mocked data source's value, and what to do", () => {
+    const diagnostic = (code: string, calledAs?: string) => ({
+      severity: "error",
+      summary: "Error in function call",
+      snippet: { code, ...(calledAs ? { function_call: { called_as: calledAs } } : {}) },
+    });
+    expect(mockedValueProblem([diagnostic('  image_id = jsondecode(data.aws_ssm_parameter.ecs_optimized_ami.value)["image_id"]', "jsondecode")])).toMatch(
+      /^jsondecode\(\) was given data\.aws_ssm_parameter\.ecs_optimized_ami\.value, which AWS would return .*audit it without --evaluate terraform/,
+    );
+    expect(mockedValueProblem([diagnostic('  user_data = file("${path.module}/missing.sh")', "file")])).toBeUndefined();
+    expect(mockedValueProblem([diagnostic("  image_id = data.aws_ssm_parameter.x.value")])).toBeUndefined();
   });
 
   it("names each image data source of the root module in its marks, and records what it asked for", () => {

@@ -185,6 +185,8 @@ export interface TerraformDiagnostic {
   readonly detail?: string;
   readonly address?: string;
   readonly range?: { readonly filename: string; readonly start: { readonly line: number } };
+  /** The line it points at and, for a failed function call, the function. */
+  readonly snippet?: { readonly code?: string; readonly function_call?: { readonly called_as?: string } };
 }
 
 /** One planned resource change (`resource_changes[]` of a plan). */
@@ -314,6 +316,21 @@ export function moduleKeyOf(address: string): string {
 export function resourceTypeAndName(address: string): { type: string; name: string } {
   const { type, name } = resourceAddressParts(address);
   return { type, name };
+}
+
+/**
+ * Why a plan failed where a function parsed the value of an AWS data source (`jsondecode(data.aws_ssm_parameter.ami.value)`):
+ * the mock gives that value a mark, standing for what AWS would return, which no function can
+ * parse. Undefined when no error is of that kind.
+ */
+export function mockedValueProblem(diagnostics: readonly TerraformDiagnostic[]): string | undefined {
+  for (const diagnostic of diagnostics) {
+    const called = diagnostic.snippet?.function_call?.called_as;
+    const read = /\bdata\.aws_[\w-]+\.[\w-]+(?:\[[^\]]*\])?\.[\w-]+/.exec(diagnostic.snippet?.code ?? "")?.[0];
+    if (called === undefined || read === undefined) continue;
+    return `${called}() was given ${read}, which AWS would return when Terraform plans: with the AWS provider mocked the audit gives it a mark, not a value ${called}() can read, so Terraform cannot plan this root module here; audit it without --evaluate terraform (the static reader judges around the value)`;
+  }
+  return undefined;
 }
 
 /** Shortens Terraform's diagnostics to one line each, with where they point. */

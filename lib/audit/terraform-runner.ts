@@ -15,6 +15,7 @@ import {
   describeDiagnostics,
   imageSourceDataSources,
   imageSourcesFile,
+  mockedValueProblem,
   moduleKeyOf,
   plannedLaunches,
   readTestOutput,
@@ -89,7 +90,12 @@ export async function evaluateWithTerraform(path: string, options: TerraformEval
     const output = readTestOutput(test.stdout);
     if (!output.resourceChanges) {
       const why = output.errors.length > 0 ? describeDiagnostics(output.errors) : (test.stderr || test.stdout).trim().slice(0, 2000);
-      const hint = unknownVariables.length > 0 ? ` (variables given no value, left unknown: ${unknownVariables.join(", ")}; give them with --var or --var-file)` : "";
+      const mocked = mockedValueProblem(output.errors);
+      const hint = mocked
+        ? ` (${mocked})`
+        : unknownVariables.length > 0
+          ? ` (variables given no value, left unknown: ${unknownVariables.join(", ")}; give them with --var or --var-file)`
+          : "";
       throw new AuditInputError(path, `terraform test could not plan this root module: ${why}${hint}`);
     }
     return plannedLaunches(output.resourceChanges, unknownVariables).map((launch) => {
