@@ -10,7 +10,7 @@ import { unknownMark } from "../../lib/audit/evaluate/expression";
 import { boundaryProblem, renderCloudInitMime } from "../../lib/audit/read/cloudinit-mime";
 import { evaluateDataSource } from "../../lib/audit/read/data-sources";
 import { parseWithCloudInit } from "../support/cloud-init";
-import { TerraformWorkspace } from "../support/terraform";
+import { TerraformWorkspace, withTerraform } from "../support/terraform";
 import { describeWhen, hasCloudInit, hasProgram } from "../support/tools";
 
 const ROOT = resolve(__dirname, "..", "..");
@@ -108,6 +108,27 @@ describe("data sources in a configuration", () => {
     const scope = { dir: ".", resolve: () => undefined };
     const value = await evaluateDataSource("template_cloudinit_config", { gzip: true, base64_encode: false, part: [{ content: "x" }] }, scope, "data.template_cloudinit_config.x");
     expect(value).toEqual({ rendered: { opaque: "data.template_cloudinit_config.x: gzip = true needs base64_encode = true (the provider refuses it)" } });
+  });
+
+  describeWhen({ terraform: hasProgram("terraform") })("a data source the module does not declare", () => {
+    it("is refused by Terraform, and the audit says so instead of calling it a value known at apply time", async () => {
+      const refused = withTerraform({ resource: { terraform_data: { x: { input: "${data.template_cloudinit_config.myECSUserData.rendered}" } } } }, (workspace) =>
+        workspace.run(["validate", "-no-color"]),
+      );
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toMatch(/Reference to undeclared resource/);
+      let stdout = "";
+      await runAudit(["audit", "--format", "json", join(FIXTURES, "real-world", "undeclared-data-source")], { stdout: (t) => (stdout += t), stderr: () => undefined });
+      const [resource] = JSON.parse(stdout).resources as Array<{ verdicts: Record<string, string>; reasons: Record<string, string[]> }>;
+      expect(resource.verdicts).toEqual({ bridge: "unknown", awsvpc: "unknown" });
+      expect(resource.reasons.awsvpc[0]).toBe(
+        "Terraform cannot evaluate the user data: data.template_cloudinit_config.myECSUserData is not declared in this module (Terraform refuses a reference to an undeclared data source)",
+      );
+      // One file of a folder: another file may declare it, so it stays a value the audit cannot know.
+      stdout = "";
+      await runAudit(["audit", "--format", "json", join(FIXTURES, "real-world", "undeclared-data-source", "main.tf")], { stdout: (t) => (stdout += t), stderr: () => undefined });
+      expect(JSON.parse(stdout).resources[0].reasons.awsvpc[0]).toBe("the user data is only known at apply time (data.template_cloudinit_config.myECSUserData.rendered)");
+    });
   });
 
   describeWhen({ terraform: hasProgram("terraform") })("template_file against Terraform", () => {

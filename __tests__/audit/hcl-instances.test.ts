@@ -2,7 +2,8 @@
  * count and for_each over known values give one row per instance, judged with its own each/count
  * values and addressed as Terraform addresses it; user data that is wholly a reference is unknown.
  */
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { readAuditInputs, runAudit } from "../../lib/audit";
 import { TerraformWorkspace } from "../support/terraform";
@@ -106,6 +107,50 @@ describe("user data that is wholly a reference", () => {
     const row = (await rows("hcl-references"))["aws_launch_template.per_name"];
     expect(row.verdicts).toEqual({ bridge: "unknown", awsvpc: "unknown", host: "unknown" });
     expect(row.reasons.host[0]).toBe("aws_launch_template.per_name: for_each = var.pool_names is known only at apply time: the audit cannot tell which instances exist");
+  });
+
+  it("says a count Terraform itself refuses is an error there too, and which values to give", async () => {
+    // A shape of public modules: count = var.enabled ? 1 : 0 with enabled defaulting to null.
+    const dir = mkdtempSync(join(tmpdir(), "ecs-imds-count-"));
+    try {
+      writeFileSync(
+        join(dir, "main.tf"),
+        'variable "enabled" {\n  type    = bool\n  default = null\n}\n\nresource "aws_launch_template" "default" {\n  count     = var.enabled ? 1 : 0\n  user_data = base64encode("#!/bin/bash\\n")\n}\n',
+      );
+      const run = JSON.parse((await audit(["--format", "json", dir])).stdout);
+      expect(run.resources.map((r: Row) => [r.address, r.verdicts])).toEqual([["aws_launch_template.default", { bridge: "unknown", awsvpc: "unknown" }]]);
+      expect(run.resources[0].reasons.bridge[0]).toBe(
+        "aws_launch_template.default: count = var.enabled ? 1 : 0 is an error in Terraform too (condition: a null where a bool is required): its plan stops there; give the values it needs (--var, --var-file)",
+      );
+      const given = JSON.parse((await audit(["--format", "json", "--var", "enabled=true", dir])).stdout);
+      expect(given.resources.map((r: Row) => r.address)).toEqual(["aws_launch_template.default[0]"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("names the launch resources and module calls that have no instance when nothing else is found", async () => {
+    // A reusable module audited on its own: its launch template exists only when the caller asks.
+    const dir = mkdtempSync(join(tmpdir(), "ecs-imds-empty-"));
+    try {
+      mkdirSync(join(dir, "asg"));
+      writeFileSync(join(dir, "asg", "main.tf"), 'resource "aws_launch_template" "default" {\n  user_data = base64encode("#!/bin/bash\\n")\n}\n');
+      writeFileSync(
+        join(dir, "main.tf"),
+        'variable "create" {\n  default = false\n}\n\nvariable "pools" {\n  type    = map(any)\n  default = {}\n}\n\nresource "aws_launch_template" "this" {\n  count = var.create ? 1 : 0\n}\n\nmodule "asg" {\n  source   = "./asg"\n  for_each = var.pools\n}\n',
+      );
+      const run = await audit([dir]);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toBe(
+        "ecs-imds-guard: no launch resource has an instance with these inputs: give the values that create them (--var, --var-file) or audit a configuration that calls this module:\n" +
+          "  aws_launch_template.this: count = var.create ? 1 : 0 gives no instance\n" +
+          "  module.asg: for_each = var.pools gives no instance of the module, which declares aws_launch_template.default\n",
+      );
+      const given = JSON.parse((await audit(["--format", "json", "--var", "create=true", "--var", 'pools={"web":{}}', dir])).stdout);
+      expect(given.resources.map((r: Row) => r.address)).toEqual(["aws_launch_template.this[0]", 'module.asg["web"].aws_launch_template.default']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("reads a -var value when the caller gives one, never a guess", async () => {

@@ -2,11 +2,11 @@
  * Reading HCL: only the blocks the audit reads go to the parser, split without losing one, and a
  * module's references resolve both as a root (`module.m`) and as a whole accessor (`module.m.out`).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import fc from "fast-check";
-import { readAuditInputs } from "../../lib/audit";
+import { judge, readAuditInputs } from "../../lib/audit";
 import { hcl } from "../../lib/audit/evaluate/expression";
 import { readBlocks } from "../../lib/audit/read/hcl";
 import { ModuleInstance } from "../../lib/audit/read/module";
@@ -157,5 +157,142 @@ resource "aws_launch_template" "by_filter" {
       "aws_launch_template.by_filter": "amzn2-ami-ecs-hvm-*-x86_64-ebs",
     });
     expect(found[0].description.imageId).toEqual({ unknown: "${data.aws_ssm_parameter.ecs.value}" });
+  });
+
+  it("follows the image through a module input, a data source with count, a conditional and jsondecode(...).image_id", async () => {
+    const root = mkdtempSync(join(dir, "module-"));
+    mkdirSync(join(root, "cluster"));
+    writeFileSync(
+      join(root, "main.tf"),
+      `variable "enabled" {
+  default = true
+}
+
+data "aws_ssm_parameter" "ami" {
+  count = var.enabled ? 1 : 0
+  name  = "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id"
+}
+
+data "aws_ami" "legacy" {
+  most_recent = true
+  owners      = ["amazon"]
+  filter {
+    name   = "name"
+    values = ["amzn-ami-*-amazon-ecs-optimized"]
+  }
+}
+
+module "joined" {
+  source   = "./cluster"
+  image_id = join("", data.aws_ssm_parameter.ami[*].value)
+}
+
+module "first" {
+  source   = "./cluster"
+  image_id = data.aws_ssm_parameter.ami[0].value
+}
+
+module "legacy" {
+  source   = "./cluster"
+  image_id = data.aws_ami.legacy.image_id
+}
+
+variable "image_id" {
+  type    = string
+  default = null
+}
+
+data "aws_ssm_parameter" "recommended" {
+  name = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended"
+}
+
+resource "aws_launch_template" "conditional" {
+  image_id = var.image_id == null ? jsondecode(data.aws_ssm_parameter.recommended.value).image_id : var.image_id
+}
+`,
+    );
+    writeFileSync(
+      join(root, "cluster", "main.tf"),
+      `variable "image_id" {}
+
+resource "aws_launch_template" "this" {
+  image_id = var.image_id
+  metadata_options {
+    http_tokens = "required"
+  }
+}
+`,
+    );
+    const found = await readAuditInputs([root]);
+    expect(Object.fromEntries(found.map((resource) => [resource.address, resource.description.imageSource]))).toEqual({
+      "module.joined.aws_launch_template.this": "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id",
+      "module.first.aws_launch_template.this": "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id",
+      "module.legacy.aws_launch_template.this": "amzn-ami-*-amazon-ecs-optimized",
+      "aws_launch_template.conditional": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended",
+    });
+    // The Amazon Linux AMI (2018.03) is registered without ImdsSupport: an unset hop limit is 1.
+    const legacy = judge(found.find((resource) => resource.address === "module.legacy.aws_launch_template.this")!.description, { networkModes: ["bridge"] });
+    expect(legacy.modes.bridge?.verdict).toBe("closed");
+    expect(legacy.modes.bridge?.reasons.join("\n")).toMatch(/Amazon Linux \(2018\.03\) AMI \(the AMI name filter "amzn-ami-\*-amazon-ecs-optimized"\), which is registered without ImdsSupport v2\.0/);
+  });
+
+  it("follows the image through locals, conditionals, jsondecode() and an index into a counted data source, and only when Terraform would", async () => {
+    const module = join(dir, "through");
+    mkdirSync(module);
+    writeFileSync(
+      join(module, "main.tf"),
+      `variable "ami_id" {
+  type    = string
+  default = null
+}
+
+variable "chosen" {
+  type = bool
+}
+
+data "aws_ssm_parameter" "al2023" {
+  name = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+}
+
+data "aws_ssm_parameter" "al2" {
+  count = 1
+  name  = "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended"
+}
+
+data "aws_ssm_parameter" "per_index" {
+  count = 2
+  name  = "/aws/service/ecs/optimized-ami/amazon-linux-\${count.index == 0 ? "2" : "2023"}/recommended/image_id"
+}
+
+locals {
+  ami_id = var.ami_id != null ? var.ami_id : data.aws_ssm_parameter.al2023.value
+}
+
+resource "aws_launch_template" "through_local" {
+  image_id = local.ami_id
+}
+
+resource "aws_launch_template" "counted_json" {
+  image_id = jsondecode(data.aws_ssm_parameter.al2[0].insecure_value).image_id
+}
+
+resource "aws_launch_template" "unknown_condition" {
+  image_id = var.chosen ? data.aws_ssm_parameter.al2023.value : "ami-0123456789abcdef0"
+}
+
+resource "aws_launch_template" "name_per_instance" {
+  image_id = data.aws_ssm_parameter.per_index[1].value
+}
+`,
+    );
+    const found = await readAuditInputs([module]);
+    expect(Object.fromEntries(found.map((resource) => [resource.address, resource.description.imageSource ?? null]))).toEqual({
+      "aws_launch_template.through_local": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+      "aws_launch_template.counted_json": "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended",
+      // The condition waits for var.chosen: the image may be the literal AMI, so no source is named.
+      "aws_launch_template.unknown_condition": null,
+      // The parameter's name depends on the instance's count.index, which the module scope does not give.
+      "aws_launch_template.name_per_instance": null,
+    });
   });
 });

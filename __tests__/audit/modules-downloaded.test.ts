@@ -2,10 +2,13 @@
  * Modules: inputs evaluated in the caller, outputs read by the caller, registry modules followed
  * where terraform init downloaded them, and a row of its own for a module that is not there.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { runAudit } from "../../lib/audit";
+import { refusedSource } from "../../lib/audit/read/modules";
+import { describeWhen, hasProgram } from "../support/tools";
 
 const ROOT = resolve(__dirname, "..", "..");
 const FIXTURES = join(ROOT, "__tests__", "fixtures", "audit");
@@ -85,5 +88,48 @@ describe("a folder whose only launch resources are in a module that is not downl
     expect(run.stderr).not.toMatch(/no aws_launch_template/);
     expect(run.stdout).toMatch(/\| module\.asg \(\S+main\.tf\) \| ecs-imds-bridge \| unknown \| module\.asg comes from terraform-aws-modules\/autoscaling\/aws version 7\.7\.0, which is not downloaded here: run terraform init/);
     expect(run.code).toBe(1);
+  });
+});
+
+describeWhen({ terraform: hasProgram("terraform") })("module sources Terraform refuses", () => {
+  const SOURCES = [
+    "modules/ec2_instances",
+    "x",
+    "a/b/c/d",
+    "./modules/ec2_instances",
+    "../shared",
+    "terraform-aws-modules/autoscaling/aws",
+    "terraform-aws-modules/autoscaling/aws//modules/x",
+    "app.terraform.io/example-org/cluster/aws",
+    "git::https://example.com/modules.git?ref=v1",
+    "github.com/example/modules",
+    "git@github.com:example/modules.git",
+    "s3::https://s3.amazonaws.com/bucket/modules.zip",
+  ];
+
+  it("refuses exactly what terraform validate calls an invalid module source address, and says so", async () => {
+    // terraform validate reads every source address without installing anything: no network.
+    const dir = mkdtempSync(join(tmpdir(), "ecs-imds-source-"));
+    try {
+      const refusedByTerraform = SOURCES.map((source) => {
+        writeFileSync(join(dir, "main.tf"), `module "m" {\n  source = ${JSON.stringify(source)}\n}\n`);
+        const run = spawnSync("terraform", ["validate", "-no-color"], { cwd: dir, encoding: "utf8", env: { ...process.env, TF_CLI_CONFIG_FILE: "/dev/null", CHECKPOINT_DISABLE: "1" }, timeout: 60_000 });
+        return `${run.stdout}${run.stderr}`.includes("Invalid module source address");
+      });
+      expect(SOURCES.map(refusedSource)).toEqual(refusedByTerraform);
+      expect(refusedByTerraform.filter(Boolean)).toHaveLength(3);
+
+      // The audit's row for such a call names the source and the fix.
+      mkdirSync(join(dir, "modules", "ec2_instances"), { recursive: true });
+      writeFileSync(join(dir, "main.tf"), 'module "ec2_instances" {\n  source = "modules/ec2_instances"\n}\n');
+      const row = JSON.parse((await audit(["--format", "json", "--network-modes", "awsvpc", dir])).stdout).resources[0] as Row;
+      expect(row.address).toBe("module.ec2_instances");
+      expect(row.verdicts).toEqual({ awsvpc: "unknown" });
+      expect(row.reasons.awsvpc[0]).toBe(
+        'module.ec2_instances has source "modules/ec2_instances", which Terraform 0.12 and later refuse (a path relative to the module starts with ./ or ../; a registry address has three parts); for the folder modules/ec2_instances next to it, write ./modules/ec2_instances',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -115,7 +115,7 @@ export const REAL_WORLD: readonly RealWorldCase[] = [
       "springload/terraform-aws-ecs-cluster, cloud-init.tf, main.tf, data.tf: data \"cloudinit_config\" and aws_launch_template.LT with count over two variables, a %{if var.spot} directive, dynamic \"part\" over var.cloud_init_parts with lookup(), dynamic metadata_options only for a non-empty map (empty by default), AMI from jsondecode of the AL2023 SSM parameter",
     modes: BRIDGE_MODES,
     expected: {
-      "aws_launch_template.LT[0]": { bridge: is("open", /hop limit/), awsvpc: is("open", NO_AWSVPC_SETTING) },
+      "aws_launch_template.LT[0]": { bridge: is("open", /Amazon Linux 2023 AMI .*hop limit 2/), awsvpc: is("open", NO_AWSVPC_SETTING) },
     },
   },
   {
@@ -305,6 +305,86 @@ export const REAL_WORLD: readonly RealWorldCase[] = [
     expected: {
       "aws_launch_template.ecs": { bridge: is("open", /-i docker0 ! -o docker0 -j ACCEPT/), awsvpc: is("open", NO_AWSVPC_SETTING) },
       "aws_launch_template.ecs_extra": { bridge: is("unknown", /var\.host_bootstrap/), awsvpc: is("unknown", /var\.host_bootstrap/) },
+    },
+  },
+  {
+    folder: "replace-template-name",
+    shape:
+      "infrablocks/terraform-aws-ecs-cluster, asg.tf, locals and user-data/cluster.tpl: coalesce() of a template variable (default null) and file(), then replace(template, \"$${cluster_name}\", local.cluster_full_name) where the full name joins two variables without default; metadata options from lookup() over a map variable defaulting to null; here a second template replaces a line of its own (#EXTRA) with a variable without default",
+    modes: BRIDGE_MODES,
+    expected: {
+      "aws_launch_template.cluster[0]": { bridge: is("open", /-i docker0 ! -o docker0 -j ACCEPT/), awsvpc: is("open", NO_AWSVPC_SETTING) },
+      "aws_launch_template.extra": { bridge: is("unknown", /var\.extra_commands/), awsvpc: is("unknown", /var\.extra_commands/) },
+    },
+  },
+  {
+    folder: "shell-variable-from-template",
+    shape:
+      "jch254/terraform-ecs-autoscale-alb, base-infra/modules/ecs-instances/main.tf and user-data.tpl: data \"template_file\" rendering a bash script that sets cluster=\"${cluster_name}\" and writes ECS_CLUSTER=$cluster, waits for the agent in an until loop and appends commands to /etc/rc.local; the module is called with the cluster's name from an aws_ecs_cluster; here the root variable has no default and the template_file vars are written as an argument (vars = {...}) where the repository still uses Terraform 0.11's block",
+    modes: BRIDGE_MODES,
+    expected: {
+      "module.ecs_instances.aws_launch_configuration.ecs_instance": { bridge: is("open", /-i docker0 ! -o docker0 -j ACCEPT/), awsvpc: is("open", NO_AWSVPC_SETTING) },
+    },
+  },
+  {
+    folder: "module-ami-from-caller",
+    shape:
+      "boldlink/terraform-aws-ecs-cluster, examples/complete (main.tf, locals.tf, data.tf) calling the module at the repository root (ec2.tf, data.tf): the image from the caller's data \"aws_ami\" filter amzn-ami-*-amazon-ecs-optimized passed as a module input, metadata options from lookup() over a map input with http_tokens = \"required\" and no hop limit, template_cloudinit_config whose second part is the caller's <<USERDATA heredoc indented in a locals block; here the heredoc also writes ECS_AWSVPC_BLOCK_IMDS=true",
+    modes: BRIDGE_MODES,
+    expected: {
+      "module.cluster.aws_launch_template.this[0]": { bridge: is("closed", /Amazon Linux \(2018\.03\) AMI/), awsvpc: is("open", /starts with spaces before #!/) },
+    },
+  },
+  {
+    folder: "template-file-vars-block",
+    shape:
+      "GeoscienceAustralia/terraform-ecs, modules/ec2_instances/main.tf and templates/user_data.sh (Terraform 0.11): data \"template_file\" with `vars { ... }` written as a block, a template whose ${ecs_config} line defaults to a command that empties ecs.config, a { echo ...; } group appended to ecs.config with the cluster (a variable without default), the user's ${custom_userdata} line (default \"\"), a heredoc local joining a second template_file under a conditional; Terraform 0.12 and later refuse the block form, Terraform 0.11 read it as the map",
+    modes: BRIDGE_MODES,
+    expected: {
+      "aws_launch_configuration.launch": { bridge: is("open", /-i docker0 ! -o docker0 -j ACCEPT/), awsvpc: is("open", NO_AWSVPC_SETTING) },
+    },
+  },
+  {
+    folder: "asg-list-double-base64",
+    shape:
+      "tfstack/terraform-aws-ecs-cluster-classic, asg.tf and variables.tf with examples/complete/main.tf: a list of autoscaling-group objects (optional metadata_options defaulting to IMDSv2 with hop limit 1, validated) turned into a for_each map by name, user_data = base64encode(each.value.user_data) in the module while the example's second group already passes base64encode(templatefile(...)); here the template also writes ECS_AWSVPC_BLOCK_IMDS=true and a third group takes the defaults",
+    modes: BRIDGE_MODES,
+    expected: {
+      'module.ecs_cluster_classic.aws_launch_template.this["asg-1"]': { bridge: is("open", /-i docker0 ! -o docker0 -j ACCEPT/), awsvpc: is("closed", AWSVPC_SET) },
+      'module.ecs_cluster_classic.aws_launch_template.this["asg-2"]': { bridge: is("closed", HOP_LIMIT_1), awsvpc: is("open", /encoded twice/) },
+      'module.ecs_cluster_classic.aws_launch_template.this["asg-3"]': { bridge: is("closed", HOP_LIMIT_1), awsvpc: is("open", /no user data/) },
+    },
+  },
+  {
+    folder: "jetbrains-ami-through-local",
+    shape:
+      "jetbrains-infra/terraform-aws-ecs-cluster, launch_template.tf and variables.tf: image_id = local.ami_id, a conditional over a variable (default null) and two Amazon Linux 2023 aws_ssm_parameter data sources; cloudinit_config with ECS_CLUSTER=\"${local.name}\" from a variable without default and a dynamic part empty by default; no metadata options. Added: a counted Amazon Linux 2 pool whose image is jsondecode() of a counted SSM parameter through [0], with http_tokens = \"required\" and no hop limit",
+    modes: BRIDGE_MODES,
+    expected: {
+      "aws_launch_template.node": { bridge: is("open", /Amazon Linux 2023 AMI .*hop limit 2/), awsvpc: is("open", NO_AWSVPC_SETTING) },
+      "aws_launch_template.legacy[0]": { bridge: is("closed", /hop limit 1.*Amazon Linux 2 AMI/), awsvpc: is("open", NO_AWSVPC_SETTING) },
+    },
+  },
+  {
+    folder: "cron-script-reference-in-word",
+    shape:
+      "ho-it-project/ho-it-terraform, platform/jenkins/_module/jenkins (asg.tf, template.tf, scripts/userdata.sh): data \"template_file\" with the account id (a variable without default) spliced inside a word of a login helper (sudo -u jenkins -H sh -c ...) the script writes and /etc/crontab runs hourly; AMI from a variable without default, no metadata options; adversarial second resource: the helper is a caller's hook on a line of its own",
+    modes: BRIDGE_MODES,
+    expected: {
+      "aws_launch_configuration.launch_configuration": { bridge: is("open", /IMDSv1|hop limit/), awsvpc: is("open", NO_AWSVPC_SETTING) },
+      "aws_launch_configuration.hooked": { bridge: is("unknown", /var\.login_hook/), awsvpc: is("unknown", /var\.login_hook/) },
+    },
+  },
+  {
+    folder: "undeclared-data-source",
+    shape:
+      "fwohnrau/AWS, modules/ECS/main.tf: the launch configuration's user_data is data.template_cloudinit_config.myECSUserData.rendered, which the module does not declare (the declaration stayed in old/init.tf): Terraform refuses the configuration, so there is no user data to judge",
+    modes: BRIDGE_MODES,
+    expected: {
+      "aws_launch_configuration.ECSConfigruation": {
+        bridge: is("unknown", /data\.template_cloudinit_config\.myECSUserData is not declared/),
+        awsvpc: is("unknown", /data\.template_cloudinit_config\.myECSUserData is not declared/),
+      },
     },
   },
 ];

@@ -115,6 +115,11 @@ describe("the AMI a configuration names", () => {
     [{ unknown: "data.aws_ssm_parameter.ecs.value" }, "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id", "amazon-linux-2023", "v2.0"],
     [{ unknown: "data.aws_ami.ecs.id" }, "al2023-ami-ecs-hvm-*-kernel-6.1-x86_64", "amazon-linux-2023", "v2.0"],
     [{ unknown: "data.aws_ami.ecs.id" }, "amzn2-ami-ecs-hvm-*-x86_64-ebs", "amazon-linux-2", "unset"],
+    // The Amazon Linux AMI (2018.03), ECS-optimized or not, released before ImdsSupport existed.
+    [{ unknown: "data.aws_ami.ecs.id" }, "amzn-ami-*-amazon-ecs-optimized", "amazon-linux", "unset"],
+    [{ unknown: "data.aws_ami.ecs.id" }, "*amazon-ecs-optimized", "amazon-linux", "unset"],
+    [{ unknown: "data.aws_ami.ecs.id" }, "amzn-ami-hvm-*-x86_64-gp2", "amazon-linux", "unset"],
+    [{ unknown: "data.aws_ssm_parameter.ecs.value" }, "/aws/service/ecs/optimized-ami/amazon-linux/recommended", "amazon-linux", "unset"],
     ["ami-0123456789abcdef0", undefined, undefined, "unknown"],
     [{ unknown: "var.ami" }, undefined, undefined, "unknown"],
   ] as const)("%j (source %j) is %s, ImdsSupport %s", (imageId, imageSource, platform, imdsSupport) => {

@@ -35,6 +35,10 @@ const LINES = [
   "bash -c \"iptables -I DOCKER-USER 1 -d {word} -j DROP\"",
   "sh -c '{line}'",
   "su -c 'echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config'",
+  // Shell variables assigned from a word holding a mark.
+  'cluster="{word}"; echo ECS_CLUSTER=$cluster >> /etc/ecs/ecs.config',
+  "flag={word}\necho ECS_AWSVPC_BLOCK_IMDS=$flag >> /etc/ecs/ecs.config",
+  'imds="{word}"\niptables -I DOCKER-USER 1 -d "$imds" -j DROP',
 ];
 
 /** What a mark may be at apply time. Inside a word a value is taken to stay one word (see the README). */
@@ -174,6 +178,17 @@ describe("references in user data", () => {
     const set = shell(`su -c 'echo ECS_CLUSTER=${mark("var.name")} >> /etc/ecs/ecs.config'\nbash -c "echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config"`);
     expect(judge(describeText(set)).modes.awsvpc?.verdict).toBe("closed");
     const flag = shell(`sh -c 'echo ECS_AWSVPC_BLOCK_IMDS=${mark("var.block")} >> /etc/ecs/ecs.config'`);
+    expect(judge(describeText(flag)).modes.awsvpc).toMatchObject({ verdict: "unknown", reasons: ["ECS_AWSVPC_BLOCK_IMDS is set from a value known only at apply time"] });
+  });
+
+  it("a shell variable assigned from a reference reads as that reference where it is expanded", () => {
+    // The shape of a public template: cluster="${cluster_name}" then echo ECS_CLUSTER=$cluster.
+    const unset = shell(`cluster="${mark("var.cluster_name")}"\necho ECS_CLUSTER=$cluster >> /etc/ecs/ecs.config`);
+    expect(judge(describeText(unset)).modes.awsvpc).toMatchObject({
+      verdict: "open",
+      reasons: ["after the first boot: /etc/ecs/ecs.config does not set ECS_AWSVPC_BLOCK_IMDS; the agent's default is false"],
+    });
+    const flag = shell(`flag=${mark("var.block")}\necho ECS_AWSVPC_BLOCK_IMDS=$flag >> /etc/ecs/ecs.config`);
     expect(judge(describeText(flag)).modes.awsvpc).toMatchObject({ verdict: "unknown", reasons: ["ECS_AWSVPC_BLOCK_IMDS is set from a value known only at apply time"] });
   });
 

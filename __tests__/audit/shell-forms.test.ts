@@ -124,3 +124,34 @@ describe("here-strings and heredocs", () => {
     });
   });
 });
+
+describe("scripts written by the user data and run later", () => {
+  const mark = (expression: string) => `\ue000${expression}\ue001`;
+
+  it("a script echoed into a file and run reads a Terraform reference inside a word as that word", () => {
+    // A public NAT-instance template: /bin/echo '...' | sudo tee FILE, then sudo FILE.
+    const script = (line: string) =>
+      shell(
+        `/bin/echo '#!/bin/bash\necho ECS_CLUSTER=${mark("var.cluster")} >> /etc/ecs/ecs.config\nfor s in ${mark('join(" ", private_subnets_cidr_blocks)')}; do\n  /usr/sbin/iptables -t nat -A POSTROUTING -s $s -j MASQUERADE\ndone\n${line}\n' | sudo /usr/bin/tee /sbin/ifup-local\nsudo chmod +x /sbin/ifup-local\nsudo /sbin/ifup-local`,
+      );
+    const plain = judged(script("true"));
+    expect(plain.modes.awsvpc).toMatchObject({ verdict: "open", reasons: ["after the first boot: /etc/ecs/ecs.config does not set ECS_AWSVPC_BLOCK_IMDS; the agent's default is false"] });
+    expect(plain.modes.bridge?.verdict).toBe("open");
+    expect(judged(script(BLOCK)).modes.awsvpc?.verdict).toBe("closed");
+    // A reference on a line of its own in the written script is still any lines.
+    expect(judged(script(mark("var.extra"))).modes.awsvpc?.verdict).toBe("unknown");
+  });
+
+  it("source NAT in the nat table's POSTROUTING, or listing it, cannot change the verdict; NAT that names IMDS can", () => {
+    const test = (rule: string) => shell(`if [[ $(iptables -t nat -L) != *"MASQUERADE"* ]]; then\n  ${rule}\nfi`);
+    expect(judged(test("iptables -t nat -A POSTROUTING -s 10.0.0.0/16 -j MASQUERADE")).modes.bridge?.verdict).toBe("open");
+    expect(judged(test("iptables -t nat -I PREROUTING -d 169.254.169.254 -j DNAT --to-destination 127.0.0.1:9")).modes.bridge?.verdict).toBe("unknown");
+  });
+
+  it("a rule for IMDS in a table the audit does not model is unknown, never open", () => {
+    const rule = "iptables -t raw -I PREROUTING -i docker0 -d 169.254.169.254/32 -j DROP";
+    const bridge = judged(shell(rule)).modes.bridge;
+    expect(bridge?.verdict).toBe("unknown");
+    expect(bridge?.reasons[0]).toBe(`not followed: part 1 (text/x-shellscript "part-001"): \`${rule}\` changes the raw table for IMDS, which the audit does not model`);
+  });
+});

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { judge, LaunchDescription, ModeJudgement } from "../../lib/audit";
+import { UNKNOWN_END, UNKNOWN_START } from "../../lib/audit/sources";
 
 const AL2 = "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id";
 const AL2023 = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
@@ -335,6 +336,34 @@ describe("cron", () => {
     const forward = bridge(`#!/bin/bash\niptables -I FORWARD 1 -d 169.254.169.254/32 -j DROP\necho '* * * * * root ${DROP_FORWARD}' > /etc/cron.d/imds\n`);
     expect(forward.verdict).toBe("fragile");
     expect(reasons(forward)).toMatch(/after a Docker restart container traffic to 169\.254\.169\.254 passes for up to 1 min/);
+  });
+
+  describe("a script cron runs that holds a value known only at apply time", () => {
+    const ref = (expression: string) => `${UNKNOWN_START}${expression}${UNKNOWN_END}`;
+    // The helper is written with echo, so the value sits where Terraform spliced it in the echo's word.
+    const hourly = (helper: string) => `#!/bin/bash\necho "${helper}" > /home/ubuntu/h.sh\nchmod +x /home/ubuntu/h.sh\necho "0 * * * * ubuntu /home/ubuntu/h.sh" >> /etc/crontab\n`;
+
+    it("inside an argument it stays that argument: a helper that touches neither the firewall nor ecs.config changes nothing, on any image", () => {
+      for (const image of [AL2, null]) {
+        for (const helper of [
+          `aws ecr get-login-password | docker login --password-stdin ${ref("var.account_id")}.dkr.ecr.example.com`,
+          // A shell's command string is a script of its own, read the same way.
+          `sudo -u jenkins -H sh -c 'aws ecr get-login-password | docker login --password-stdin ${ref("var.account_id")}.dkr.ecr.example.com'`,
+        ]) {
+          const judgement = bridge(hourly(helper), image);
+          expect(judgement.verdict).toBe("open");
+          expect(reasons(judgement)).not.toMatch(/cron/);
+        }
+      }
+    });
+
+    it("on a line of its own, in a command's place, given to a shell or naming a file written, it may be any commands", () => {
+      for (const helper of [ref("var.hook"), `/opt/${ref("var.tool")}/run`, `sh -c '${ref("var.x")}'`, `sudo -u ${ref("var.user")} sh -c 'date'`, `eval 'date ${ref("var.x")}'`, `date > /etc/${ref("var.file")}`]) {
+        const judgement = bridge(hourly(helper), null);
+        expect(judgement.verdict).toBe("unknown");
+        expect(reasons(judgement)).toMatch(/the cron line `0 \* \* \* \* ubuntu \/home\/ubuntu\/h\.sh` .* runs only where cron is installed.*; \/home\/ubuntu\/h\.sh holds `\$\{var\.\w+\}`, known only at apply time/);
+      }
+    });
   });
 });
 

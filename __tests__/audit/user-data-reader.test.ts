@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { readUserDataBytes } from "../../lib/audit";
+import { judge, readUserDataBytes } from "../../lib/audit";
 import { agentBoolean, goTrimSpace, readEcsConfig, renderUserData } from "../../lib/user-data";
 import { parseWithCloudInit } from "../support/cloud-init";
 import { describeWhen, hasCloudInit } from "../support/tools";
@@ -43,6 +43,8 @@ const EDGE_DOCUMENTS: Array<[string, Buffer]> = [
   ["a single #cloud-config document", Buffer.from("#cloud-config\nbootcmd:\n  - echo hi\n")],
   ["leading blank lines before #!", Buffer.from("\n\n  #!/bin/bash\necho x\n")],
   ["plain text that is nothing", Buffer.from("hello world\n")],
+  // base64encode() of text already base64: EC2 decodes once, the instance gets base64 text.
+  ["a script encoded twice", Buffer.from(Buffer.from("#!/bin/bash\necho ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config\n").toString("base64"))],
 ];
 
 function moduleDocuments(): Array<[string, Buffer]> {
@@ -75,6 +77,18 @@ describeWhen({ "cloud-init's Python parser": hasCloudInit() })("the user-data re
     if (ours.kind !== "cloud-init") return;
     const theirs = parsed[index].map((part) => ({ contentType: part.contentType, filename: part.filename, payload: part.payload }));
     expect(ours.parts.map((part) => ({ contentType: part.contentType, filename: part.filename, payload: part.payload }))).toEqual(theirs);
+  });
+});
+
+describe("user data encoded twice", () => {
+  it("runs nothing, and the reason says the text is base64 and what it would have done", () => {
+    const script = "#!/bin/bash\necho ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config\n";
+    const twice = Buffer.from(Buffer.from(script).toString("base64")).toString("base64");
+    const judged = judge({ resourceType: "aws_launch_template", userData: { base64: twice }, metadataOptions: { httpEndpoint: "enabled", httpTokens: "optional" } }, { networkModes: ["awsvpc"] });
+    expect(judged.modes.awsvpc?.verdict).toBe("open");
+    expect(judged.modes.awsvpc?.reasons[0]).toBe(
+      'part 1 (text/x-not-multipart "part-001") is base64 text, the user data encoded twice (base64encode() of text that is already base64, or base64 where the argument takes plain text): cloud-init does not decode it, so none of it runs; had it run, awsvpc mode would be closed',
+    );
   });
 });
 

@@ -6,7 +6,7 @@
 import { isUnknown, Known } from "./types";
 
 /** The platforms whose IMDS defaults the audit knows. */
-export type AmiPlatform = "amazon-linux-2023" | "amazon-linux-2" | "bottlerocket";
+export type AmiPlatform = "amazon-linux-2023" | "amazon-linux-2" | "amazon-linux" | "bottlerocket";
 
 /**
  * `v2.0`: EC2 defaults unset options to IMDSv2 required with hop limit 2. `unset`: IMDSv1 allowed
@@ -36,6 +36,9 @@ const PLATFORMS: readonly KnownPlatform[] = [
   { platform: "amazon-linux-2023", name: "Amazon Linux 2023", imdsSupport: "v2.0", pattern: /amazon-linux-2023|\bal2023-ami/i },
   // Amazon Linux 2 AMIs (ECS-optimized and plain) are registered without ImdsSupport.
   { platform: "amazon-linux-2", name: "Amazon Linux 2", imdsSupport: "unset", pattern: /amazon-linux-2(\/|$)|\bamzn2-ami/i },
+  // The Amazon Linux AMI (2018.03 and before, ECS-optimized "amzn-ami-*-amazon-ecs-optimized"): released
+  // before ImdsSupport existed, registered without it.
+  { platform: "amazon-linux", name: "Amazon Linux (2018.03)", imdsSupport: "unset", pattern: /\bamzn-ami-|\/amazon-linux(\/|$)|(^|[*-])amazon-ecs-optimized$/i },
   // How Bottlerocket AMIs are registered is not something the audit has checked: its defaults stay unknown.
   { platform: "bottlerocket", name: "Bottlerocket", imdsSupport: "unknown", pattern: /bottlerocket/i },
 ];

@@ -7,7 +7,7 @@ import { judgeAll } from "./parallel";
 import { readFileSync } from "node:fs";
 import { AuditedResource, formatJson, formatSarif, formatTable, reaches, unmatchedLine } from "./report";
 import { matchSuppressions, parseSuppressionFile, SourcedSuppression, SuppressionError } from "./suppressions";
-import { AuditInputError, FoundResource, readAuditInputs, unresolvedJudgement, VariableArgument } from "./read";
+import { AuditInputError, FoundResource, launchesWithoutInstances, readAuditInputs, unresolvedJudgement, VariableArgument } from "./read";
 import { evaluateWithTerraform } from "./terraform-runner";
 import { AUDIT_NETWORK_MODES, AuditNetworkMode, DEFAULT_AUDIT_NETWORK_MODES, Verdict } from "./types";
 
@@ -220,7 +220,12 @@ export async function runAudit(args: readonly string[], io: AuditIo, environment
         : formatTable(resources, options.modes, unmatched);
   io.stdout(output);
   for (const entry of unmatched) io.stderr(`ecs-imds-guard: warning: ${unmatchedLine(entry)}\n`);
-  if (resources.length === 0) io.stderr("ecs-imds-guard: no aws_launch_template, aws_instance or aws_launch_configuration found (nor AWS::EC2::LaunchTemplate, AWS::AutoScaling::LaunchConfiguration or AWS::EC2::Instance)\n");
+  if (resources.length === 0) {
+    const declared = options.evaluate === "terraform" ? [] : await launchesWithoutInstances(options.paths, { variableArguments: options.variableArguments, environment });
+    if (declared.length > 0) {
+      io.stderr(`ecs-imds-guard: no launch resource has an instance with these inputs: give the values that create them (--var, --var-file) or audit a configuration that calls this module:\n${declared.map((line) => `  ${line}\n`).join("")}`);
+    } else io.stderr("ecs-imds-guard: no aws_launch_template, aws_instance or aws_launch_configuration found (nor AWS::EC2::LaunchTemplate, AWS::AutoScaling::LaunchConfiguration or AWS::EC2::Instance)\n");
+  }
   const failing = resources.some((resource) =>
     options.modes.some((mode) => {
       const judged = resource.judgement.modes[mode];

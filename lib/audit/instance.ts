@@ -44,6 +44,8 @@ export interface Unseen {
   readonly unseen: string;
   /** A value Terraform splices inside a word: taken to stay on its line, though it could hold a newline. */
   readonly inWord?: true;
+  /** The Terraform expression the piece stands for, when it is one: a script run later reads it as that reference. */
+  readonly reference?: string;
 }
 /** File content: known text and unseen pieces in order, or a saved filter table. */
 export type FileContent =
@@ -249,6 +251,16 @@ export function knownText(content: FileContent | undefined): string | undefined 
   return (content.segments as string[]).join("");
 }
 
+/**
+ * The text of a file whose only unseen pieces are Terraform's references, with each reference a
+ * mark (U+E000 expression U+E001): a script that runs the file reads them as references again.
+ */
+export function textWithReferences(content: FileContent | undefined): string | undefined {
+  if (content === undefined || content.kind === "saved") return undefined;
+  if (content.segments.some((s) => typeof s !== "string" && s.reference === undefined)) return undefined;
+  return content.segments.map((s) => (typeof s === "string" ? s : `\ue000${(s as Unseen).reference}\ue001`)).join("");
+}
+
 /** Parses the match and target options of an iptables rule; a string says what is not understood. */
 export function parseRuleArgs(args: readonly string[]): RuleSpec | string {
   const matches: Array<[string, string, boolean]> = [];
@@ -378,7 +390,14 @@ export function applyIptables(state: InstanceState, family: Family, args: readon
     rest.push(arg);
   }
   if (!command) return 2;
-  if (table !== "filter") return 0; // nat, mangle and raw do not decide the container's drop here.
+  if (table !== "filter") {
+    // The other tables are not modelled. A rule there that names IMDS (a DNAT or REDIRECT away from
+    // it, a DROP in raw or mangle) could decide the container's packet: that is unknown, never open.
+    if (!["S", "L"].includes(command.op) && /169\.254\.169\.254|fd00:ec2/i.test(rest.join(" "))) {
+      state.markUnknown([family], `${origin}: \`${text}\` changes the ${table} table for IMDS, which the audit does not model`);
+    }
+    return 0;
+  }
   const fw = state.tables[family];
   if (fw.unknown !== undefined && !["S", "L"].includes(command.op)) return 0;
   const chainName = command.chain;

@@ -18,6 +18,7 @@ import {
   InstanceState,
   knownText,
   restoreText,
+  textWithReferences,
   Unseen,
 } from "./instance";
 import { parseShell, Redirect, Reference, ShellNode, Word, WordPiece } from "./shell";
@@ -31,9 +32,16 @@ const CONCERN_PATTERNS: ReadonlyArray<readonly [Concern, RegExp]> = [
   ["ecs", /ecs\.config|ECS_AWSVPC_BLOCK_IMDS|\/etc\/ecs\b/],
 ];
 
+/**
+ * iptables commands of the nat table that cannot change whether a container reaches IMDS: listing
+ * it, or source NAT in POSTROUTING (a NAT instance's MASQUERADE), when they do not name IMDS.
+ */
+const NAT_WITHOUT_IMDS = /\b(?:sudo\s+)?(?:\S*\/)?ip6?tables(?:-legacy|-nft)?\s+-t\s+nat\s+(?:-[AI]\s+POSTROUTING\b|-[LS]\b|-n\s+-L\b|--list\b)[^\n;|&)]*/g;
+
 /** The concerns a piece of text touches. */
 export function concernsOf(text: string): Concern[] {
-  return CONCERN_PATTERNS.filter(([, pattern]) => pattern.test(text)).map(([concern]) => concern);
+  const relevant = text.replace(NAT_WITHOUT_IMDS, (command) => (/169\.254\.169\.254|fd00:ec2/i.test(command) ? command : ""));
+  return CONCERN_PATTERNS.filter(([, pattern]) => pattern.test(relevant)).map(([concern]) => concern);
 }
 
 type Output = ReadonlyArray<string | Unseen> | { readonly saved: FilterTable; readonly family: Family };
@@ -333,7 +341,35 @@ function paramValue(name: string, context: Context): string | undefined {
   if (/^\d$/.test(name)) return name === "0" ? "sh" : context.positional[Number(name) - 1];
   if (name === "#") return String(context.positional.length);
   if (!context.env.has(name)) return undefined;
-  return context.env.get(name);
+  const value = context.env.get(name);
+  // A value holding Terraform's references is read only through inlineReferences.
+  return value?.includes(UNKNOWN_START) ? undefined : value;
+}
+
+/**
+ * Parameters whose value was assigned from a word holding Terraform's references (`cluster="${x}"`)
+ * are replaced by that value's pieces, so `$cluster` reads as the reference it holds: inside a word
+ * it is that word only, as written directly.
+ */
+function inlineReferences(word: Word, context: Context): Word {
+  if (!word.pieces.some((piece) => piece.kind === "param" && context.env.get(piece.name)?.includes(UNKNOWN_START))) return word;
+  const pieces: WordPiece[] = [];
+  for (const piece of word.pieces) {
+    const value = piece.kind === "param" ? context.env.get(piece.name) : undefined;
+    if (piece.kind !== "param" || value === undefined || !value.includes(UNKNOWN_START)) {
+      pieces.push(piece);
+      continue;
+    }
+    value.split(/(\ue000[^\ue001]*\ue001)/).forEach((part, index) => {
+      if (index % 2 === 1) pieces.push({ kind: "reference", expression: part.slice(1, -1), wholeLine: false });
+      else if (part !== "") pieces.push({ kind: "text", value: part, quoted: piece.quoted });
+    });
+  }
+  return { ...word, pieces };
+}
+
+function inlineRedirect(redirect: Redirect, context: Context): Redirect {
+  return { ...redirect, target: inlineReferences(redirect.target, context), ...(redirect.heredoc ? { heredoc: inlineReferences(redirect.heredoc, context) } : {}) };
 }
 
 /** The reference a command's name is made of, if any. */
@@ -455,8 +491,9 @@ interface CommandResult {
 
 const WRAPPERS = new Set(["sudo", "env", "command", "nohup", "time", "exec", "builtin"]);
 
-function runCommand(node: ShellNode, context: Context, stdin: Output | undefined): CommandResult {
-  if (node.kind !== "simple") return { status: execute(node, context, stdin) };
+function runCommand(written: ShellNode, context: Context, stdin: Output | undefined): CommandResult {
+  if (written.kind !== "simple") return { status: execute(written, context, stdin) };
+  const node = { ...written, words: written.words.map((word) => inlineReferences(word, context)), redirects: written.redirects.map((redirect) => inlineRedirect(redirect, context)) };
   const { state } = context;
   const spliced = spliceOf(node.words[0]);
   if (spliced) {
@@ -464,7 +501,7 @@ function runCommand(node: ShellNode, context: Context, stdin: Output | undefined
     return { status: "unknown", stdout: [{ unseen: `the output of ${shown(spliced)}` }] };
   }
   for (const [name, value] of node.assignments) {
-    if (node.words.length === 0) context.env.set(name, expandWord(value, context));
+    if (node.words.length === 0) context.env.set(name, expandWord(value, context) ?? expandScriptWord(inlineReferences(value, context), context));
   }
   let args = node.words.flatMap((word) => expandWords(word, context));
   // Wrappers that run the rest as a command.
@@ -496,7 +533,10 @@ function runCommand(node: ShellNode, context: Context, stdin: Output | undefined
     result = runShell(basename(args[0] as string), [...(args.slice(1, dashC + 1) as string[]), script], node, context, input);
   } else if (args.some((a) => a === undefined)) {
     // echo and printf of values seen only at boot still write known text around them.
-    const partial = args[0] === "echo" || args[0] === "printf" ? partialOutput(args[0], node.words.slice(1), context) : undefined;
+    const printer = args[0] === undefined ? undefined : basename(args[0]);
+    // The words after the printer's own word (after any wrapper such as sudo).
+    const at = node.words.findIndex((word) => word.raw === args[0]);
+    const partial = (printer === "echo" || printer === "printf") && at >= 0 ? partialOutput(printer, node.words.slice(at + 1), context) : undefined;
     if (partial === undefined && (args[0] === undefined || concernsOf(node.text).length > 0)) {
       opaque(context, textOf(node), "part of it is only known when the instance runs it");
       return { status: "unknown", stdout: [{ unseen: node.text }] };
@@ -888,7 +928,7 @@ function runShell(name: string, args: readonly string[], node: ShellNode & { kin
       label = `${context.origin} (piped into ${name})`;
     } else {
       const content = state.files.get(file);
-      text = knownText(content);
+      text = knownText(content) ?? textWithReferences(content);
       if (content === undefined || text === undefined) {
         state.markUnknown(ALL_CONCERNS, `${context.origin}: \`${oneLine(node.text)}\` runs ${file}, which the audit cannot see`);
         return { status: "unknown" };
@@ -1026,7 +1066,8 @@ function wordSegments(word: Word, context: Context): Array<string | Unseen> {
   for (const piece of word.pieces) {
     const value = piece.kind === "text" ? piece.value : piece.kind === "param" ? paramValue(piece.name, context) : undefined;
     if (value !== undefined) out.push(value);
-    else out.push({ unseen: unseenPiece(piece), ...(piece.kind === "reference" && !piece.wholeLine ? { inWord: true as const } : {}) });
+    else if (piece.kind === "reference") out.push({ unseen: unseenPiece(piece), reference: piece.expression, ...(!piece.wholeLine ? { inWord: true as const } : {}) });
+    else out.push({ unseen: unseenPiece(piece) });
   }
   return out;
 }

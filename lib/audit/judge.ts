@@ -175,7 +175,11 @@ type Reading =
 function readDescriptionUserData(description: LaunchDescription, bottlerocketImage: boolean): Reading {
   const input = description.userData;
   if (input === undefined) return { kind: "none" };
-  if (isUnknown(input)) return { kind: "unreadable", reason: `the user data is only known at apply time (${input.unknown})` };
+  if (isUnknown(input)) {
+    // A configuration Terraform refuses (an undeclared reference, a cycle) has no user data at all.
+    const refused = /Terraform refuses/.test(input.unknown);
+    return { kind: "unreadable", reason: refused ? `Terraform cannot evaluate the user data: ${input.unknown}` : `the user data is only known at apply time (${input.unknown})` };
+  }
   if ("sha1" in input) return { kind: "unreadable", reason: "only a SHA-1 hash of the user data is recorded here (Terraform stores user_data of this resource type hashed); audit the configuration instead" };
   let bytes: Buffer;
   if ("base64" in input) {

@@ -146,6 +146,14 @@ function notExecutedWhy(text: string, origin: string): string | undefined {
   return `${origin} has no #! line: cloud-init executes the file directly and it fails (exec format error), so none of it runs`;
 }
 
+/** The text inside a payload that is itself base64 of a script, cloud-config or MIME document; undefined otherwise. */
+function encodedAgain(payload: string): string | undefined {
+  const compact = payload.replace(/\s+/g, "");
+  if (compact.length < 8 || compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) return undefined;
+  const text = Buffer.from(compact, "base64").toString("utf8");
+  return /^(#!|#cloud-|#include|content-type:|mime-version:)/i.test(text) ? text : undefined;
+}
+
 /** cloud-init's dos2unix, applied to shell parts and boothooks before they are written. */
 const dos2unix = (text: string) => text.replace(/\r\n/g, "\n");
 
@@ -307,9 +315,19 @@ export function bootProgram(parts: readonly CloudInitPart[], options: BootProgra
       case "text/jinja2":
         blind.push([[...ALL], `${origin} is a ${part.contentType} part, which the audit does not read`]);
         break;
-      default:
-        if (concernsOf(part.payload).length > 0) notes.push(`${origin} is not a type cloud-init runs; it is ignored`);
+      default: {
+        const decoded = encodedAgain(part.payload);
+        if (decoded !== undefined && concernsOf(decoded).length > 0) {
+          if (options.asIfExecuted?.has(index)) {
+            if (decoded.startsWith("#!")) scripts.set(part.filename, shellRunnable(decoded, origin));
+            break;
+          }
+          const why = `${origin} is base64 text, the user data encoded twice (base64encode() of text that is already base64, or base64 where the argument takes plain text): cloud-init does not decode it, so none of it runs`;
+          notes.push(why);
+          dormant.push({ index, why });
+        } else if (concernsOf(part.payload).length > 0) notes.push(`${origin} is not a type cloud-init runs; it is ignored`);
         break;
+      }
     }
   });
   const onceLate: Runnable[] = [];

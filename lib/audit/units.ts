@@ -20,6 +20,8 @@
 import { containerReach, Family } from "./firewall";
 import { ALL_CONCERNS, Concern, ECS_CONFIG, FileContent, InstanceState, knownText, Unseen } from "./instance";
 import { concernsOf, interpretScript, Status } from "./interpreter";
+import { parseShell, ShellNode, Word } from "./shell";
+import { UNKNOWN_END, UNKNOWN_START } from "./sources";
 import { hasMark, markedText, references, wholly } from "./marks";
 
 /** Paths whose files this module reads; most user data writes none, and then nothing here runs. */
@@ -1107,7 +1109,7 @@ function cronRebootJobs(state: InstanceState): Job[] {
       return [];
     }
     if (runs === "unknown") {
-      return [{ label, order: "race", beforeAgent: true, run: (s) => s.markUnknown(concerns, `${label} runs only where cron is installed: Amazon Linux 2 has cronie, AL2023 does not unless the user data installs it, and the image is not known here`) }];
+      return [{ label, order: "race", beforeAgent: true, run: (s) => s.markUnknown(concerns, `${label} runs only where cron is installed: Amazon Linux 2 has cronie, AL2023 does not unless the user data installs it, and the image is not known here` + scriptValues(s, entry.command)) }];
     }
     return [{ label, order: "race", beforeAgent: false, run: (s) => void interpretScript(s, entry.command, `${label}, run by cron at boot`) }];
   });
@@ -1121,9 +1123,81 @@ function commandConcerns(state: InstanceState, command: string): Concern[] {
   const program = command.trim().split(/\s+/)[0] ?? "";
   const own = concernsOf(command);
   if (!program.startsWith("/") || /^\/(usr\/)?s?bin\//.test(program)) return own;
+  return [...new Set([...own, ...scriptConcerns(state.files.get(program))])];
+}
+
+/**
+ * What a script file could change when it runs. A value spliced inside an argument stays that
+ * argument, as the interpreter reads it; one on a line of its own, in a command's place, given to
+ * a shell or a wrapper, or naming a redirection's file may be any commands, and so may content the
+ * audit cannot see.
+ */
+function scriptConcerns(content: FileContent | undefined): Concern[] {
+  const script = markedText(content);
+  if (content === undefined || content.kind === "saved" || script === undefined) return [...ALL_CONCERNS];
+  if (!hasMark(script)) return concernsOf(script);
+  const unseen = content.segments.some((s) => typeof s !== "string" && !s.inWord);
+  return unseen || runsValues(parseShell(script)) ? [...ALL_CONCERNS] : concernsOf(script);
+}
+
+const RUNS_CODE = new Set([...SHELLS, "source", "."]);
+
+/** Whether a value known only at apply time could be run as code by this shell tree. */
+function runsValues(node: ShellNode): boolean {
+  const holds = holdsValue;
+  switch (node.kind) {
+    case "simple": {
+      const [program, ...args] = node.words;
+      if (program === undefined) return node.redirects.some((r) => holds(r.target));
+      if (program.pieces.some((p) => p.kind !== "text") || node.redirects.some((r) => holds(r.target))) return true;
+      if (node.words.some((w) => w.pieces.some((p) => p.kind === "reference" && p.wholeLine))) return true;
+      return RUNS_CODE.has(basename(program.raw)) && args.some(holds) && !commandStringKeepsValues(node.words);
+    }
+    case "pipeline":
+      return node.commands.some(runsValues);
+    case "andor":
+      return runsValues(node.first) || node.rest.some(([, next]) => runsValues(next));
+    case "list":
+      return node.items.some(runsValues);
+    case "if":
+      return node.branches.some(([test, body]) => runsValues(test) || runsValues(body)) || (node.otherwise !== undefined && runsValues(node.otherwise));
+    case "for":
+    case "function":
+      return runsValues(node.body);
+    case "loop":
+      return runsValues(node.condition) || runsValues(node.body);
+    case "case":
+      return node.items.some((item) => runsValues(item.body));
+    case "group":
+      return runsValues(node.body) || node.redirects.some((r) => holds(r.target));
+    case "opaque":
+      return true;
+  }
+}
+
+/**
+ * `sh -c 'TEXT'`, behind wrappers such as `sudo -u user -H`: TEXT is a script of its own, read the
+ * same way, and the values it holds stay where they are when nothing else in the command holds one.
+ */
+function commandStringKeepsValues(words: readonly Word[]): boolean {
+  const shell = words.findIndex((w) => SHELL_NAMES.has(basename(w.raw)));
+  if (shell < 0 || words.slice(0, shell + 2).some(holdsValue) || words.slice(shell + 3).some(holdsValue)) return false;
+  const flag = words[shell + 1]?.raw ?? "";
+  const script = words[shell + 2];
+  if (!/^-[a-z]*c$/.test(flag) || script === undefined) return false;
+  const pieces = script.pieces.map((p) => (p.kind === "text" ? p.value : p.kind === "reference" ? `${UNKNOWN_START}${p.expression}${UNKNOWN_END}` : undefined));
+  return pieces.every((p) => p !== undefined) && !runsValues(parseShell(pieces.join("")));
+}
+
+const SHELL_NAMES = new Set(["sh", "bash", "dash", "zsh", "ksh"]);
+// A command substitution is shown with its references as `${expression}`.
+const holdsValue = (word: Word) => word.pieces.some((p) => p.kind === "reference" || (p.kind === "command" && p.text.includes("${")));
+
+/** For a reason: the values known only at apply time in the script a command line runs. */
+function scriptValues(state: InstanceState, command: string): string {
+  const program = command.trim().split(/\s+/)[0] ?? "";
   const script = markedText(state.files.get(program));
-  const theirs = script === undefined ? [...ALL_CONCERNS] : hasMark(script) ? [...ALL_CONCERNS] : concernsOf(script);
-  return [...new Set([...own, ...theirs])];
+  return script !== undefined && hasMark(script) ? `; ${program} holds ${references(script)}, known only at apply time` : "";
 }
 
 /** A job that runs again and again: it heals what an event undid, after a gap. */
@@ -1150,7 +1224,7 @@ export function periodicJobs(state: InstanceState): PeriodicJob[] {
       continue;
     }
     if (runs === "unknown") {
-      state.markUnknown(concerns, `${label} runs only where cron is installed: Amazon Linux 2 has cronie, AL2023 does not unless the user data installs it, and the image is not known here`);
+      state.markUnknown(concerns, `${label} runs only where cron is installed: Amazon Linux 2 has cronie, AL2023 does not unless the user data installs it, and the image is not known here` + scriptValues(state, entry.command));
       continue;
     }
     jobs.push({ label, seconds, run: (s) => void interpretScript(s, entry.command, `${label}, run by cron`) });
@@ -1169,7 +1243,7 @@ function runPartsJobs(state: InstanceState): PeriodicJob[] {
       if (concerns.length === 0 || !state.executable.has(path)) continue;
       const runs = cronRuns(state);
       const label = `${path} (run by cron every ${seconds / 3600} h)`;
-      if (runs === "unknown") state.markUnknown(concerns, `${path} runs only where cron is installed: Amazon Linux 2 has cronie, AL2023 does not unless the user data installs it, and the image is not known here`);
+      if (runs === "unknown") state.markUnknown(concerns, `${path} runs only where cron is installed: Amazon Linux 2 has cronie, AL2023 does not unless the user data installs it, and the image is not known here` + scriptValues(state, path));
       else if (runs) jobs.push({ label, seconds, run: (s) => void interpretScript(s, markedText(s.files.get(path)) ?? "", label) });
     }
   }

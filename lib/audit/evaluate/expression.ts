@@ -62,7 +62,7 @@ export async function evaluateTemplateString(text: string, scope: EvalScope): Pr
     return await evaluateTemplateStrict(text, scope);
   } catch (error) {
     // Terraform would stop on it; the audit cannot know the value either, and says why.
-    if (error instanceof EvalError) return { opaque: error.message };
+    if (error instanceof EvalError) return { opaque: error.message, refused: true };
     throw error;
   }
 }

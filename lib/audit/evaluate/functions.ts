@@ -117,12 +117,15 @@ function readUtf8(file: string, name: string): string {
 function replace(args: Value[], name: string): Value {
   arity(name, args, 3);
   const search = text(args, name, 1);
-  const replacement = text(args, name, 2);
   if (search.length > 1 && search.startsWith("/") && search.endsWith("/")) {
+    const replacement = text(args, name, 2);
     const pattern = goRegExp(search.slice(1, -1), "g");
     const subject = text(args, name, 0);
     return subject.replace(pattern, (...match) => expandGoTemplate(replacement, match));
   }
+  // A replacement known only at apply time lands where the search text was, as a mark: the text
+  // around it stays known (Terraform's plan shows the whole result as unknown).
+  const replacement = markedText(args[2], arg(name, 2));
   const subject = markedText(args[0], arg(name, 0));
   if (!hasMark(subject)) return literalReplace(subject, search, replacement);
   // A match could start before a mark and end inside it: then the result depends on the unknown.

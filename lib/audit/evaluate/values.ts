@@ -21,6 +21,8 @@ export interface Opaque {
   readonly opaque: string;
   /** The reference the value stands for (`var.extra`), named by the mark when it lands in text. */
   readonly reference?: string;
+  /** Terraform itself stops on this expression (a null condition, a missing attribute). */
+  readonly refused?: true;
 }
 
 export const isEncoded = (v: unknown): v is Encoded => typeof v === "object" && v !== null && "encodedText" in v;

@@ -39,7 +39,9 @@ async function renderTemplateFile(body: Record<string, unknown>, scope: EvalScop
   const template = await evaluateRaw(body.template, scope);
   if (isOpaque(template)) return template;
   if (typeof template !== "string") return { opaque: `${address}.template is not a string` };
-  const vars = body.vars === undefined ? {} : await evaluateRaw(body.vars, scope);
+  // Terraform 0.11 wrote `vars { ... }` as a block, which the template provider read as the map.
+  const legacyBlock = Array.isArray(body.vars) && body.vars.length === 1 && typeof body.vars[0] === "object" && body.vars[0] !== null && !Array.isArray(body.vars[0]);
+  const vars = body.vars === undefined ? {} : await evaluateRaw(legacyBlock ? (body.vars as unknown[])[0] : body.vars, scope);
   const known = vars !== null && typeof vars === "object" && !Array.isArray(vars) && !isOpaque(vars) && !isEncoded(vars) ? (vars as Record<string, Value>) : undefined;
   const resolve = (reference: string): Value | undefined => {
     const split = splitReference(`vars.${reference}`);

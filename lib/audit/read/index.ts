@@ -98,9 +98,27 @@ function readCloudFormation(file: string, options: ReadOptions): FoundResource[]
 
 /** `automaticFilesDir`: the root folder, whose `terraform.tfvars` and `*.auto.tfvars` Terraform loads. */
 async function readRoot(config: ModuleConfig, loader: ModuleLoader, options: ReadOptions, automaticFilesDir?: string): Promise<FoundResource[]> {
+  return (await rootInstance(config, loader, options, automaticFilesDir)).rows();
+}
+
+async function rootInstance(config: ModuleConfig, loader: ModuleLoader, options: ReadOptions, automaticFilesDir?: string): Promise<ModuleInstance> {
   const values = { ...(await rootVariableValues(config, options, automaticFilesDir)), ...options.variables };
   const inputs = new Map(Object.entries(values).map(([name, value]) => [name, () => Promise.resolve(value)] as const));
-  return new ModuleInstance(config, loader, [], "", inputs).rows();
+  return new ModuleInstance(config, loader, [], "", inputs);
+}
+
+/**
+ * For root modules of `.tf` files among the paths: the launch resources and module calls that have
+ * no instance at these inputs (count = 0, an empty for_each), each with the argument that says so.
+ */
+export async function launchesWithoutInstances(paths: readonly string[], options: ReadOptions = {}): Promise<string[]> {
+  const out: string[] = [];
+  for (const path of paths) {
+    if (!existsSync(path) || !statSync(path).isDirectory() || !readdirSync(path).some((name) => name.endsWith(".tf"))) continue;
+    const loader = new ModuleLoader(path);
+    out.push(...(await (await rootInstance(await loader.load(path), loader, options, path)).withoutInstances()));
+  }
+  return out;
 }
 
 /** Reads paths: the whole input of one audit. */

@@ -36,6 +36,7 @@ const SINGLE: Expansion = { instances: [{ key: "" }] };
 function whyUnknown(argument: string, raw: unknown, value: Value): string {
   const text = expressionText(raw);
   const reference = opaqueReference(value);
+  if (isOpaque(value) && value.refused) return `${argument} = ${text} is an error in Terraform too (${value.opaque}): its plan stops there; give the values it needs (--var, --var-file)`;
   if (isOpaque(value) && reference === undefined) return `${argument} = ${text} is beyond what the audit evaluates (${value.opaque}): it cannot tell which instances exist`;
   const inner = reference ?? (typeof value === "string" && value.includes(UNKNOWN_START) ? describeUnknowns(value) : "");
   return `${argument} = ${text} is known only at apply time${inner && inner !== text ? ` (${inner})` : ""}: the audit cannot tell which instances exist`;

@@ -12,13 +12,14 @@ export async function describeLaunch(
   attributes: Record<string, unknown>,
   scope: EvalScope,
   explain: (reference: string) => string,
-  imageSourceOf: (raw: string) => Promise<string | undefined> = async () => undefined,
+  imageSourceOf: (raw: string, waitsFor: string | undefined) => Promise<string | undefined> = async () => undefined,
 ): Promise<LaunchDescription> {
   const metadataOptions = await metadataOptionsOf(attributes, scope);
   const image = attributes.image_id ?? attributes.ami;
   const userData = await userDataOf(type, attributes, scope, explain);
-  const imageId = typeof image === "string" ? await imageOf(image, scope) : undefined;
-  const imageSource = typeof image === "string" && typeof imageId === "object" ? await imageSourceOf(image) : undefined;
+  const read = typeof image === "string" ? await imageOf(image, scope) : undefined;
+  const imageId = read?.imageId;
+  const imageSource = typeof image === "string" && read !== undefined && typeof read.imageId === "object" ? await imageSourceOf(image, read.waitsFor) : undefined;
   return {
     resourceType: type,
     ...(userData !== undefined ? { userData } : {}),
@@ -123,9 +124,16 @@ async function field(name: keyof MetadataOptions, raw: unknown, scope: EvalScope
   return { [name]: String(raw) };
 }
 
-async function imageOf(raw: string, scope: EvalScope): Promise<Known<string>> {
-  if (!isTemplate(raw)) return raw;
+/**
+ * The image, and when it is known only at plan time the one reference it waits for, as Terraform
+ * evaluates it: through locals, conditionals, an index into a counted data source and functions
+ * such as jsondecode() (`jsondecode(data.aws_ssm_parameter.ecs[0].insecure_value).image_id` waits
+ * for `data.aws_ssm_parameter.ecs[0].insecure_value`).
+ */
+export async function imageOf(raw: string, scope: EvalScope): Promise<{ readonly imageId: Known<string>; readonly waitsFor?: string }> {
+  if (!isTemplate(raw)) return { imageId: raw };
   const value = await evaluateRaw(raw, scope).catch(() => undefined);
-  if (typeof value === "string" && !value.includes(UNKNOWN_START)) return value;
-  return { unknown: raw };
+  if (typeof value === "string" && !value.includes(UNKNOWN_START)) return { imageId: value };
+  const waitsFor = opaqueReference(value) ?? (typeof value === "string" ? wholeReference(value) : undefined);
+  return { imageId: { unknown: raw }, ...(waitsFor !== undefined ? { waitsFor } : {}) };
 }

@@ -9,9 +9,9 @@ import { convertToType, parseTypeConstraint, TypeConstraint } from "../evaluate/
 import { ASSEMBLED_DATA_TYPES, evaluateDataSource } from "./data-sources";
 import { SourcedSuppression, SuppressionError, suppressionsInComment } from "../suppressions";
 import { AuditInputError, FoundResource, LAUNCH_RESOURCE_TYPES, unresolvedDescription } from "./found";
-import { ParsedFile } from "./hcl";
-import { Expansion, expand, Instance } from "./instances";
-import { describeLaunch } from "./launch";
+import { ParsedFile, READ_DATA_TYPES } from "./hcl";
+import { Expansion, expand, expressionText, Instance } from "./instances";
+import { describeLaunch, imageOf } from "./launch";
 import type { ModuleLoader } from "./modules";
 import { applySteps, isUnknownValue, splitReference } from "./reference";
 import { blocksOf, evaluateRaw } from "./values";
@@ -47,10 +47,12 @@ export interface ModuleConfig {
   readonly outputs: ReadonlyMap<string, unknown>;
   /** Locals and data sources that refer to themselves through others (Terraform refuses the cycle). */
   readonly cyclic: ReadonlySet<string>;
+  /** Every file of the module was read (a folder), so a block missing here is not declared. */
+  readonly wholeFolder: boolean;
 }
 
 /** Builds a module's declarations from its parsed files. */
-export function moduleConfig(dir: string, files: readonly ParsedFile[]): ModuleConfig {
+export function moduleConfig(dir: string, files: readonly ParsedFile[], wholeFolder: boolean): ModuleConfig {
   const variables = new Map<string, VariableDeclaration>();
   const locals = new Map<string, unknown>();
   const resources: Declaration[] = [];
@@ -84,7 +86,7 @@ export function moduleConfig(dir: string, files: readonly ParsedFile[]): ModuleC
   const typeOrder = (d: Declaration) => (LAUNCH_RESOURCE_TYPES as readonly string[]).indexOf(d.type);
   const fileOrder = files.map((f) => f.file);
   resources.sort((a, b) => fileOrder.indexOf(a.file) - fileOrder.indexOf(b.file) || typeOrder(a) - typeOrder(b));
-  return { dir, files: fileOrder, variables, locals, resources, data, calls, outputs, cyclic: cycles(locals, data) };
+  return { dir, files: fileOrder, variables, locals, resources, data, calls, outputs, cyclic: cycles(locals, data), wholeFolder };
 }
 
 function entries(value: unknown): Array<[string, unknown]> {
@@ -141,6 +143,8 @@ export class ModuleInstance {
     /** Address prefix: `""` or `module.asg["a"].`. */
     readonly prefix: string,
     private readonly inputs: Inputs,
+    /** Where each input's image comes from, as the caller's `imageSource` reads its expression. */
+    private readonly inputImageSources: ReadonlyMap<string, () => Promise<string | undefined>> = new Map(),
   ) {
     this.moduleScope = this.scope();
   }
@@ -219,6 +223,10 @@ export class ModuleInstance {
   private dataSource(type: string, name: string): Promise<Value | undefined> {
     const key = `${type}.${name}`;
     const declaration = this.config.data.get(key);
+    // Every block of a type the reader parses is in the map, so in a whole folder one missing there is not declared.
+    if (!declaration && name !== undefined && this.config.wholeFolder && READ_DATA_TYPES.includes(type)) {
+      return Promise.resolve({ opaque: `data.${key} is not declared in this module (Terraform refuses a reference to an undeclared data source)` });
+    }
     if (!declaration || !(ASSEMBLED_DATA_TYPES as readonly string[]).includes(type)) return Promise.resolve(undefined);
     if (this.config.cyclic.has(`data.${key}`)) return Promise.resolve({ opaque: `data.${key} refers to itself through other blocks (Terraform refuses the cycle)` });
     let value = this.dataValues.get(key);
@@ -304,12 +312,14 @@ export class ModuleInstance {
     const instances = expansion.instances.map((instance) => {
       const scope = this.scope(instance);
       const inputs = new Map<string, () => Promise<Value>>();
+      const imageSources = new Map<string, () => Promise<string | undefined>>();
       for (const [input, raw] of Object.entries(call.body)) {
         if (META_ARGUMENTS.has(input)) continue;
         let value: Promise<Value> | undefined;
         inputs.set(input, () => (value ??= evaluateRaw(raw, scope)));
+        if (typeof raw === "string") imageSources.set(input, async () => this.imageSource(raw, (await imageOf(raw, scope)).waitsFor));
       }
-      return { instance, module: new ModuleInstance(source.config, this.loader, callPath, `${this.prefix}module.${call.name}${instance.key}.`, inputs) };
+      return { instance, module: new ModuleInstance(source.config, this.loader, callPath, `${this.prefix}module.${call.name}${instance.key}.`, inputs, imageSources) };
     });
     return { kind: "instances", repeat, instances };
   }
@@ -319,15 +329,90 @@ export class ModuleInstance {
    * data source reads (`image_id = data.aws_ssm_parameter.ecs.value`), or the name filter of an
    * `aws_ami` data source. The judge takes the AMI's metadata defaults from it.
    */
-  private async imageSource(raw: string): Promise<string | undefined> {
-    const reference = /^\$\{\s*data\.(aws_ssm_parameter|aws_ami)\.([A-Za-z_][\w-]*)\.(value|insecure_value|id|image_id)\s*\}$/.exec(raw);
-    const declaration = reference ? this.config.data.get(`${reference[1]}.${reference[2]}`) : undefined;
-    if (!reference || !declaration || declaration.body.count !== undefined || declaration.body.for_each !== undefined) return undefined;
-    const known = (value: Value) => (typeof value === "string" && !isUnknownValue(value) ? value : undefined);
-    if (reference[1] === "aws_ssm_parameter") return known(await evaluateRaw(declaration.body.name, this.moduleScope));
+  private async imageSource(raw: string, waitsFor?: string): Promise<string | undefined> {
+    // The one data source of this module the evaluated image waits for (through locals too).
+    const byReference = waitsFor === undefined ? undefined : await this.imageSourceOfReference(waitsFor);
+    if (byReference !== undefined) return byReference;
+    // An input variable: where the caller's expression takes its image from.
+    const input = /^\$\{\s*var\.([A-Za-z_][\w-]*)\s*\}$/.exec(raw);
+    if (input) return this.inputImageSources.get(input[1])?.();
+    // Evaluated with each aws_ssm_parameter and aws_ami data source standing for a mark of its
+    // parameter name or name filter: conditionals, jsondecode(...).image_id, join() of a splat
+    // and indexes all lead to the mark as they lead to the image.
+    const scope: EvalScope = {
+      dir: this.config.dir,
+      resolve: async (reference) => {
+        const split = splitReference(reference);
+        if (split?.root[0] === "data" && (split.root[1] === "aws_ssm_parameter" || split.root[1] === "aws_ami")) {
+          const found = await this.imageMark(split.root[1], split.root[2]);
+          return found === undefined ? undefined : applySteps(found, split.steps);
+        }
+        return this.resolve(reference, undefined);
+      },
+    };
+    const value = await evaluateRaw(raw, scope);
+    const mark = typeof value === "string" ? /\ue002([^\ue003]*)\ue003/.exec(value) : null;
+    return mark ? mark[1] : undefined;
+  }
+
+  /**
+   * The SSM parameter an `aws_ssm_parameter` data source reads, or the name filter of an `aws_ami`,
+   * given the reference an image waits for (`data.aws_ssm_parameter.ecs.value`,
+   * `data.aws_ssm_parameter.ecs[0].insecure_value`). A name or filter that depends on the data
+   * source's own `count.index` or `each` stays unknown.
+   */
+  private async imageSourceOfReference(waitsFor: string): Promise<string | undefined> {
+    const reference = /^data\.(aws_ssm_parameter|aws_ami)\.([A-Za-z_][\w-]*)(?:\[[^\]]*\])?\.(value|insecure_value|id|image_id)$/.exec(waitsFor);
+    return reference ? this.imageNamedBy(reference[1], reference[2]) : undefined;
+  }
+
+  /** The parameter name or AMI name filter of a data source of this module, when known for every instance. */
+  private async imageNamedBy(type: string, name: string): Promise<string | undefined> {
+    const declaration = this.config.data.get(`${type}.${name}`);
+    if (!declaration || declaration.body.for_each !== undefined) return undefined;
+    const known = (value: Value | undefined) => (typeof value === "string" && !isUnknownValue(value) ? value : undefined);
+    if (type === "aws_ssm_parameter") return known(await evaluateRaw(declaration.body.name, this.moduleScope));
     const filter = blocksOf(declaration.body.filter).find((block) => block.name === "name");
     const values = filter ? await evaluateRaw(filter.values, this.moduleScope) : undefined;
     return Array.isArray(values) && values.length > 0 ? known(values[0]) : undefined;
+  }
+
+  /** A data source naming an image, as a value whose image attributes hold a mark of where it comes from. */
+  private async imageMark(type: string, name: string): Promise<Value | undefined> {
+    const source = await this.imageNamedBy(type, name);
+    if (source === undefined) return undefined;
+    const declaration = this.config.data.get(`${type}.${name}`) as Declaration;
+    const mark = `\ue002${source}\ue003`;
+    // The ECS parameters without /image_id hold JSON whose image_id is the image.
+    const attributes: Value = type === "aws_ssm_parameter" ? { value: JSON.stringify({ image_id: mark }), insecure_value: JSON.stringify({ image_id: mark }) } : { id: mark, image_id: mark };
+    // With count (which must not depend on count.index for the name above to be every instance's).
+    return declaration.body.count !== undefined ? [attributes] : attributes;
+  }
+
+  /**
+   * Launch resources and module calls holding them that have no instance at these inputs (count = 0,
+   * for_each over an empty collection), each with the argument that says so: why an audit of a
+   * module on its own finds nothing.
+   */
+  async withoutInstances(): Promise<string[]> {
+    const out: string[] = [];
+    for (const resource of this.config.resources) {
+      const expansion = await this.expansion(resource.body);
+      if ("instances" in expansion && expansion.instances.length === 0) out.push(`${this.prefix}${resource.type}.${resource.name}: ${repetition(resource.body)} gives no instance`);
+    }
+    for (const call of this.config.calls.values()) {
+      const followed = await this.callInstancesOf(call.name);
+      if (followed.kind !== "instances") continue;
+      if (followed.instances.length > 0) {
+        for (const { module } of followed.instances) out.push(...(await module.withoutInstances()));
+        continue;
+      }
+      const source = await this.loader.moduleOf(call, this.config.dir, [...this.callPath, call.name]);
+      if ("config" in source && (source.config.resources.length > 0 || source.config.calls.size > 0)) {
+        out.push(`${this.prefix}module.${call.name}: ${repetition(call.body)} gives no instance of the module, which declares ${source.config.resources.map((r) => `${r.type}.${r.name}`).join(", ") || "module calls"}`);
+      }
+    }
+    return out;
   }
 
   /** Every launch resource instance in this module and the modules it calls, or a row for what cannot be followed. */
@@ -342,7 +427,7 @@ export class ModuleInstance {
         continue;
       }
       for (const instance of expansion.instances) {
-        const description = await describeLaunch(resource.type, resource.body, this.scope(instance), explainReference, (raw) => this.imageSource(raw));
+        const description = await describeLaunch(resource.type, resource.body, this.scope(instance), explainReference, (raw, waitsFor) => this.imageSource(raw, waitsFor));
         found.push({ address: `${address}${instance.key}`, file: resource.file, description, ...(resource.suppressions ? { suppressions: resource.suppressions } : {}) });
       }
     }
@@ -377,6 +462,11 @@ async function typed(name: string, value: Value, declared: VariableDeclaration |
     if (error instanceof EvalError) return { opaque: `${error.message} (Terraform refuses the value of var.${name})` };
     throw error;
   }
+}
+
+/** `count = var.n` or `for_each = local.pools`, as written. */
+function repetition(body: Record<string, unknown>): string {
+  return body.count !== undefined && body.count !== null ? `count = ${expressionText(body.count)}` : `for_each = ${expressionText(body.for_each)}`;
 }
 
 /** Arguments of a module call that are not its inputs. */

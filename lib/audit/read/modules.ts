@@ -34,7 +34,8 @@ export class ModuleLoader {
 
   /** A module made of given files (one `.tf` file, one Terraform JSON file). */
   fromFiles(dir: string, files: readonly ParsedFile[]): ModuleConfig {
-    return moduleConfig(dir, files);
+    // Other files of the folder may declare what these refer to.
+    return moduleConfig(dir, files, false);
   }
 
   private downloaded(): Map<string, string> {
@@ -67,6 +68,10 @@ export class ModuleLoader {
       if (!existsSync(local) || !statSync(local).isDirectory()) throw new AuditInputError(call.file, `module "${call.name}" has source ${source}, which is not a folder here`);
       return { config: await this.load(local) };
     }
+    if (refusedSource(source)) {
+      const folder = existsSync(resolve(callerDir, source)) ? `; for the folder ${source} next to it, write ./${source}` : "";
+      return { why: `${address} has source "${source}", which Terraform 0.12 and later refuse (a path relative to the module starts with ./ or ../; a registry address has three parts)${folder}` };
+    }
     const version = typeof call.body.version === "string" ? ` version ${call.body.version}` : "";
     const root = relative(process.cwd(), this.rootDir) || ".";
     return {
@@ -75,9 +80,21 @@ export class ModuleLoader {
   }
 }
 
+/**
+ * A source Terraform cannot place: no scheme or forced getter (`git::`, `s3::`, `https://`), not a
+ * known host (`github.com/...`, `bitbucket.org/...`, `git@...`), and not a registry address
+ * (`namespace/name/provider`, optionally after a hostname). Terraform 0.11 read such a source as a
+ * relative path.
+ */
+export function refusedSource(source: string): boolean {
+  if (/::|:\/\/|@/.test(source) || /^(github\.com|bitbucket\.org)\//.test(source) || /^\.\.?[\\/]/.test(source) || source.startsWith("/")) return false;
+  const parts = source.split("//")[0].split("/");
+  return !(parts.length === 3 || (parts.length === 4 && parts[0].includes(".")));
+}
+
 async function readModuleFolder(dir: string): Promise<ModuleConfig> {
   const names = readdirSync(dir).sort();
   const hcl = await parseHclFiles(names.filter((name) => name.endsWith(".tf")).map((name) => join(dir, name)));
   const json = names.filter((name) => name.endsWith(".tf.json")).map((name) => parseTerraformJson(join(dir, name)));
-  return moduleConfig(dir, [...hcl, ...json]);
+  return moduleConfig(dir, [...hcl, ...json], true);
 }
