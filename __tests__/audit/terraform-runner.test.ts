@@ -10,7 +10,7 @@ import { join, relative, resolve } from "node:path";
 import { evaluateWithTerraform, runAudit } from "../../lib/audit";
 import { UNKNOWN_END, UNKNOWN_START } from "../../lib/audit/sources";
 import { useMirrorInThisProcess } from "../support/aws-provider";
-import { moduleKeyOf, replaceVariableReferences, resourceTypeAndName, terraformVersionProblem, testFileText } from "../../lib/audit/terraform-plan";
+import { imageSourcesFile, mockedValueProblem, moduleKeyOf, plannedLaunches, replaceVariableReferences, resourceTypeAndName, terraformVersionProblem, testFileText } from "../../lib/audit/terraform-plan";
 
 const ROOT = resolve(__dirname, "..", "..");
 const FIXTURES = join(ROOT, "__tests__", "fixtures", "audit");
@@ -113,9 +113,11 @@ describe("values the user gives, values nobody knows before apply", () => {
     const userData = bastion.description.userData as { text: string };
     // Only the configuration's own text and the mark remain: no made-up string of the mock.
     expect(userData.text).toBe(
-      `#!/bin/bash\necho ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config\n${UNKNOWN_START}data.aws_ssm_parameter.value, read from AWS when Terraform plans${UNKNOWN_END}\n`,
+      `#!/bin/bash\necho ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config\n${UNKNOWN_START}data.aws_ssm_parameter.bootstrap.value, read from AWS when Terraform plans${UNKNOWN_END}\n`,
     );
-    expect(bastion.description.imageId).toEqual({ unknown: "data.aws_ssm_parameter.insecure_value, read from AWS when Terraform plans" });
+    expect(bastion.description.imageId).toEqual({ unknown: "data.aws_ssm_parameter.ecs_ami.insecure_value, read from AWS when Terraform plans" });
+    // Where the image comes from, as the static reader tells it: the AMI's IMDS defaults follow.
+    expect(bastion.description.imageSource).toBe("/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id");
   });
 });
 
@@ -183,6 +185,49 @@ describe("the test file and the reading of Terraform's plan", () => {
     expect(text).toContain('  alias = "east"');
     expect(text).toContain(`mock_data "aws_ssm_parameter" {\n    defaults = { value = "${UNKNOWN_START}data.aws_ssm_parameter.value, read from AWS when Terraform plans${UNKNOWN_END}" }`);
     expect(text).toMatch(/variables \{\n {4}cluster = null\n/);
+  });
+
+  it("says why a plan fails where a function parsed a mocked data source's value, and what to do", () => {
+    const diagnostic = (code: string, calledAs?: string) => ({
+      severity: "error",
+      summary: "Error in function call",
+      snippet: { code, ...(calledAs ? { function_call: { called_as: calledAs } } : {}) },
+    });
+    expect(mockedValueProblem([diagnostic('  image_id = jsondecode(data.aws_ssm_parameter.ecs_optimized_ami.value)["image_id"]', "jsondecode")])).toMatch(
+      /^jsondecode\(\) was given data\.aws_ssm_parameter\.ecs_optimized_ami\.value, which AWS would return .*audit it without --evaluate terraform/,
+    );
+    expect(mockedValueProblem([diagnostic('  user_data = file("${path.module}/missing.sh")', "file")])).toBeUndefined();
+    expect(mockedValueProblem([diagnostic("  image_id = data.aws_ssm_parameter.x.value")])).toBeUndefined();
+  });
+
+  it("names each image data source of the root module in its marks, and records what it asked for", () => {
+    const rootDataSources = [
+      { type: "aws_ssm_parameter", name: "ecs", repeated: false },
+      { type: "aws_ami", name: "al2", repeated: false },
+      { type: "aws_ssm_parameter", name: "per_pool", repeated: true },
+    ];
+    const text = testFileText({ awsAliases: [], dataSourceAttributes: { aws_ssm_parameter: ["value"], aws_ami: ["id"] }, unknownVariables: [], rootDataSources });
+    expect(text).toContain(`override_data {\n  target = data.aws_ssm_parameter.ecs\n  values = { value = "${UNKNOWN_START}data.aws_ssm_parameter.ecs.value, read from AWS when Terraform plans${UNKNOWN_END}" }\n}`);
+    expect(text).toContain("target = data.aws_ami.al2\n");
+    // Instances of a repeated data source are not one image: the type's mark stays.
+    expect(text).not.toContain("data.aws_ssm_parameter.per_pool");
+    const file = imageSourcesFile(rootDataSources);
+    expect(file).toContain('"data.aws_ssm_parameter.ecs" = try(data.aws_ssm_parameter.ecs.name, null)');
+    expect(file).toContain('"data.aws_ami.al2" = try([for f in data.aws_ami.al2.filter : tolist(f.values)[0] if f.name == "name"][0], null)');
+    const mark = (what: string) => `${UNKNOWN_START}${what}, read from AWS when Terraform plans${UNKNOWN_END}`;
+    const change = (address: string, type: string, after: Record<string, unknown>) => ({ address, mode: "managed", type, change: { actions: ["create"], after } });
+    const [fromParameter, fromFilter, fromText] = plannedLaunches(
+      [
+        change("terraform_data.ecs_imds_guard_image_sources", "terraform_data", { input: { "data.aws_ssm_parameter.ecs": "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id", "data.aws_ami.al2": "amzn2-ami-ecs-hvm-*" } }),
+        change("aws_instance.a", "aws_instance", { ami: mark("data.aws_ssm_parameter.ecs.value") }),
+        change("aws_instance.b", "aws_instance", { ami: mark("data.aws_ami.al2.id") }),
+        change("aws_instance.c", "aws_instance", { ami: `ami-${mark("data.aws_ssm_parameter.ecs.value")}` }),
+      ],
+      [],
+    );
+    expect(fromParameter.description.imageSource).toBe("/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id");
+    expect(fromFilter.description.imageSource).toBe("amzn2-ami-ecs-hvm-*");
+    expect(fromText.description.imageSource).toBeUndefined();
   });
 });
 

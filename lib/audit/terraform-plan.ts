@@ -65,10 +65,44 @@ const LAUNCH_MOCK_DEFAULTS: Readonly<Record<string, Record<string, unknown>>> = 
 
 /**
  * What a mocked data source attribute holds: a mark naming it, never a made-up string. Plain words
- * only: the mark sits inside shell text the instance layers parse.
+ * only: the mark sits inside shell text the instance layers parse. `source` is a data source's
+ * address in the root module (`data.aws_ssm_parameter.ecs`), or its type alone
+ * (`data.aws_ssm_parameter`) where the mark is the type's default.
  */
-export function mockedDataValue(type: string, attribute: string): string {
-  return `${UNKNOWN_START}data.${type}.${attribute}, read from AWS when Terraform plans${UNKNOWN_END}`;
+export function mockedDataValue(source: string, attribute: string): string {
+  return `${UNKNOWN_START}${source}.${attribute}, read from AWS when Terraform plans${UNKNOWN_END}`;
+}
+
+/** A data source declared in the root module. */
+export interface RootDataSource {
+  readonly type: string;
+  readonly name: string;
+  /** Whether it has count or for_each: its instances are not one value. */
+  readonly repeated: boolean;
+}
+
+// The data sources an image comes from, as the static reader follows them (read/module.ts).
+const IMAGE_SOURCE_TYPES = ["aws_ssm_parameter", "aws_ami"];
+const IMAGE_SOURCES_RESOURCE = "ecs_imds_guard_image_sources";
+
+/** The root data sources whose parameter name or AMI name filter tells the image's defaults. */
+export function imageSourceDataSources(dataSources: readonly RootDataSource[]): RootDataSource[] {
+  return dataSources.filter((source) => IMAGE_SOURCE_TYPES.includes(source.type) && !source.repeated);
+}
+
+/**
+ * A configuration file for the root module copy: a `terraform_data` resource (built in, no provider)
+ * whose planned input records what each image data source was asked for (the SSM parameter's name,
+ * the first value of the AMI's "name" filter), since the plan of `terraform test` holds no data
+ * source values.
+ */
+export function imageSourcesFile(dataSources: readonly RootDataSource[]): string {
+  const entries = imageSourceDataSources(dataSources).map(({ type, name }) => {
+    const address = `data.${type}.${name}`;
+    const asked = type === "aws_ssm_parameter" ? `${address}.name` : `[for f in ${address}.filter : tolist(f.values)[0] if f.name == "name"][0]`;
+    return `    ${JSON.stringify(address)} = try(${asked}, null)\n`;
+  });
+  return `resource "terraform_data" "${IMAGE_SOURCES_RESOURCE}" {\n  input = {\n${entries.join("")}  }\n}\n`;
 }
 
 /** The name of the local that stands for a variable left unknown. */
@@ -102,6 +136,8 @@ export interface TestFileOptions {
   readonly dataSourceAttributes: Readonly<Record<string, readonly string[]>>;
   /** Root variables without a value (each still needs one: null; nothing reads it any more). */
   readonly unknownVariables: readonly string[];
+  /** The root module's data sources: those of the image get marks naming them. @default [] */
+  readonly rootDataSources?: readonly RootDataSource[];
 }
 
 /** The name of the one run block; its plan is the one the audit reads. */
@@ -114,11 +150,20 @@ export function testFileText(options: TestFileOptions): string {
     ),
     ...Object.entries(options.dataSourceAttributes)
       .filter(([, attributes]) => attributes.length > 0)
-      .map(([type, attributes]) => `  mock_data "${type}" {\n    defaults = ${hclValue(Object.fromEntries(attributes.map((a) => [a, mockedDataValue(type, a)])))}\n  }\n`),
+      .map(([type, attributes]) => `  mock_data "${type}" {\n    defaults = ${hclValue(Object.fromEntries(attributes.map((a) => [a, mockedDataValue(`data.${type}`, a)])))}\n  }\n`),
   ].join("");
+  // An image data source's marks name it, so the image's unknown id leads back to what it asked for.
+  const overrides = imageSourceDataSources(options.rootDataSources ?? [])
+    .filter(({ type }) => (options.dataSourceAttributes[type] ?? []).length > 0)
+    .map(({ type, name }) => {
+      const address = `data.${type}.${name}`;
+      const values = Object.fromEntries(options.dataSourceAttributes[type].map((a) => [a, mockedDataValue(address, a)]));
+      return `override_data {\n  target = ${address}\n  values = ${hclValue(values)}\n}\n\n`;
+    })
+    .join("");
   const providers = ["", ...options.awsAliases].map((alias) => `mock_provider "aws" {\n${alias ? `  alias = ${hclValue(alias)}\n` : ""}${mocks}}\n`);
   const variables = options.unknownVariables.length > 0 ? `  variables {\n${options.unknownVariables.map((name) => `    ${name} = null\n`).join("")}  }\n` : "";
-  return `${providers.join("\n")}\nrun "${AUDIT_RUN}" {\n  command = plan\n${variables}}\n`;
+  return `${providers.join("\n")}\n${overrides}run "${AUDIT_RUN}" {\n  command = plan\n${variables}}\n`;
 }
 
 /** A value in HCL syntax: JSON's escapes are HCL's; template sequences are escaped. */
@@ -140,6 +185,8 @@ export interface TerraformDiagnostic {
   readonly detail?: string;
   readonly address?: string;
   readonly range?: { readonly filename: string; readonly start: { readonly line: number } };
+  /** The line it points at and, for a failed function call, the function. */
+  readonly snippet?: { readonly code?: string; readonly function_call?: { readonly called_as?: string } };
 }
 
 /** One planned resource change (`resource_changes[]` of a plan). */
@@ -180,14 +227,22 @@ export interface PlannedLaunch {
  */
 export function plannedLaunches(changes: readonly ResourceChange[], unknownVariables: readonly string[]): PlannedLaunch[] {
   const launches: PlannedLaunch[] = [];
+  const imageSources = plannedImageSources(changes);
   for (const change of changes) {
     if (change.mode !== "managed" || !(LAUNCH_RESOURCE_TYPES as readonly string[]).includes(change.type)) continue;
     if (!change.change.after || change.change.actions.every((action) => action === "delete")) continue;
     const { values, afterUnknown } = withoutUnsetSentinels(change.change.after, change.change.after_unknown ?? {});
     const planned = describePlanned({ type: change.type, values }, afterUnknown);
-    launches.push({ address: change.address, description: withMarksRead(planned, unknownVariables) });
+    launches.push({ address: change.address, description: withMarksRead(planned, unknownVariables, imageSources) });
   }
   return launches;
+}
+
+/** Data source address → the SSM parameter or AMI name filter it asked for, from `imageSourcesFile`'s resource. */
+function plannedImageSources(changes: readonly ResourceChange[]): Map<string, string> {
+  const input = changes.find((change) => change.address === `terraform_data.${IMAGE_SOURCES_RESOURCE}`)?.change.after?.input;
+  const asked = input && typeof input === "object" ? Object.entries(input as Record<string, unknown>) : [];
+  return new Map(asked.filter((entry): entry is [string, string] => typeof entry[1] === "string" && !entry[1].includes(UNKNOWN_START)));
 }
 
 /** Drops the fields the mock filled with the unset sentinel: the configuration left them unset. */
@@ -203,7 +258,7 @@ function withoutUnsetSentinels(after: Record<string, unknown>, afterUnknown: Rec
 }
 
 /** Turns the marks Terraform carried through (mocked data, see `mockedDataValue`) into unknowns. */
-function withMarksRead(description: LaunchDescription, unknownVariables: readonly string[]): LaunchDescription {
+function withMarksRead(description: LaunchDescription, unknownVariables: readonly string[], imageSources: ReadonlyMap<string, string>): LaunchDescription {
   const marked = (value: unknown): value is string => typeof value === "string" && value.includes(UNKNOWN_START);
   const userData = readUserData(description.userData, unknownVariables);
   const options = description.metadataOptions;
@@ -213,11 +268,15 @@ function withMarksRead(description: LaunchDescription, unknownVariables: readonl
       ) as MetadataOptions)
     : undefined;
   const image = description.imageId;
+  // As the static reader: an image that is wholly one image data source's id or value.
+  const source = marked(image) ? /^\ue000(data\.aws_(?:ssm_parameter|ami)\.[\w-]+)\.(?:value|insecure_value|id|image_id), read from AWS when Terraform plans\ue001$/.exec(image) : null;
+  const imageSource = source ? imageSources.get(source[1]) : undefined;
   return {
     ...description,
     ...(userData ? { userData } : {}),
     ...(metadataOptions ? { metadataOptions } : {}),
     ...(marked(image) ? { imageId: { unknown: describeUnknowns(image) } } : {}),
+    ...(imageSource !== undefined ? { imageSource } : {}),
   };
 }
 
@@ -257,6 +316,21 @@ export function moduleKeyOf(address: string): string {
 export function resourceTypeAndName(address: string): { type: string; name: string } {
   const { type, name } = resourceAddressParts(address);
   return { type, name };
+}
+
+/**
+ * Why a plan failed where a function parsed the value of an AWS data source (`jsondecode(data.aws_ssm_parameter.ami.value)`):
+ * the mock gives that value a mark, standing for what AWS would return, which no function can
+ * parse. Undefined when no error is of that kind.
+ */
+export function mockedValueProblem(diagnostics: readonly TerraformDiagnostic[]): string | undefined {
+  for (const diagnostic of diagnostics) {
+    const called = diagnostic.snippet?.function_call?.called_as;
+    const read = /\bdata\.aws_[\w-]+\.[\w-]+(?:\[[^\]]*\])?\.[\w-]+/.exec(diagnostic.snippet?.code ?? "")?.[0];
+    if (called === undefined || read === undefined) continue;
+    return `${called}() was given ${read}, which AWS would return when Terraform plans: with the AWS provider mocked the audit gives it a mark, not a value ${called}() can read, so Terraform cannot plan this root module here; audit it without --evaluate terraform (the static reader judges around the value)`;
+  }
+  return undefined;
 }
 
 /** Shortens Terraform's diagnostics to one line each, with where they point. */

@@ -13,11 +13,15 @@ import { commentSuppressions } from "./read/hcl";
 import { SourcedSuppression, SuppressionError, suppressionsInComment } from "./suppressions";
 import {
   describeDiagnostics,
+  imageSourceDataSources,
+  imageSourcesFile,
+  mockedValueProblem,
   moduleKeyOf,
   plannedLaunches,
   readTestOutput,
   replaceVariableReferences,
   resourceTypeAndName,
+  RootDataSource,
   terraformVersionOf,
   terraformVersionProblem,
   testFileText,
@@ -40,6 +44,7 @@ export interface TerraformEvaluationOptions {
 
 const TEST_FILE = "ecs_imds_guard_audit.tftest.hcl";
 const UNKNOWNS_FILE = "ecs_imds_guard_unknown_variables.tf";
+const IMAGE_SOURCES_FILE = "ecs_imds_guard_image_sources.tf";
 // terraform test also runs the files of its test folder; the audit's copy has none by that name.
 const NO_TEST_DIRECTORY = "ecs-imds-guard-no-tests";
 /** init with providers already installed takes about 3 s here; the first copy from a mirror longer. */
@@ -73,7 +78,9 @@ export async function evaluateWithTerraform(path: string, options: TerraformEval
     const moduleDirs = moduleDirectories(copy);
     const dataTypes = awsDataSourceTypes([...moduleDirs.values()]);
     const dataSourceAttributes = dataTypes.length > 0 ? await computedStringAttributes(terraform, copy, env, dataTypes, path) : {};
-    writeFileSync(join(copy, TEST_FILE), testFileText({ awsAliases: awsProviderAliases(rootDocuments), dataSourceAttributes, unknownVariables }));
+    const rootDataSources = declaredDataSources(rootDocuments);
+    writeFileSync(join(copy, TEST_FILE), testFileText({ awsAliases: awsProviderAliases(rootDocuments), dataSourceAttributes, unknownVariables, rootDataSources }));
+    if (imageSourceDataSources(rootDataSources).length > 0) writeFileSync(join(copy, IMAGE_SOURCES_FILE), imageSourcesFile(rootDataSources));
 
     const variableArgs = [
       ...(options.variables ?? []).map((assignment) => `-var=${assignment}`),
@@ -83,7 +90,12 @@ export async function evaluateWithTerraform(path: string, options: TerraformEval
     const output = readTestOutput(test.stdout);
     if (!output.resourceChanges) {
       const why = output.errors.length > 0 ? describeDiagnostics(output.errors) : (test.stderr || test.stdout).trim().slice(0, 2000);
-      const hint = unknownVariables.length > 0 ? ` (variables given no value, left unknown: ${unknownVariables.join(", ")}; give them with --var or --var-file)` : "";
+      const mocked = mockedValueProblem(output.errors);
+      const hint = mocked
+        ? ` (${mocked})`
+        : unknownVariables.length > 0
+          ? ` (variables given no value, left unknown: ${unknownVariables.join(", ")}; give them with --var or --var-file)`
+          : "";
       throw new AuditInputError(path, `terraform test could not plan this root module: ${why}${hint}`);
     }
     return plannedLaunches(output.resourceChanges, unknownVariables).map((launch) => {
@@ -254,6 +266,14 @@ const blocks = (value: unknown): Record<string, unknown>[] => ([] as unknown[]).
 function declaredVariables(documents: readonly Document[]): Array<{ name: string; hasDefault: boolean }> {
   return documents.flatMap((document) =>
     Object.entries((document.variable ?? {}) as Record<string, unknown>).map(([name, body]) => ({ name, hasDefault: blocks(body).some((block) => block && "default" in block) })),
+  );
+}
+
+function declaredDataSources(documents: readonly Document[]): RootDataSource[] {
+  return documents.flatMap((document) =>
+    Object.entries((document.data ?? {}) as Record<string, Record<string, unknown>>).flatMap(([type, named]) =>
+      Object.entries(named ?? {}).map(([name, body]) => ({ type, name, repeated: blocks(body).some((block) => block && ("count" in block || "for_each" in block)) })),
+    ),
   );
 }
 

@@ -42,7 +42,8 @@ export interface MetadataOptions {
 
 /**
  * The user data of one launch description. `base64` is what `aws_launch_template.user_data` and
- * `user_data_base64` hold; `text` is what `aws_instance.user_data` holds (Terraform sends it as is).
+ * `user_data_base64` hold; `text` is what the instance gets from `aws_instance.user_data` (text
+ * that the AWS provider takes for base64 comes as the `bytes` EC2 decodes from it).
  * `sha1` is what Terraform state and plans show for `aws_instance` / `aws_launch_configuration`
  * `user_data`: a hash, not the content.
  */

@@ -56,7 +56,7 @@ async function userDataOf(type: string, attributes: Record<string, unknown>, sco
   // A launch template's user_data is base64; an instance's and launch configuration's is text.
   const base64 = base64Field || type === "aws_launch_template";
   if (typeof raw !== "string") return { unknown: `user_data is a ${typeof raw}, not text` };
-  if (!isTemplate(raw)) return base64 ? { base64: raw } : { text: raw };
+  if (!isTemplate(raw)) return base64 ? { base64: raw } : userDataSentFromText(raw);
   let value: Value;
   try {
     value = await evaluateRaw(raw, scope);
@@ -64,6 +64,20 @@ async function userDataOf(type: string, attributes: Record<string, unknown>, sco
     return { unknown: `${expressionText(raw).slice(0, 80)}: ${(error as Error).message}` };
   }
   return userDataFromValue(value, base64, explain);
+}
+
+// Go's base64.StdEncoding, which the AWS provider decodes with: padded, no URL alphabet.
+const GO_STD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * What the instance gets from the text of an `aws_instance` or `aws_launch_configuration`
+ * `user_data`: the AWS provider (verify.Base64Encode) sends text that Go's base64 decoder accepts
+ * (it skips line breaks) as is, taking it for already encoded, so EC2 decodes it; any other text
+ * is encoded, so the instance gets the text itself.
+ */
+export function userDataSentFromText(text: string): UserDataInput {
+  const joined = text.replace(/[\r\n]/g, "");
+  return joined !== "" && GO_STD_BASE64.test(joined) ? { bytes: Buffer.from(joined, "base64") } : { text };
 }
 
 /**
@@ -85,7 +99,7 @@ export function userDataFromValue(value: Value, base64: boolean, explain: (refer
   if (typeof value !== "string") return { unknown: `user_data evaluates to a ${Array.isArray(value) ? "list" : typeof value}, not text` };
   const whole = wholeReference(value);
   if (whole !== undefined) return { unknown: explain(whole) };
-  if (!base64) return { text: value };
+  if (!base64) return userDataSentFromText(value);
   if (value.includes(UNKNOWN_START)) return { unknown: `the base64 user data holds values known only at apply time (${describeUnknowns(value)})` };
   return { base64: value };
 }

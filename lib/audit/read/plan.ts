@@ -1,6 +1,7 @@
 /** `terraform show -json` of a saved plan: planned values, with child modules and instance keys. */
 import { Known, LaunchDescription, MetadataOptions, UserDataInput } from "../types";
 import { AuditInputError, FoundResource, LAUNCH_RESOURCE_TYPES } from "./found";
+import { userDataSentFromText } from "./launch";
 import { blocksOf } from "./values";
 
 /** `terraform show -json` of a saved plan: planned_values, with child modules. */
@@ -65,7 +66,7 @@ export function describePlanned(
         ? { base64: values.user_data }
         : /^[0-9a-f]{40}$/.test(values.user_data)
           ? { sha1: values.user_data }
-          : { text: values.user_data };
+          : userDataSentFromText(values.user_data);
   }
   const block = blocksOf(values.metadata_options)[0];
   const unknownBlock = blocksOf(afterUnknown.metadata_options)[0];
