@@ -387,4 +387,14 @@ export const REAL_WORLD: readonly RealWorldCase[] = [
       },
     },
   },
+  {
+    folder: "override-files",
+    shape:
+      "Terraform's override files (override.tf, *_override.tf), as a team keeps them locally for debugging and the usual .gitignore keeps them out of public repositories: a launch template closed in both modes in main.tf, overridden first by a_override.tf (user data still setting ECS_AWSVPC_BLOCK_IMDS) and then, in lexical order, by override.tf whose metadata_options block replaces the original one (hop limit 2, http_tokens left to the AL2023 AMI) and whose user data no longer sets it; a second template no override touches",
+    modes: BRIDGE_MODES,
+    expected: {
+      "aws_launch_template.ecs": { bridge: is("open", /the hop limit is 2/), awsvpc: is("open", NO_AWSVPC_SETTING) },
+      "aws_launch_template.untouched": { bridge: is("closed", HOP_LIMIT_1), awsvpc: is("open", /no user data/) },
+    },
+  },
 ];

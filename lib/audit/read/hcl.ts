@@ -60,7 +60,7 @@ export async function parseHclFiles(files: readonly string[]): Promise<ParsedFil
       merged = undefined;
     }
   }
-  const locals = { next: 0 };
+  const locals = { next: 0, seen: new Map<string, number>() };
   const byFile = new Map<string, ParsedFile>();
   if (merged) for (const entry of split) byFile.set(entry.file, { file: entry.file, body: bodyOf(merged, entry.blocks, locals) });
   const parsed = await Promise.all(read.map((entry) => byFile.get(entry.file) ?? parseHclFile(entry.file, entry.text, entry.blocks)));
@@ -101,12 +101,18 @@ export function commentSuppressions(file: string, text: string): Map<string, Sou
 }
 
 /** The part of a module's merged body that one file's blocks declared. */
-function bodyOf(merged: Record<string, unknown>, blocks: readonly KeptBlock[], locals: { next: number }): Record<string, unknown> {
+function bodyOf(merged: Record<string, unknown>, blocks: readonly KeptBlock[], locals: { next: number; seen: Map<string, number> }): Record<string, unknown> {
   const body: Record<string, Record<string, unknown> | unknown[]> = {};
   const pick = (path: readonly string[]) => {
     let from: unknown = merged;
     for (const key of path) from = from && typeof from === "object" ? (from as Record<string, unknown>)[key] : undefined;
     if (from === undefined) return;
+    // A block declared again in another file (an override file, or a duplicate Terraform refuses)
+    // is the next entry of the merged list: each file keeps its own.
+    const key = path.join("\u0000");
+    const index = locals.seen.get(key) ?? 0;
+    locals.seen.set(key, index + 1);
+    if (Array.isArray(from) && from.length > 1 && index < from.length) from = [from[index]];
     let into = body as Record<string, unknown>;
     path.slice(0, -1).forEach((key) => (into = (into[key] ??= {}) as Record<string, unknown>));
     into[path[path.length - 1]] = from;

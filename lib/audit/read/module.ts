@@ -51,8 +51,54 @@ export interface ModuleConfig {
   readonly wholeFolder: boolean;
 }
 
+/** `override.tf`, `*_override.tf` and their `.tf.json` forms: Terraform merges them into the other files. */
+const OVERRIDE_FILE = /(^|[\\/])(override|[^\\/]*_override)\.tf(\.json)?$/;
+
+/**
+ * The module's files with its override files merged in, as Terraform merges them: override files in
+ * lexical order, each block merged into the block of the same kind and name (an argument replaces
+ * the argument; a nested block type replaces every block of that type, `dynamic` ones included), a
+ * local or variable replaced by name. The merged block keeps its own file.
+ */
+export function mergeOverrides(files: readonly ParsedFile[]): ParsedFile[] {
+  const overrides = files.filter((f) => OVERRIDE_FILE.test(f.file)).sort((a, b) => compareNames(baseName(a.file), baseName(b.file)));
+  if (overrides.length === 0) return [...files];
+  const primary = files.filter((f) => !OVERRIDE_FILE.test(f.file)).map((f) => ({ ...f, body: structuredClone(f.body) }));
+  /** The first block of a kind and name among the primary files (`resource`, type, name or `module`, name). */
+  const original = (path: readonly string[]): Record<string, unknown> | undefined => {
+    for (const { body } of primary) {
+      let node: unknown = body;
+      for (const key of path) node = entries(node).find(([k]) => k === key)?.[1];
+      const block = blocksOf(node)[0];
+      if (block) return block as Record<string, unknown>;
+    }
+    return undefined;
+  };
+  const merge = (target: Record<string, unknown> | undefined, over: unknown) => {
+    if (!target) return;
+    for (const [key, value] of Object.entries(blocksOf(over)[0] ?? {})) target[key] = value;
+  };
+  for (const { body } of overrides) {
+    for (const kind of ["resource", "data"]) {
+      for (const [type, byName] of entries(body[kind])) for (const [name, blocks] of entries(byName)) merge(original([kind, type, name]), blocks);
+    }
+    for (const kind of ["module", "variable", "output"]) for (const [name, blocks] of entries(body[kind])) merge(original([kind, name]), blocks);
+    for (const block of blocksOf(body.locals)) {
+      for (const [name, raw] of Object.entries(block)) {
+        const holder = primary.flatMap((f) => blocksOf(f.body.locals)).find((b) => name in (b as Record<string, unknown>));
+        if (holder) (holder as Record<string, unknown>)[name] = raw;
+      }
+    }
+  }
+  return primary;
+}
+
+const baseName = (file: string) => file.slice(Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\")) + 1);
+const compareNames = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Builds a module's declarations from its parsed files. */
-export function moduleConfig(dir: string, files: readonly ParsedFile[], wholeFolder: boolean): ModuleConfig {
+export function moduleConfig(dir: string, parsed: readonly ParsedFile[], wholeFolder: boolean): ModuleConfig {
+  const files = mergeOverrides(parsed);
   const variables = new Map<string, VariableDeclaration>();
   const locals = new Map<string, unknown>();
   const resources: Declaration[] = [];
