@@ -373,7 +373,8 @@ export class ModuleInstance {
   /**
    * Where an image known only at plan time comes from: the SSM parameter an `aws_ssm_parameter`
    * data source reads (`image_id = data.aws_ssm_parameter.ecs.value`), or the name filter of an
-   * `aws_ami` data source. The judge takes the AMI's metadata defaults from it.
+   * `aws_ami` data source, found from the reference the evaluated image waits for, or for a module
+   * input from the caller's expression. The judge takes the AMI's metadata defaults from it.
    */
   private async imageSource(raw: string, waitsFor?: string): Promise<string | undefined> {
     // The one data source of this module the evaluated image waits for (through locals too).
@@ -381,24 +382,7 @@ export class ModuleInstance {
     if (byReference !== undefined) return byReference;
     // An input variable: where the caller's expression takes its image from.
     const input = /^\$\{\s*var\.([A-Za-z_][\w-]*)\s*\}$/.exec(raw);
-    if (input) return this.inputImageSources.get(input[1])?.();
-    // Evaluated with each aws_ssm_parameter and aws_ami data source standing for a mark of its
-    // parameter name or name filter: conditionals, jsondecode(...).image_id, join() of a splat
-    // and indexes all lead to the mark as they lead to the image.
-    const scope: EvalScope = {
-      dir: this.config.dir,
-      resolve: async (reference) => {
-        const split = splitReference(reference);
-        if (split?.root[0] === "data" && (split.root[1] === "aws_ssm_parameter" || split.root[1] === "aws_ami")) {
-          const found = await this.imageMark(split.root[1], split.root[2]);
-          return found === undefined ? undefined : applySteps(found, split.steps);
-        }
-        return this.resolve(reference, undefined);
-      },
-    };
-    const value = await evaluateRaw(raw, scope);
-    const mark = typeof value === "string" ? /\ue002([^\ue003]*)\ue003/.exec(value) : null;
-    return mark ? mark[1] : undefined;
+    return input ? this.inputImageSources.get(input[1])?.() : undefined;
   }
 
   /**
@@ -408,7 +392,8 @@ export class ModuleInstance {
    * source's own `count.index` or `each` stays unknown.
    */
   private async imageSourceOfReference(waitsFor: string): Promise<string | undefined> {
-    const reference = /^data\.(aws_ssm_parameter|aws_ami)\.([A-Za-z_][\w-]*)(?:\[[^\]]*\])?\.(value|insecure_value|id|image_id)$/.exec(waitsFor);
+    // A splat over the data source (`join("", data.x.y[*].value)`) waits for the data source as a whole.
+    const reference = /^data\.(aws_ssm_parameter|aws_ami)\.([A-Za-z_][\w-]*)(?:\[[^\]]*\])?(?:\.(?:value|insecure_value|id|image_id))?$/.exec(waitsFor);
     return reference ? this.imageNamedBy(reference[1], reference[2]) : undefined;
   }
 
@@ -421,18 +406,6 @@ export class ModuleInstance {
     const filter = blocksOf(declaration.body.filter).find((block) => block.name === "name");
     const values = filter ? await evaluateRaw(filter.values, this.moduleScope) : undefined;
     return Array.isArray(values) && values.length > 0 ? known(values[0]) : undefined;
-  }
-
-  /** A data source naming an image, as a value whose image attributes hold a mark of where it comes from. */
-  private async imageMark(type: string, name: string): Promise<Value | undefined> {
-    const source = await this.imageNamedBy(type, name);
-    if (source === undefined) return undefined;
-    const declaration = this.config.data.get(`${type}.${name}`) as Declaration;
-    const mark = `\ue002${source}\ue003`;
-    // The ECS parameters without /image_id hold JSON whose image_id is the image.
-    const attributes: Value = type === "aws_ssm_parameter" ? { value: JSON.stringify({ image_id: mark }), insecure_value: JSON.stringify({ image_id: mark }) } : { id: mark, image_id: mark };
-    // With count (which must not depend on count.index for the name above to be every instance's).
-    return declaration.body.count !== undefined ? [attributes] : attributes;
   }
 
   /**
