@@ -260,26 +260,13 @@ function textOf(node: ShellNode): string {
   }
 }
 
-/** Expands a word to one string, or undefined when part of it is unknown. */
-function expandWord(word: Word, context: Context): string | undefined {
-  let out = "";
-  for (const piece of word.pieces) {
-    if (piece.kind === "text") out += piece.value;
-    else if (piece.kind === "param") {
-      const value = paramValue(piece.name, context);
-      if (value === undefined) return undefined;
-      out += value;
-    } else return undefined;
-  }
-  return out;
-}
-
 /**
- * A word that is shell text for another shell (`sh -c '...'`, `su -c "..."`): Terraform's references
- * in it stay marked as references (U+E000 expression U+E001), so the inner parse reads them as values
- * known only at apply time, in a word or on lines of their own, and never as text.
+ * Expands a word to one string, or undefined when part of it is unknown. With `markReferences`, for
+ * a word that is shell text for another shell (`sh -c '...'`, `su -c "..."`), Terraform's references
+ * stay marked as references (U+E000 expression U+E001), so the inner parse reads them as values known
+ * only at apply time, in a word or on lines of their own, and never as text.
  */
-function expandScriptWord(word: Word, context: Context): string | undefined {
+function expandWord(word: Word, context: Context, markReferences = false): string | undefined {
   let out = "";
   for (const piece of word.pieces) {
     if (piece.kind === "text") out += piece.value;
@@ -287,7 +274,7 @@ function expandScriptWord(word: Word, context: Context): string | undefined {
       const value = paramValue(piece.name, context);
       if (value === undefined) return undefined;
       out += value;
-    } else if (piece.kind === "reference") out += `${UNKNOWN_START}${piece.expression.replace(/[\ue000\ue001]/g, " ")}${UNKNOWN_END}`;
+    } else if (piece.kind === "reference" && markReferences) out += `${UNKNOWN_START}${piece.expression.replace(/[\ue000\ue001]/g, " ")}${UNKNOWN_END}`;
     else return undefined;
   }
   return out;
@@ -305,7 +292,7 @@ function scriptWithReferences(node: ShellNode & { kind: "simple" }, args: Readon
   const at = node.words.map((w) => w.raw).lastIndexOf("-c");
   const word = at >= 0 ? node.words[at + 1] : undefined;
   if (word === undefined || referencesIn(word).length === 0) return undefined;
-  return expandScriptWord(word, context);
+  return expandWord(word, context, true);
 }
 
 /** Expands a word with field splitting of a lone unquoted parameter and bash's brace expansion of a literal word. */
@@ -501,7 +488,7 @@ function runCommand(written: ShellNode, context: Context, stdin: Output | undefi
     return { status: "unknown", stdout: [{ unseen: `the output of ${shown(spliced)}` }] };
   }
   for (const [name, value] of node.assignments) {
-    if (node.words.length === 0) context.env.set(name, expandWord(value, context) ?? expandScriptWord(inlineReferences(value, context), context));
+    if (node.words.length === 0) context.env.set(name, expandWord(value, context) ?? expandWord(inlineReferences(value, context), context, true));
   }
   let args = node.words.flatMap((word) => expandWords(word, context));
   // Wrappers that run the rest as a command.
